@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency direction (leaf first):
+//   CSandbox, CSeccomp, CCap, CSQLite  (C)
+//   GloveboxSystem                     syscall helpers, descriptors, SHA-256
+//   Policy                             policy model + TOML validation (pure)
+//   Records                            SQLite run records
+//   GloveboxProtocol                   wire framing shared by daemon and client
+//   Sandbox                            cgroups, mounts, storage, seccomp, launch
+//   Supervisor                         admission, run lifecycle, socket server
+//   GloveboxClient                     client library
+//   gloveboxd, glovebox                thin executables
+let package = Package(
+    name: "glovebox",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gloveboxd", targets: ["gloveboxd"]),
+        .executable(name: "glovebox", targets: ["glovebox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "GloveboxSystem", dependencies: ["CSandbox"]),
+        .target(name: "Policy", dependencies: ["GloveboxSystem", "TOMLKit"]),
+        .target(name: "Records", dependencies: ["CSQLite", "GloveboxSystem"]),
+        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "Policy", "Records"]),
+        .target(name: "Sandbox", dependencies: ["CSandbox", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
+                                                .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Supervisor", dependencies: ["Sandbox", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
+                                                   .product(name: "Logging", package: "swift-log")]),
+        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSandbox", "Policy", "Records"]),
+        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor",
+                                                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                            .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "Policy",
+                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "RecordsTests", dependencies: ["Records"]),
+        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "Sandbox", "Supervisor", "Records", "Policy"]),
+    ]
+)

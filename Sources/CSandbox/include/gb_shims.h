@@ -1,0 +1,64 @@
+// Thin wrappers for what Swift cannot call directly: variadic syscalls, _GNU_SOURCE declarations,
+// CMSG_* macros, struct ucred.
+#ifndef GB_SHIMS_H
+#define GB_SHIMS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// SO_PEERCRED of a connected Unix socket.
+int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+
+// sendmsg/recvmsg of a byte buffer with at most one descriptor (SCM_RIGHTS).
+// gb_recv_with_fd stores -1 in *fd_out when none came; received descriptors are close-on-exec.
+// A message carrying more than one descriptor, or other control data, closes them all and fails with EBADMSG.
+ssize_t gb_send_with_fd(int sock, const void *buf, size_t len, int fd);
+ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out);
+
+// pipe2(O_CLOEXEC) (a _GNU_SOURCE declaration).
+int gb_pipe_cloexec(int fds[2]);
+
+int gb_pidfd_send_signal(int pidfd, int sig);
+int gb_close_range(unsigned first, unsigned last);
+
+// openat2 with RESOLVE_* flags (see linux/openat2.h): resolve beneath dirfd, never through symlinks.
+int gb_openat_beneath(int dirfd, const char *path, int flags, unsigned mode);
+
+// openat2 of an absolute path that must not pass through any symlink (mount crossings allowed).
+int gb_open_no_symlinks(const char *path, int flags);
+
+// An overlay mount (nosuid, nodev) with the given options.
+int gb_mount_overlay(const char *target, const char *options);
+
+// unshare(CLONE_NEWNS) and make every mount a slave: mounts made after this stay private to the process.
+int gb_private_mount_namespace(void);
+
+// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program that allows exactly the given character devices
+// (read, write, mknod) and attaches it to the cgroup2 directory `cgroup_fd`. Returns 0 or -1 with errno.
+int gb_attach_device_filter(int cgroup_fd, const uint32_t *majors, const uint32_t *minors, int count);
+
+// accept4(SOCK_CLOEXEC).
+int gb_accept(int listener);
+
+// prctl(PR_GET_SECCOMP): 0 when seccomp is available and not applied, -1 with errno otherwise.
+int gb_seccomp_available(void);
+
+// Client side: SIGINT, SIGTERM and SIGHUP send a cancel frame on `sock` (send(2) is async-signal-safe)
+// instead of killing the client, so the daemon ends the run and the client still gets its record.
+int gb_forward_cancel_signals(int sock);
+
+// statfs(2).f_type of a path, or -1 with errno.
+long gb_fs_magic(const char *path);
+
+// memfd_create(name, MFD_CLOEXEC).
+int gb_memfd(const char *name);
+
+// eventfd(0, EFD_CLOEXEC).
+int gb_eventfd(void);
+
+// mount(2) for the daemon's own volumes (tmpfs), and umount2(MNT_DETACH).
+int gb_mount_tmpfs(const char *target, const char *options);
+int gb_mount_ext4(const char *device, const char *target, const char *options);
+int gb_umount(const char *target);
+
+#endif

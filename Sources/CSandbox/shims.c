@@ -1,0 +1,205 @@
+#include "gb_shims.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+ssize_t gb_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    if (fd >= 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof control.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static void close_received(struct msghdr *msg) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            close(fd);
+        }
+    }
+}
+
+ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out) {
+    *fd_out = -1;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    if (msg.msg_controllen == 0) return n;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    int valid = (msg.msg_flags & MSG_CTRUNC) == 0 && c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len == CMSG_LEN(sizeof(int)) && CMSG_NXTHDR(&msg, c) == NULL;
+    if (!valid) {
+        close_received(&msg);
+        errno = EBADMSG;
+        return -1;
+    }
+    memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+    return n;
+}
+
+int gb_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int gb_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+
+int gb_close_range(unsigned first, unsigned last) { return (int)syscall(SYS_close_range, first, last, 0); }
+
+int gb_openat_beneath(int dirfd, const char *path, int flags, unsigned mode) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    int fd;
+    do { fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how); } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int gb_open_no_symlinks(const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int fd;
+    do { fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how); } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int gb_mount_overlay(const char *target, const char *options) {
+    return mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, options);
+}
+
+int gb_private_mount_namespace(void) {
+    if (unshare(CLONE_NEWNS) < 0) return -1;
+    return mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
+}
+
+// The program reads struct bpf_cgroup_dev_ctx { u32 access_type (access << 16 | type); u32 major; u32 minor; }
+// and returns 1 (allow) for a listed character device, 0 (deny) for everything else.
+int gb_attach_device_filter(int cgroup_fd, const uint32_t *majors, const uint32_t *minors, int count) {
+    if (count < 0 || count > 64) { errno = EINVAL; return -1; }
+    struct bpf_insn prog[4 + 64 * 5 + 2];
+    int n = 0;
+#define INSN(c, d, s, o, i) prog[n++] = (struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)}
+    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, 0, 0);  // r2 = access_type
+    INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xFFFF);      // r2 = device type
+    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 0, 4);  // r3 = major
+    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 0, 8);  // r4 = minor
+    for (int i = 0; i < count; i++) {
+        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 4, BPF_DEVCG_DEV_CHAR);
+        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, 3, (int32_t)majors[i]);
+        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 2, (int32_t)minors[i]);
+        INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+        INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    }
+    INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+    INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+#undef INSN
+    union bpf_attr load;
+    memset(&load, 0, sizeof load);
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insns = (uint64_t)(uintptr_t)prog;
+    load.insn_cnt = (uint32_t)n;
+    load.license = (uint64_t)(uintptr_t)"GPL";
+    int prog_fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+    if (prog_fd < 0) return -1;
+    union bpf_attr attach;
+    memset(&attach, 0, sizeof attach);
+    attach.target_fd = (uint32_t)cgroup_fd;
+    attach.attach_bpf_fd = (uint32_t)prog_fd;
+    attach.attach_type = BPF_CGROUP_DEVICE;
+    int rc = (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach);
+    int saved = errno;
+    close(prog_fd);  // the attachment keeps the program alive as long as the cgroup exists
+    errno = saved;
+    return rc;
+}
+
+long gb_fs_magic(const char *path) {
+    struct statfs s;
+    if (statfs(path, &s) < 0) return -1;
+    return (long)s.f_type;
+}
+
+int gb_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int gb_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
+
+int gb_mount_tmpfs(const char *target, const char *options) {
+    return mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options);
+}
+
+int gb_mount_ext4(const char *device, const char *target, const char *options) {
+    return mount(device, target, "ext4", MS_NOSUID | MS_NODEV, options);
+}
+
+int gb_umount(const char *target) { return umount2(target, MNT_DETACH); }
+
+int gb_accept(int listener) {
+    int fd;
+    do { fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int gb_seccomp_available(void) { return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 ? -1 : 0; }
+
+static volatile sig_atomic_t cancel_socket = -1;
+
+static void send_cancel(int sig) {
+    (void)sig;
+    static const unsigned char frame[5] = {0, 0, 0, 1, 2};  // length 1, kind 2 (cancel)
+    int saved = errno;
+    if (cancel_socket >= 0) (void)send(cancel_socket, frame, sizeof frame, MSG_NOSIGNAL | MSG_DONTWAIT);
+    errno = saved;
+}
+
+int gb_forward_cancel_signals(int sock) {
+    cancel_socket = sock;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = send_cancel;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0) return -1;
+    return 0;
+}

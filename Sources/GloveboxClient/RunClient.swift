@@ -1,0 +1,98 @@
+import CSandbox
+import GloveboxProtocol
+import GloveboxSystem
+import Policy
+import Records
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `glovebox run` as a library: sends the request, streams the program's output to the given
+/// descriptors, writes outputs into the workdir, and returns the run's record.
+public struct RunClient {
+    public var socketPath: String
+    public var request: RunRequest
+    public var workdir: String?
+    public var stdout: Int32 = 1
+    public var stderr: Int32 = 2
+    /// Called once the daemon accepted the run.
+    public var onAccepted: (Accepted) -> Void = { _ in }
+
+    public init(socketPath: String, request: RunRequest, workdir: String? = nil) {
+        self.socketPath = socketPath
+        self.request = request
+        self.workdir = workdir
+    }
+
+    public struct Result {
+        public var record: RunRecord
+        public var outputsWritten: [String]
+        /// Outputs not carried out, with the reason ("results/link: a symbolic link").
+        public var outputsSkipped: [String]
+    }
+
+    public func run(forwardSignals: Bool = false) throws -> Result {
+        var workdirFD: FileDescriptor?
+        if let workdir {
+            let fd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw ClientError("cannot open workdir \(workdir): \(String(cString: strerror(errno)))") }
+            workdirFD = FileDescriptor(fd)
+        }
+        var request = self.request
+        request.hasWorkdir = workdirFD != nil
+        let connection = try DaemonConnection(path: socketPath)
+        try connection.send(Wire.encode(.runRequest, request), descriptor: workdirFD?.raw ?? -1)
+        if forwardSignals { _ = gb_forward_cancel_signals(connection.socket.raw) }
+        let outputs = workdirFD.map { OutputWriter(root: $0) }
+        var skipped: [String] = []
+        while true {
+            let frame = try connection.next()
+            switch frame.kind {
+            case .accepted: onAccepted(try Wire.decode(Accepted.self, frame))
+            case .stdout: try write(stdout, frame.payload)
+            case .stderr: try write(stderr, frame.payload)
+            case .outputDirectory: outputs?.directory(try Wire.decode(OutputNote.self, frame).path)
+            case .outputFile: outputs?.begin(try Wire.decode(OutputFileHeader.self, frame))
+            case .outputData: try outputs?.data(frame.payload)
+            case .outputSkipped:
+                let note = try Wire.decode(OutputNote.self, frame)
+                skipped.append("\(note.path): \(note.reason)")
+            case .finished:
+                let record = try Wire.decode(RunRecord.self, frame)
+                return Result(record: record, outputsWritten: outputs?.written ?? [], outputsSkipped: skipped + (outputs?.problems ?? []))
+            case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
+            default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
+            }
+        }
+    }
+
+    private func write(_ fd: Int32, _ bytes: [UInt8]) throws {
+        // A closed stdout (say, `| head`) must not end the client before the record arrives.
+        try? FileDescriptor(fcntl(fd, F_DUPFD_CLOEXEC, 3)).writeAll(bytes)
+    }
+
+    /// `glovebox show RUN`.
+    public static func show(socketPath: String, runID: Int64) throws -> RunRecord {
+        let connection = try DaemonConnection(path: socketPath)
+        try connection.send(Wire.encode(.showRequest, ShowRequest(runID: runID)))
+        let frame = try connection.next()
+        switch frame.kind {
+        case .record: return try Wire.decode(RunRecord.self, frame)
+        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
+        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
+        }
+    }
+
+    /// The client's exit status for a finished run (documented in `glovebox run --help`).
+    public static func exitStatus(for record: RunRecord) -> Int32 {
+        switch record.status {
+        case .ok: return 0
+        case .exitedNonzero: return record.exitCode ?? 1
+        case .signaled: return 128 + (record.signal ?? 0)
+        case .timeout: return 124
+        case .oom: return 137
+        case .cancelled: return 130
+        case .refused, .internalError, .supervisorLost, .running: return 125
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import FoundationEssentials
+import Policy
+import Records
+
+/// `glovebox run`: what to run, under which template, with what tighter limits.
+public struct RunRequest: Codable, Sendable, Equatable {
+    public var template: String
+    public var argv: [String]
+    /// Variables the client passes explicitly (--env); the policy's `pass` list decides which are allowed.
+    public var environment: [String: String]
+    public var limits: LimitRequest
+    /// Paths (relative to the workdir) to bring back when the run ends.
+    public var outputs: [String]
+    /// True when the frame carries the workdir descriptor.
+    public var hasWorkdir: Bool
+
+    public init(template: String, argv: [String], environment: [String: String] = [:], limits: LimitRequest = LimitRequest(),
+                outputs: [String] = [], hasWorkdir: Bool = false) {
+        self.template = template; self.argv = argv; self.environment = environment; self.limits = limits
+        self.outputs = outputs; self.hasWorkdir = hasWorkdir
+    }
+}
+
+public struct Accepted: Codable, Sendable {
+    public var runID: Int64
+    public var limits: Limits
+    public init(runID: Int64, limits: Limits) { self.runID = runID; self.limits = limits }
+}
+
+public struct ShowRequest: Codable, Sendable {
+    public var runID: Int64
+    public init(runID: Int64) { self.runID = runID }
+}
+
+public struct OutputFileHeader: Codable, Sendable {
+    public var path: String
+    public var mode: UInt32
+    public var size: UInt64
+    public init(path: String, mode: UInt32, size: UInt64) { self.path = path; self.mode = mode; self.size = size }
+}
+
+public struct OutputNote: Codable, Sendable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String = "") { self.path = path; self.reason = reason }
+}
+
+public struct ErrorMessage: Codable, Sendable {
+    public var message: String
+    /// The run's record when the refusal was recorded.
+    public var runID: Int64?
+    public init(message: String, runID: Int64? = nil) { self.message = message; self.runID = runID }
+}
+
+public enum Wire {
+    public static func encode<T: Encodable>(_ kind: FrameKind, _ value: T) -> Frame {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return Frame(kind, Array((try? encoder.encode(value)) ?? Data()))
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, _ frame: Frame) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            return try decoder.decode(type, from: Data(frame.payload))
+        } catch {
+            throw ProtocolError.malformed("\(T.self): \(error)")
+        }
+    }
+}

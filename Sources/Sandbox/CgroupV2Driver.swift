@@ -1,0 +1,135 @@
+import CSandbox
+import GloveboxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// cgroup v2 (unified), as on hosts under systemd with Delegate=yes. The daemon's tree:
+///   <own>/                       the daemon's cgroup (its delegated service cgroup)
+///   <own>/supervisor             the daemon itself, moved here so <own> has no processes of its own
+///   <own>/<instance>/run-N       one per run: memory.max, memory.swap.max, memory.oom.group, pids.max,
+///                                cpu.max, a device BPF program
+public final class CgroupV2Driver: Sendable {
+    public let base: String
+    static let controllers = ["memory", "pids", "cpu"]
+
+    init(root: String, own: String, instance: String) throws {
+        let ownDir = cgroupJoin(root, own)
+        if own != "/" {
+            // The no-internal-processes rule: controllers can be enabled for children of <own> only
+            // when no process lives in <own> itself.
+            let supervisor = cgroupJoin(ownDir, "supervisor")
+            if own.hasSuffix("/supervisor") == false {
+                try FileIO.mkdir(supervisor)
+                try FileIO.write(cgroupJoin(supervisor, "cgroup.procs"), "0")
+            }
+        }
+        let parent = own.hasSuffix("/supervisor") ? String(ownDir.dropLast("/supervisor".count)) : ownDir
+        try Self.enableControllers(in: parent)
+        base = cgroupJoin(parent, instance)
+        try FileIO.mkdir(base)
+        try Self.enableControllers(in: base)
+    }
+
+    static func enableControllers(in dir: String) throws {
+        let available = Set((try FileIO.read(cgroupJoin(dir, "cgroup.controllers"))).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        let missing = controllers.filter { !available.contains($0) }
+        if !missing.isEmpty {
+            throw SandboxError.unavailable("cgroup v2 controllers \(missing.joined(separator: ", ")) are not delegated to \(dir) (a systemd service needs Delegate=yes)")
+        }
+        try FileIO.write(cgroupJoin(dir, "cgroup.subtree_control"), controllers.map { "+" + $0 }.joined(separator: " "))
+    }
+
+    func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
+        let dir = cgroupJoin(base, name)
+        try FileIO.mkdir(dir, existOK: false)
+        let run = CgroupV2Run(name: name, dir: dir)
+        do {
+            try run.configure(limits)
+        } catch {
+            try? run.remove()
+            throw error
+        }
+        return run
+    }
+
+    func adopt(name: String) -> RunCgroup { CgroupV2Run(name: name, dir: cgroupJoin(base, name)) }
+
+    func leftoverRuns() -> [String] { subdirectories(of: base).filter { $0.hasPrefix("run-") } }
+
+    func removeInstance() { _ = rmdir(base) }
+}
+
+final class CgroupV2Run: RunCgroup, @unchecked Sendable {
+    // Immutable after configure(), which runs before the object is shared.
+    let name: String
+    let dir: String
+    var cloneTarget: FileDescriptor?
+    var oomEvents: FileDescriptor?
+    var oomEventsArePriority: Bool { true }
+
+    init(name: String, dir: String) {
+        self.name = name
+        self.dir = dir
+    }
+
+    func configure(_ limits: CgroupLimits) throws {
+        try FileIO.write(cgroupJoin(dir, "memory.max"), String(limits.memoryBytes))
+        if FileIO.exists(cgroupJoin(dir, "memory.swap.max")) { try FileIO.write(cgroupJoin(dir, "memory.swap.max"), "0") }
+        try FileIO.write(cgroupJoin(dir, "memory.oom.group"), "1")
+        try FileIO.write(cgroupJoin(dir, "pids.max"), String(limits.pids))
+        try FileIO.write(cgroupJoin(dir, "cpu.max"), CPUQuota(cpus: limits.cpus).v2Text)
+        let dirFD = try FileDescriptor.open(dir, O_RDONLY | O_DIRECTORY)
+        let majors = limits.devices.map(\.major), minors = limits.devices.map(\.minor)
+        try syscallValue("attach the device filter to", dir) { gb_attach_device_filter(dirFD.raw, majors, minors, Int32(majors.count)) }
+        cloneTarget = dirFD
+        oomEvents = try FileDescriptor.open(cgroupJoin(dir, "memory.events"), O_RDONLY)
+    }
+
+    func place(pid: Int32) throws {}  // CLONE_INTO_CGROUP already put the child here
+
+    func killAll() throws { try FileIO.write(cgroupJoin(dir, "cgroup.kill"), "1") }
+
+    func waitUntilEmpty(milliseconds: Int32) -> Bool { waitUnpopulated(eventsPath: cgroupJoin(dir, "cgroup.events"), milliseconds: milliseconds) }
+
+    func stats() -> CgroupStats {
+        var s = CgroupStats()
+        let cpu = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "cpu.stat")) ?? "")
+        s.userCPUSeconds = Double(cpu["user_usec"] ?? 0) / 1e6
+        s.systemCPUSeconds = Double(cpu["system_usec"] ?? 0) / 1e6
+        s.throttledPeriods = cpu["nr_throttled"] ?? 0
+        s.peakMemoryBytes = UInt64((FileIO.readIfPresent(cgroupJoin(dir, "memory.peak")) ?? "").trimmingNewline) ?? 0
+        s.oomKills = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "memory.events")) ?? "")["oom_kill"] ?? 0
+        s.pidsLimitHits = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "pids.events")) ?? "")["max"] ?? 0
+        return s
+    }
+
+    func remove() throws {
+        cloneTarget?.close()
+        oomEvents?.close()
+        try syscallValue("remove cgroup", dir) { rmdir(dir) }
+    }
+}
+
+/// cpus → quota per 100 ms period.
+struct CPUQuota {
+    static let periodMicroseconds = 100_000
+    let quotaMicroseconds: Int
+    init(cpus: Double) { quotaMicroseconds = max(1000, Int((cpus * Double(Self.periodMicroseconds)).rounded())) }
+    var v2Text: String { "\(quotaMicroseconds) \(Self.periodMicroseconds)" }
+}
+
+func subdirectories(of path: String) -> [String] {
+    guard let d = opendir(path) else { return [] }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let entry = readdir(d) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+        if entry.pointee.d_type == UInt8(DT_DIR) && name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+extension String {
+    var trimmingNewline: String { split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? "" }
+}

@@ -1,0 +1,22 @@
+import GloveboxSystem
+
+/// One run's cgroup(s), whichever hierarchy holds them.
+public protocol RunCgroup: AnyObject, Sendable {
+    var name: String { get }
+    /// A cgroup2 directory for CLONE_INTO_CGROUP, or nil when the child must be placed by pid.
+    var cloneTarget: FileDescriptor? { get }
+    /// Moves `pid` into the controllers that CLONE_INTO_CGROUP could not reach (v1). Called before the
+    /// child is told to go on, so it never runs outside its limits.
+    func place(pid: Int32) throws
+    /// A descriptor that becomes ready (POLLIN or POLLPRI, per `oomEventsArePriority`) when the kernel's
+    /// OOM killer acts in this cgroup.
+    var oomEvents: FileDescriptor? { get }
+    var oomEventsArePriority: Bool { get }
+    /// SIGKILLs every process in the cgroup at once.
+    func killAll() throws
+    /// True when no process is left, waiting at most `milliseconds`.
+    func waitUntilEmpty(milliseconds: Int32) -> Bool
+    func stats() -> CgroupStats
+    /// Removes the cgroup directories; they must be empty.
+    func remove() throws
+}

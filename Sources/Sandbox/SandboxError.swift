@@ -1,0 +1,20 @@
+/// Why the sandbox could not be prepared or started. Messages name the mechanism and what to do.
+public enum SandboxError: Error, CustomStringConvertible, Sendable {
+    /// A kernel mechanism a policy needs is missing on this host.
+    case unavailable(String)
+    /// The child failed at a named step of the launch.
+    case launchFailed(step: String, errno: Int32)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let what): return "unavailable on this host: \(what)"
+        case .launchFailed(let step, let e): return "sandbox setup failed at '\(step)': \(String(cString: strerror(e)))"
+        case .invalid(let what): return what
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,143 @@
+import CSandbox
+import GloveboxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the launcher needs for one run, prepared before the clone.
+public struct LaunchSpec: Sendable {
+    public var argv: [String]
+    public var environment: [String: String]
+    public var plan: MountPlan
+    public var root: String           // an empty directory: the child mounts its root tmpfs here
+    public var workdir: String        // inside the sandbox
+    public var uid: uid_t
+    public var gid: gid_t
+    public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)]
+    public var seccomp: SeccompProfile
+    public var hostname = "glovebox"
+}
+
+/// The run's first process, started, with the descriptors the supervisor watches.
+public struct LaunchedProcess: Sendable {
+    public let pid: pid_t
+    public let pidfd: FileDescriptor
+    public let stdout: FileDescriptor
+    public let stderr: FileDescriptor
+    public let status: FileDescriptor   // init writes the program's wait status here
+}
+
+/// Calls the C launcher: clone3 into new namespaces (and straight into the run's cgroup2 directory
+/// where there is one), places the child in v1 cgroups while it waits, lets it go, and returns once
+/// the program has been exec'd, or throws the step and errno at which the child failed.
+public enum SandboxLauncher {
+    public static func launch(_ spec: LaunchSpec, cgroup: RunCgroup) throws -> LaunchedProcess {
+        let go = try FileDescriptor.pipe()
+        let report = try FileDescriptor.pipe()
+        let status = try FileDescriptor.pipe()
+        let out = try FileDescriptor.pipe()
+        let err = try FileDescriptor.pipe()
+        let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+
+        var arena = CStringArena()
+        defer { arena.free() }
+        let mounts = spec.plan.entries.map { e in
+            gb_mount(source: arena.add(e.source), target: arena.add(e.target), data: arena.add(e.data), kind: e.kind, is_dir: e.isDirectory ? 1 : 0)
+        }
+        let rlimits = spec.rlimits.map { gb_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
+        let argv = arena.array(spec.argv)
+        let envp = arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
+
+        var pidfd: Int32 = -1
+        let pid: pid_t = mounts.withUnsafeBufferPointer { mountsBuffer in
+            rlimits.withUnsafeBufferPointer { rlimitsBuffer in
+                spec.seccomp.bpf.withUnsafeBytes { filter in
+                    var c = gb_launch()
+                    c.go_fd = go.read.raw
+                    c.err_fd = report.write.raw
+                    c.status_fd = status.write.raw
+                    c.stdin_fd = devNull.raw
+                    c.stdout_fd = out.write.raw
+                    c.stderr_fd = err.write.raw
+                    c.cgroup_fd = cgroup.cloneTarget?.raw ?? -1
+                    c.root = arena.add(spec.root)
+                    c.mounts = mountsBuffer.baseAddress
+                    c.nmounts = Int32(mountsBuffer.count)
+                    c.hostname = arena.add(spec.hostname)
+                    c.cwd = arena.add(spec.workdir)
+                    c.uid = spec.uid
+                    c.gid = spec.gid
+                    c.rlimits = rlimitsBuffer.baseAddress
+                    c.nrlimits = Int32(rlimitsBuffer.count)
+                    c.filter = filter.isEmpty ? nil : filter.baseAddress
+                    c.filter_len = UInt16(spec.seccomp.instructionCount)
+                    c.path = argv[0].map { UnsafePointer($0) }
+                    c.argv = UnsafePointer(argv)
+                    c.envp = UnsafePointer(envp)
+                    return gb_launch(&c, &pidfd)
+                }
+            }
+        }
+        if pid < 0 { throw SystemError("clone3 into new namespaces", errno: errno) }
+        let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(pidfd), stdout: out.read, stderr: err.read, status: status.read)
+        // The parent keeps only its ends.
+        go.read.close(); report.write.close(); status.write.close(); out.write.close(); err.write.close(); devNull.close()
+
+        do {
+            try cgroup.place(pid: pid)
+            var byte: UInt8 = 1
+            _ = try syscallValue("release the child") { write(go.write.raw, &byte, 1) }
+            go.write.close()
+        } catch {
+            _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)
+            reap(process)
+            throw error
+        }
+        // EOF on the report pipe: the program was exec'd (the pipe is close-on-exec).
+        let bytes = (try? report.read.readToEnd(limit: 64)) ?? []
+        if bytes.count >= MemoryLayout<gb_error_report>.size {
+            let r = bytes.withUnsafeBytes { $0.loadUnaligned(as: gb_error_report.self) }
+            reap(process)
+            throw SandboxError.launchFailed(step: String(cString: gb_step_name(r.step)), errno: r.err)
+        }
+        return process
+    }
+
+    /// Waits for the init process to be gone (after it exited or was killed).
+    public static func reap(_ process: LaunchedProcess) {
+        var info = siginfo_t()
+        while waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(process.pidfd.raw), &info, WEXITED | __WALL) < 0 && errno == EINTR {}
+    }
+}
+
+/// C strings that live until free(): the child reads them after the clone, the parent frees them after.
+struct CStringArena {
+    private var pointers: [UnsafeMutablePointer<CChar>] = []
+    private var arrays: [UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>] = []
+
+    mutating func add(_ s: String) -> UnsafePointer<CChar> {
+        let p = strdup(s)!
+        pointers.append(p)
+        return UnsafePointer(p)
+    }
+
+    /// A NULL-terminated array of C strings.
+    mutating func array(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let a = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() {
+            let p = strdup(s)!
+            pointers.append(p)
+            a[i] = p
+        }
+        a[strings.count] = nil
+        arrays.append(a)
+        return a
+    }
+
+    mutating func free() {
+        for p in pointers { Glibc.free(p) }
+        for a in arrays { a.deallocate() }
+        pointers = []
+        arrays = []
+    }
+}

@@ -1,0 +1,214 @@
+import CSandbox
+import GloveboxSystem
+import Logging
+import Policy
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One run from preparation to cleanup. Owned and driven by one thread.
+public final class SandboxRun: @unchecked Sendable {
+    public struct Spec: Sendable {
+        public var name: String               // "run-42": cgroup and directory name
+        public var argv: [String]
+        public var environment: [String: String]
+        public var limits: Limits
+        public var readOnlyPaths: [String]
+        public var workdir: String            // inside the sandbox
+        public var lower: FileDescriptor?     // the client's workdir, from ClientDirectory.reopen
+        public var uid: uid_t
+        public var gid: gid_t
+        public var seccomp: SeccompProfile
+        public var directory: String          // <state>/runs/<name>, created here
+
+        public init(name: String, argv: [String], environment: [String: String], limits: Limits, readOnlyPaths: [String],
+                    workdir: String, lower: FileDescriptor?, uid: uid_t, gid: gid_t, seccomp: SeccompProfile, directory: String) {
+            self.name = name; self.argv = argv; self.environment = environment; self.limits = limits
+            self.readOnlyPaths = readOnlyPaths; self.workdir = workdir; self.lower = lower; self.uid = uid; self.gid = gid
+            self.seccomp = seccomp; self.directory = directory
+        }
+    }
+
+    public let spec: Spec
+    let logger: Logger
+    public private(set) var cgroup: RunCgroup?
+    public private(set) var volume: StorageVolume?
+    private var process: LaunchedProcess?
+    private var startedAt = 0.0
+    public private(set) var missingPaths: [String] = []
+    private var overlay: String?
+
+    /// Creates the run's cgroup and storage. On failure everything made so far is removed.
+    public init(spec: Spec, cgroups: CgroupHierarchy, logger: Logger) throws {
+        self.spec = spec
+        self.logger = logger
+        do {
+            try FileIO.mkdir(spec.directory, mode: 0o700, existOK: false)
+            try FileIO.mkdir(spec.directory + "/root", mode: 0o755)
+            let devices = MountPlan.devices.map(\.number)
+            cgroup = try cgroups.createRun(name: spec.name, limits: CgroupLimits(
+                memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus, devices: devices))
+            let volume = try StorageVolume(path: spec.directory + "/volume", capacityBytes: spec.limits.storageBytes, owner: spec.uid, group: spec.gid)
+            self.volume = volume
+            if let lower = spec.lower {
+                // The copy-on-write view of the client's workdir, mounted in the daemon's private namespace:
+                // the child binds it into its root. The overlay holds the directory from here on.
+                let merged = spec.directory + "/workspace"
+                try FileIO.mkdir(merged, mode: 0o755)
+                let options = "lowerdir=/proc/self/fd/\(lower.raw),upperdir=\(volume.upper),workdir=\(volume.overlayWork)"
+                try syscallValue("mount the workspace overlay at", merged) { gb_mount_overlay(merged, options) }
+                overlay = merged
+                lower.close()
+            }
+        } catch {
+            cleanup()
+            throw error
+        }
+    }
+
+    /// Starts the program. Throws if any step of the sandbox setup failed (nothing is left running).
+    public func start() throws {
+        guard let cgroup, let volume else { throw SandboxError.invalid("run \(spec.name) was not prepared") }
+        let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
+                             tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4))
+        missingPaths = plan.missing
+        let launch = LaunchSpec(
+            argv: spec.argv, environment: spec.environment, plan: plan, root: spec.directory + "/root",
+            workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
+            rlimits: [
+                (Int32(RLIMIT_CORE.rawValue), 0, 0),
+                (Int32(RLIMIT_NOFILE.rawValue), 4096, 4096),
+                (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes, spec.limits.storageBytes),
+            ],
+            seccomp: spec.seccomp)
+        startedAt = Monotonic.now()
+        process = try SandboxLauncher.launch(launch, cgroup: cgroup)
+    }
+
+    /// Runs the event loop until the run is over: the program's output goes to `sink` as it comes, the
+    /// wall-clock deadline (monotonic, fixed at start) and OOM events end the run, and each readable
+    /// descriptor in `controls` (the client's socket, a cancel eventfd) is handed to `onControl`, which
+    /// returns a reason to cancel the run, or nil.
+    public func supervise(sink: OutputSink, controls: [Int32] = [], onControl: (Int32) -> String? = { _ in nil }) -> RunOutcome {
+        guard let process, let cgroup else {
+            return RunOutcome(ending: .failed("run was not started"), wallSeconds: 0, stats: CgroupStats(), storageFull: false)
+        }
+        enum Watch { case initProcess, stream(Int), oom, control(Int32), sink }
+        let deadline = startedAt + spec.limits.timeoutSeconds
+        var ending: RunOutcome.Ending?
+        var killedAt: Double?
+        var initExited = false
+        var streams: [(fd: FileDescriptor, kind: OutputStream)] = [(process.stdout, .stdout), (process.stderr, .stderr)]
+        var openControls = controls
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var drainDeadline: Double?
+
+        func end(_ reason: RunOutcome.Ending) {
+            if ending == nil { ending = reason }
+            if killedAt == nil {
+                killedAt = Monotonic.now()
+                do { try cgroup.killAll() } catch { logger.error("cannot kill run", metadata: ["run": "\(spec.name)", "error": "\(error)"]) }
+            }
+        }
+
+        while !(initExited && streams.isEmpty) {
+            let now = Monotonic.now()
+            if !initExited && now >= deadline { end(.timeout) }
+            if initExited, let d = drainDeadline, now >= d { break }  // output held open by a process that would not die
+            var fds: [pollfd] = []
+            var watches: [Watch] = []
+            func watch(_ fd: Int32, _ events: Int32, _ w: Watch) {
+                fds.append(pollfd(fd: fd, events: Int16(events), revents: 0))
+                watches.append(w)
+            }
+            if !initExited { watch(process.pidfd.raw, POLLIN, .initProcess) }
+            if !sink.isBackedUp { for (i, s) in streams.enumerated() { watch(s.fd.raw, POLLIN, .stream(i)) } }
+            if let fd = sink.pendingDescriptor { watch(fd, POLLOUT, .sink) }
+            if let oom = cgroup.oomEvents, ending == nil { watch(oom.raw, cgroup.oomEventsArePriority ? POLLPRI : POLLIN, .oom) }
+            if ending == nil { for c in openControls { watch(c, POLLIN, .control(c)) } }
+            let wakeAt = initExited ? (drainDeadline ?? now + 1) : deadline
+            let timeout = Int32(max(0, min(60_000, (wakeAt - now) * 1000)).rounded(.up))
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 {
+                if errno != EINTR { end(.failed("poll: \(String(cString: strerror(errno)))")) }
+                continue
+            }
+            var closedStreams: [Int] = []
+            for (p, w) in zip(fds, watches) where p.revents != 0 {
+                switch w {
+                case .initProcess:
+                    initExited = true
+                    drainDeadline = Monotonic.now() + 2
+                    if killedAt == nil {
+                        // The program is done: whatever it left behind goes with it.
+                        killedAt = Monotonic.now()
+                        try? cgroup.killAll()
+                    }
+                case .stream(let i):
+                    let got = buffer.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
+                    if got > 0 {
+                        buffer.withUnsafeBytes { sink.output(streams[i].kind, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                    } else if got == 0 || (errno != EINTR && errno != EAGAIN) {
+                        closedStreams.append(i)
+                    }
+                case .sink:
+                    sink.writable()
+                case .oom:
+                    if cgroup.oomEventsArePriority == false {
+                        var counter: UInt64 = 0
+                        _ = read(p.fd, &counter, 8)
+                        end(.outOfMemory)
+                    } else if cgroup.stats().oomKills > 0 {
+                        end(.outOfMemory)
+                    }
+                case .control(let fd):
+                    if let reason = onControl(fd) { end(.cancelled(reason)) }
+                    if p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { openControls.removeAll { $0 == fd } }
+                }
+            }
+            for i in closedStreams.sorted(by: >) { streams.remove(at: i) }
+        }
+        let wall = Monotonic.now() - startedAt
+        let status = (try? process.status.readToEnd(limit: 16)) ?? []
+        SandboxLauncher.reap(process)
+        if !cgroup.waitUntilEmpty(milliseconds: 5000) {
+            try? cgroup.killAll()
+            if !cgroup.waitUntilEmpty(milliseconds: 5000) { logger.error("run cgroup not empty after kill", metadata: ["run": "\(spec.name)"]) }
+        }
+        let gone = Monotonic.now()
+        let stats = cgroup.stats()
+        if ending == nil {
+            if stats.oomKills > 0 {
+                ending = .outOfMemory
+            } else if status.count == 4 {
+                let raw = status.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+                ending = (raw & 0x7f) == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
+            } else {
+                ending = .failed("the run's init ended without reporting the program's status")
+            }
+        }
+        var latency: Double?
+        if case .timeout = ending! { latency = gone - deadline }
+        return RunOutcome(ending: ending!, wallSeconds: wall, stats: stats, storageFull: volume?.isFull ?? false, killLatency: latency)
+    }
+
+    /// Removes everything the run made: processes (if any are left), cgroup, storage, directories.
+    public func cleanup() {
+        if let cgroup {
+            if let process { _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL); SandboxLauncher.reap(process) }
+            try? cgroup.killAll()
+            _ = cgroup.waitUntilEmpty(milliseconds: 5000)
+            do { try cgroup.remove() } catch { logger.error("cannot remove run cgroup", metadata: ["run": "\(spec.name)", "error": "\(error)"]) }
+            self.cgroup = nil
+        }
+        process = nil
+        if let overlay {
+            if gb_umount(overlay) != 0 { logger.error("cannot unmount the workspace", metadata: ["path": "\(overlay)", "errno": "\(errno)"]) }
+            _ = rmdir(overlay)
+            self.overlay = nil
+        }
+        volume?.remove()
+        volume = nil
+        _ = rmdir(spec.directory + "/root")
+        _ = rmdir(spec.directory)
+    }
+}

@@ -1,0 +1,59 @@
+import GloveboxProtocol
+import GloveboxSystem
+import Sandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Streams a run's output to its client as frames without ever blocking the supervising loop: bytes the
+/// socket cannot take yet wait here, and past `limit` the loop stops reading the program's pipes until the
+/// client catches up. A client that went away stops receiving; the run's fate is the policy's, not the
+/// socket's.
+final class ClientSink: OutputSink {
+    let fd: Int32
+    private var pending: [UInt8] = []
+    private var sent = 0
+    private(set) var broken = false
+    let limit = 4 << 20
+
+    init(fd: Int32) { self.fd = fd }
+
+    func output(_ stream: Sandbox.OutputStream, _ bytes: UnsafeRawBufferPointer) {
+        if broken { return }
+        pending += Frame.header(kind: stream == .stdout ? .stdout : .stderr, payloadCount: bytes.count)
+        pending += bytes
+        flush()
+    }
+
+    var isBackedUp: Bool { !broken && pending.count - sent > limit }
+    var pendingDescriptor: Int32? { !broken && sent < pending.count ? fd : nil }
+    func writable() { flush() }
+
+    private func flush() {
+        while sent < pending.count {
+            let n = pending.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+            if n > 0 { sent += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+            broken = true
+            pending = []
+            sent = 0
+            return
+        }
+        if sent == pending.count {
+            pending.removeAll(keepingCapacity: pending.capacity <= limit * 2)
+            sent = 0
+        } else if sent > 1 << 20 {
+            pending.removeSubrange(0..<sent)
+            sent = 0
+        }
+    }
+
+    /// Blocking flush at the end of the run (the socket's send timeout bounds it).
+    func drain() {
+        guard !broken, sent < pending.count else { return }
+        do { try FrameWriter.sendRaw(Array(pending[sent...]), to: fd) } catch { broken = true }
+        pending = []
+        sent = 0
+    }
+}

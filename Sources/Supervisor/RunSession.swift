@@ -1,0 +1,290 @@
+import CSandbox
+import GloveboxProtocol
+import GloveboxSystem
+import Logging
+import Policy
+import Records
+import Sandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `glovebox run` from request to record: admission, preparation, supervision, outputs, cleanup.
+final class RunSession {
+    let supervisor: Supervisor
+    let connection: FileDescriptor
+    let reader: FrameReader
+    let peer: Peer
+    let request: RunRequest
+    var logger: Logger
+
+    init(supervisor: Supervisor, connection: FileDescriptor, reader: FrameReader, peer: Peer, request: RunRequest) {
+        self.supervisor = supervisor
+        self.connection = connection
+        self.reader = reader
+        self.peer = peer
+        self.request = request
+        logger = supervisor.logger
+        logger[metadataKey: "uid"] = "\(peer.uid)"
+        logger[metadataKey: "template"] = "\(request.template)"
+    }
+
+    struct Refusal: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    struct Admitted {
+        let entry: PolicyCatalog.Entry
+        let limits: Limits
+        let environment: [String: String]
+        let workdir: FileDescriptor?
+    }
+
+    func run() {
+        var record = RunRecord(template: request.template, policyDigest: "", clientUID: peer.uid, clientPID: peer.pid,
+                               argv: request.argv, startedAt: Monotonic.wallNow(), kernel: supervisor.kernel)
+        let admitted: Admitted
+        do {
+            admitted = try admit(&record)
+        } catch let refusal as Refusal {
+            return refuse(&record, refusal.message)
+        } catch {
+            return refuse(&record, "\(error)")
+        }
+        guard let uid = supervisor.uids.acquire() else {
+            return refuse(&record, "all \(supervisor.config.sandboxUIDCount) sandbox uids are in use")
+        }
+        defer { supervisor.uids.release(uid) }
+        record.sandboxUID = uid
+        do {
+            record.id = try supervisor.records.insert(record)
+        } catch {
+            logger.error("cannot record run; refusing it", metadata: ["error": "\(error)"])
+            send(.error, ErrorMessage(message: "the daemon cannot record runs: \(error)"))
+            return
+        }
+        logger[metadataKey: "run"] = "\(record.id)"
+        logger.info("run accepted", metadata: ["argv": "\(request.argv)"])
+        send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
+
+        let cancel = FileDescriptor(gb_eventfd())
+        supervisor.register(run: record.id, cancel: cancel.raw)
+        defer { supervisor.unregister(run: record.id) }
+        execute(&record, admitted: admitted, uid: uid, cancel: cancel)
+    }
+
+    // MARK: - Admission
+
+    private func admit(_ record: inout RunRecord) throws -> Admitted {
+        try validateArgv()
+        guard let entry = supervisor.policies.entries[request.template] else {
+            let known = supervisor.policies.names
+            throw Refusal("unknown template '\(request.template)'; templates: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+        }
+        let policy = entry.policy
+        record.policyDigest = policy.digest
+        guard Authorization.allows(policy, uid: peer.uid, gid: peer.gid) else {
+            let who = Authorization.userName(peer.uid).map { "\($0) (uid \(peer.uid))" } ?? "uid \(peer.uid)"
+            throw Refusal("\(who) may not use template '\(policy.template)'")
+        }
+        var environment = policy.environment
+        for (name, value) in request.environment.sorted(by: { $0.key < $1.key }) {
+            guard policy.passEnvironment.contains(name) else {
+                let passes = policy.passEnvironment.isEmpty ? "none" : policy.passEnvironment.joined(separator: ", ")
+                throw Refusal("template '\(policy.template)' does not pass environment variable \(name) (it passes: \(passes))")
+            }
+            guard !value.contains("\0"), !name.contains("\0") else { throw Refusal("environment variable \(name) contains a NUL byte") }
+            environment[name] = value
+        }
+        let limits: Limits
+        do {
+            limits = try policy.limits.tightened(by: request.limits)
+        } catch {
+            throw Refusal("\(error) (template '\(policy.template)')")
+        }
+        record.limits = Self.recordLimits(limits)
+        if limits.gpus > 0 { throw Refusal("template '\(policy.template)' asks for \(limits.gpus) GPU(s) and this daemon has no GPU pool") }
+        for path in request.outputs where WorkspaceOutputs.normalize(path) == nil {
+            throw Refusal("output '\(path)' must be a relative path inside the workdir, without '..' or '.'")
+        }
+        if !request.outputs.isEmpty && !request.hasWorkdir { throw Refusal("--output needs --workdir: outputs are written back into the workdir") }
+        var workdir: FileDescriptor?
+        if request.hasWorkdir {
+            guard let fd = reader.descriptor else { throw Refusal("the request said it carried a workdir descriptor and none came") }
+            try validateWorkdir(fd)
+            do { workdir = try ClientDirectory.reopen(fd) } catch { throw Refusal("\(error)") }
+        } else if reader.descriptor != nil {
+            throw Refusal("a descriptor came with a request that has no workdir")
+        }
+        return Admitted(entry: entry, limits: limits, environment: environment, workdir: workdir)
+    }
+
+    private func validateArgv() throws {
+        guard let first = request.argv.first, !first.isEmpty else { throw Refusal("empty command: give a program to run") }
+        guard request.argv.count <= 65_536 else { throw Refusal("too many arguments (\(request.argv.count); at most 65536)") }
+        guard request.argv.reduce(0, { $0 + $1.utf8.count + 1 }) <= 512 * 1024 else { throw Refusal("arguments longer than 512 KiB in total") }
+        if request.argv.contains(where: { $0.contains("\0") }) { throw Refusal("an argument contains a NUL byte") }
+    }
+
+    /// The workdir must be a directory the client opened for reading (an O_PATH descriptor proves nothing
+    /// about the client's right to read it).
+    private func validateWorkdir(_ fd: FileDescriptor) throws {
+        var st = stat()
+        guard fstat(fd.raw, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw Refusal("the workdir descriptor is not a directory") }
+        let flags = fcntl(fd.raw, F_GETFL)
+        guard flags >= 0, flags & 0o10000000 == 0, flags & O_ACCMODE != O_WRONLY else {
+            throw Refusal("the workdir descriptor was not opened for reading")
+        }
+    }
+
+    static func recordLimits(_ l: Limits) -> [String: Double] {
+        ["timeout_seconds": l.timeoutSeconds, "memory_bytes": Double(l.memoryBytes), "pids": Double(l.pids),
+         "cpus": l.cpus, "storage_bytes": Double(l.storageBytes), "gpus": Double(l.gpus)]
+    }
+
+    private func refuse(_ record: inout RunRecord, _ message: String) {
+        record.status = .refused
+        record.message = message
+        record.endedAt = Monotonic.wallNow()
+        do {
+            record.id = try supervisor.records.insert(record)
+        } catch {
+            logger.error("cannot record a refusal", metadata: ["error": "\(error)"])
+        }
+        logger.notice("run refused", metadata: ["reason": "\(message)"])
+        send(.error, ErrorMessage(message: message, runID: record.id == 0 ? nil : record.id))
+    }
+
+    // MARK: - Running
+
+    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, cancel: FileDescriptor) {
+        let policy = admitted.entry.policy
+        let spec = SandboxRun.Spec(
+            name: "run-\(record.id)", argv: request.argv, environment: admitted.environment, limits: admitted.limits,
+            readOnlyPaths: policy.readOnlyPaths, workdir: policy.workdir, lower: admitted.workdir, uid: uid, gid: uid,
+            seccomp: admitted.entry.seccomp, directory: supervisor.config.stateDirectory + "/runs/run-\(record.id)")
+        var sandbox: SandboxRun?
+        defer { sandbox?.cleanup() }
+        let outcome: RunOutcome
+        do {
+            let run = try SandboxRun(spec: spec, cgroups: supervisor.cgroups, logger: logger)
+            sandbox = run
+            try run.start()
+            if !run.missingPaths.isEmpty { logger.warning("policy paths missing on this host", metadata: ["paths": "\(run.missingPaths)"]) }
+            let sink = ClientSink(fd: connection.raw)
+            outcome = run.supervise(sink: sink, controls: [connection.raw, cancel.raw]) { fd in control(fd, cancel: cancel) }
+            sink.drain()
+        } catch SandboxError.launchFailed(let step, let err) where step == String(cString: gb_step_name(Int32(GB_STEP_EXECVE.rawValue))) {
+            // The program itself could not be executed: the caller's mistake, reported like a shell does.
+            finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126,
+                   message: "cannot execute \(request.argv[0]): \(String(cString: strerror(err)))")
+            return
+        } catch {
+            logger.error("run failed to start", metadata: ["error": "\(error)"])
+            finish(&record, status: .internalError, message: "\(error)")
+            return
+        }
+        apply(outcome, to: &record, limits: admitted.limits)
+        saveRecord(record)
+        if let volume = sandbox?.volume, !request.outputs.isEmpty { sendOutputs(from: volume, maxFileBytes: admitted.limits.outputFileBytes) }
+        send(.finished, record)
+        logger.info("run finished", metadata: ["status": "\(record.status.rawValue)", "wall": "\(record.wallSeconds ?? 0)"])
+    }
+
+    /// A readable control descriptor: the client's socket (a cancel frame, or its end) or the daemon's cancel event.
+    private func control(_ fd: Int32, cancel: FileDescriptor) -> String? {
+        if fd == cancel.raw { return "the daemon is shutting down" }
+        do {
+            if try !reader.fill() { return "the client disconnected" }
+            while let frame = try reader.buffered() {
+                if frame.kind == .cancel { return "cancelled by the client" }
+                throw ProtocolError.unexpected(frame.kind)
+            }
+        } catch {
+            return "protocol error from the client: \(error)"
+        }
+        return nil
+    }
+
+    private func apply(_ outcome: RunOutcome, to record: inout RunRecord, limits: Limits) {
+        record.endedAt = Monotonic.wallNow()
+        record.wallSeconds = outcome.wallSeconds
+        record.userCPUSeconds = outcome.stats.userCPUSeconds
+        record.systemCPUSeconds = outcome.stats.systemCPUSeconds
+        record.peakMemoryBytes = outcome.stats.peakMemoryBytes
+        var hits: [LimitHit] = []
+        if outcome.stats.oomKills > 0 || outcome.ending == .outOfMemory { hits.append(.memory) }
+        if outcome.stats.pidsLimitHits > 0 { hits.append(.pids) }
+        if outcome.storageFull { hits.append(.storage) }
+        if outcome.stats.throttledPeriods > 0 { hits.append(.cpuThrottled) }
+        record.limitsHit = hits
+        switch outcome.ending {
+        case .exited(let code):
+            record.exitCode = code
+            record.status = code == 0 ? .ok : .exitedNonzero
+        case .signaled(let signal):
+            record.signal = signal
+            record.status = .signaled
+        case .timeout:
+            record.status = .timeout
+            record.message = "ended at the wall-clock limit of \(DurationText.format(limits.timeoutSeconds))"
+        case .outOfMemory:
+            record.status = .oom
+            record.message = "ended at the memory limit of \(ByteSize.format(limits.memoryBytes))"
+        case .cancelled(let reason):
+            record.status = .cancelled
+            record.message = reason
+        case .failed(let why):
+            record.status = .internalError
+            record.message = why
+        }
+    }
+
+    private func finish(_ record: inout RunRecord, status: RunStatus, exitCode: Int32? = nil, message: String) {
+        record.status = status
+        record.exitCode = exitCode
+        record.message = message
+        record.endedAt = Monotonic.wallNow()
+        saveRecord(record)
+        send(.finished, record)
+    }
+
+    private func saveRecord(_ record: RunRecord) {
+        do {
+            try supervisor.records.update(record)
+        } catch {
+            logger.critical("cannot save the run's record", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func sendOutputs(from volume: StorageVolume, maxFileBytes: UInt64) {
+        do {
+            try WorkspaceOutputs.collect(upper: volume.upper, paths: request.outputs, maxFileBytes: maxFileBytes) { item in
+                switch item {
+                case .directory(let path):
+                    try FrameWriter.send(Wire.encode(.outputDirectory, OutputNote(path: path)), to: connection.raw)
+                case .skipped(let path, let reason):
+                    try FrameWriter.send(Wire.encode(.outputSkipped, OutputNote(path: path, reason: reason)), to: connection.raw)
+                case .file(let path, let mode, let size, let descriptor):
+                    try FrameWriter.send(Wire.encode(.outputFile, OutputFileHeader(path: path, mode: mode, size: size)), to: connection.raw)
+                    var left = size
+                    while left > 0 {
+                        let chunk = try descriptor.read(upTo: Int(min(left, 65536)))
+                        if chunk.isEmpty { throw SystemError("read output", path, errno: EIO) }
+                        try FrameWriter.send(Frame(.outputData, chunk), to: connection.raw)
+                        left -= UInt64(chunk.count)
+                    }
+                }
+            }
+        } catch {
+            logger.warning("outputs not delivered", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func send<T: Encodable>(_ kind: FrameKind, _ value: T) {
+        do { try FrameWriter.send(Wire.encode(kind, value), to: connection.raw) } catch {
+            logger.debug("client gone", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import CSandbox
+import GloveboxProtocol
+import GloveboxSystem
+import Logging
+import Policy
+import Records
+import Sandbox
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// gloveboxd's core: owns the socket, the policies, the run records and the cgroup subtree, and gives
+/// each client connection a thread of its own.
+public final class Supervisor: Sendable {
+    let config: SupervisorConfig
+    let logger: Logger
+    let records: RecordStore
+    let cgroups: CgroupHierarchy
+    let policies: PolicyCatalog
+    let uids: UIDPool
+    let kernel: String
+    private let lock: FileDescriptor
+    private let shutdownEvent: FileDescriptor
+    /// Cancel eventfds of the runs in flight, by run id.
+    private let active = Mutex<[Int64: Int32]>([:])
+    private let drained: FileDescriptor
+
+    public init(config: SupervisorConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        try FileIO.mkdir(config.stateDirectory, mode: 0o700)
+        try FileIO.mkdir(config.stateDirectory + "/runs", mode: 0o700)
+        lock = try FileDescriptor.open(config.stateDirectory + "/gloveboxd.lock", O_RDWR | O_CREAT, mode: 0o600)
+        if flock(lock.raw, LOCK_EX | LOCK_NB) != 0 {
+            throw SandboxError.invalid("another gloveboxd is using the state directory \(config.stateDirectory)")
+        }
+        records = try RecordStore(path: config.stateDirectory + "/glovebox.db")
+        let instance = "glovebox-" + SHA256.hex(Array(config.stateDirectory.utf8)).prefix(12)
+        cgroups = try CgroupHierarchy.detect(instance: instance)
+        logger.info("cgroups ready", metadata: ["hierarchy": "\(cgroups.description)"])
+        policies = PolicyCatalog.load(directory: config.policyDirectory, logger: logger)
+        uids = UIDPool(base: config.sandboxUIDBase, count: config.sandboxUIDCount)
+        kernel = Self.kernelRelease()
+        shutdownEvent = FileDescriptor(gb_eventfd())
+        drained = FileDescriptor(gb_eventfd())
+        try checkHost()
+        recover()
+    }
+
+    /// The mechanisms every run depends on; missing ones stop the daemon with a message instead of
+    /// letting runs go ahead with less protection.
+    private func checkHost() throws {
+        if gb_seccomp_available() < 0 { throw SandboxError.unavailable("seccomp (prctl PR_GET_SECCOMP failed)") }
+        if let base = UInt32(exactly: config.sandboxUIDBase), Authorization.userName(base) != nil {
+            throw SandboxError.invalid("sandbox uid \(base) belongs to user \(Authorization.userName(base)!); choose another --sandbox-uid-base")
+        }
+    }
+
+    /// Runs left by a daemon that died: kill what is left of them, remove their cgroups and directories,
+    /// and record them as supervisor-lost.
+    private func recover() {
+        for name in cgroups.leftoverRuns() {
+            let cgroup = cgroups.adoptLeftover(name: name)
+            try? cgroup.killAll()
+            _ = cgroup.waitUntilEmpty(milliseconds: 5000)
+            do { try cgroup.remove() } catch { logger.error("cannot remove leftover cgroup", metadata: ["run": "\(name)", "error": "\(error)"]) }
+            logger.warning("ended a run left by an earlier daemon", metadata: ["run": "\(name)"])
+        }
+        for name in subdirectoryNames(config.stateDirectory + "/runs") {
+            let dir = config.stateDirectory + "/runs/" + name
+            for sub in ["volume", "root"] { _ = rmdir(dir + "/" + sub) }
+            if rmdir(dir) != 0 { logger.error("cannot remove leftover run directory", metadata: ["path": "\(dir)", "errno": "\(errno)"]) }
+        }
+        do {
+            for var record in try records.unfinishedRuns() {
+                record.status = .supervisorLost
+                record.endedAt = Monotonic.wallNow()
+                record.message = "the daemon stopped while the run was in progress; the run was ended at restart"
+                try records.update(record)
+            }
+        } catch {
+            logger.error("cannot mark lost runs", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func kernelRelease() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafePointer(to: u.release) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+    }
+
+    // MARK: - Serving
+
+    /// Binds the socket and serves until `requestShutdown()`; then cancels the runs in flight, waits for
+    /// their records, and removes the daemon's cgroup subtree.
+    public func serve() throws {
+        let listener = try bindSocket()
+        logger.info("listening", metadata: ["socket": "\(config.socketPath)"])
+        defer {
+            listener.close()
+            unlink(config.socketPath)
+        }
+        while true {
+            var fds = [pollfd(fd: listener.raw, events: Int16(POLLIN), revents: 0), pollfd(fd: shutdownEvent.raw, events: Int16(POLLIN), revents: 0)]
+            if poll(&fds, 2, -1) < 0 { continue }
+            if fds[1].revents != 0 { break }
+            if fds[0].revents == 0 { continue }
+            let client = gb_accept(listener.raw)
+            if client < 0 { continue }
+            do {
+                try spawnDetachedThread { [self] in handle(connection: FileDescriptor(client)) }
+            } catch {
+                logger.error("cannot start a connection thread", metadata: ["error": "\(error)"])
+                close(client)
+            }
+        }
+        finishInFlight()
+        cgroups.removeInstance()
+        logger.info("stopped")
+    }
+
+    public func requestShutdown() {
+        var one: UInt64 = 1
+        _ = write(shutdownEvent.raw, &one, 8)
+    }
+
+    private func finishInFlight() {
+        let cancels = active.withLock { Array($0.values) }
+        if cancels.isEmpty { return }
+        logger.info("cancelling runs in flight", metadata: ["count": "\(cancels.count)"])
+        for fd in cancels {
+            var one: UInt64 = 1
+            _ = write(fd, &one, 8)
+        }
+        while !active.withLock({ $0.isEmpty }) {
+            var p = pollfd(fd: drained.raw, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 10_000)
+            var counter: UInt64 = 0
+            _ = read(drained.raw, &counter, 8)
+        }
+    }
+
+    func register(run: Int64, cancel: Int32) { active.withLock { $0[run] = cancel } }
+
+    func unregister(run: Int64) {
+        active.withLock { _ = $0.removeValue(forKey: run) }
+        var one: UInt64 = 1
+        _ = write(drained.raw, &one, 8)
+    }
+
+    private func bindSocket() throws -> FileDescriptor {
+        let path = config.socketPath
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty { try FileIO.mkdir(parent, mode: 0o755) }
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SandboxError.invalid("\(path) exists and is not a socket") }
+            unlink(path)
+        }
+        let fd = FileDescriptor(try syscallValue("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw SandboxError.invalid("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        try withUnsafePointer(to: &address) { p in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                _ = try syscallValue("bind", path) { bind(fd.raw, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+        }
+        try syscallValue("chmod", path) { chmod(path, mode_t(config.socketMode)) }
+        try syscallValue("listen", path) { listen(fd.raw, 128) }
+        return fd
+    }
+
+    // MARK: - Connections
+
+    private func handle(connection: FileDescriptor) {
+        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+        guard gb_peer_credentials(connection.raw, &pid, &uid, &gid) == 0 else { return }
+        let peer = Peer(pid: pid, uid: uid, gid: gid)
+        // A client gets 10 s to send its request; a stalled reader blocks its own thread for at most 30 s.
+        setTimeout(connection.raw, SO_RCVTIMEO, seconds: 10)
+        setTimeout(connection.raw, SO_SNDTIMEO, seconds: 30)
+        let reader = FrameReader(fd: connection.raw, acceptDescriptor: true)
+        do {
+            guard let frame = try reader.next() else { return }
+            switch frame.kind {
+            case .runRequest:
+                let request = try Wire.decode(RunRequest.self, frame)
+                RunSession(supervisor: self, connection: connection, reader: reader, peer: peer, request: request).run()
+            case .showRequest:
+                let show = try Wire.decode(ShowRequest.self, frame)
+                try answerShow(show, peer: peer, connection: connection)
+            default:
+                throw ProtocolError.unexpected(frame.kind)
+            }
+        } catch {
+            logger.notice("bad request", metadata: ["uid": "\(uid)", "pid": "\(pid)", "error": "\(error)"])
+            try? FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "bad request: \(error)")), to: connection.raw)
+        }
+    }
+
+    private func answerShow(_ show: ShowRequest, peer: Peer, connection: FileDescriptor) throws {
+        let record = try records.run(id: show.runID)
+        guard let record, record.clientUID == peer.uid || peer.uid == 0 else {
+            try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "no run \(show.runID) of yours")), to: connection.raw)
+            return
+        }
+        try FrameWriter.send(Wire.encode(.record, record), to: connection.raw)
+    }
+
+    private func setTimeout(_ fd: Int32, _ option: Int32, seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+}
+
+struct Peer: Sendable {
+    let pid: pid_t
+    let uid: uid_t
+    let gid: gid_t
+}
+
+func subdirectoryNames(_ path: String) -> [String] {
+    guard let d = opendir(path) else { return [] }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}

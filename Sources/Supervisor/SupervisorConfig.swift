@@ -1,0 +1,23 @@
+/// The daemon's settings. Every limit a run gets comes from a policy file; nothing here or in a client
+/// request can lengthen a run once it has started.
+public struct SupervisorConfig: Sendable {
+    public var socketPath: String
+    public var stateDirectory: String
+    public var policyDirectory: String
+    /// Runs get uids [base, base + count): one per concurrent run, owned by no real user.
+    public var sandboxUIDBase: UInt32
+    public var sandboxUIDCount: UInt32
+    /// Mode of the socket file. Who may run what is decided per policy ([access]), not by the mode.
+    public var socketMode: UInt32
+
+    public init(socketPath: String = "/run/glovebox/glovebox.sock", stateDirectory: String = "/var/lib/glovebox",
+                policyDirectory: String = "/etc/glovebox/policies", sandboxUIDBase: UInt32 = 1_900_000_000,
+                sandboxUIDCount: UInt32 = 65_536, socketMode: UInt32 = 0o666) {
+        self.socketPath = socketPath
+        self.stateDirectory = stateDirectory
+        self.policyDirectory = policyDirectory
+        self.sandboxUIDBase = sandboxUIDBase
+        self.sandboxUIDCount = sandboxUIDCount
+        self.socketMode = socketMode
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import FoundationEssentials
+import GloveboxClient
+import GloveboxProtocol
+import Policy
+import Records
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a program in a sandbox under a template's policy.",
+        discussion: """
+        The program runs in new namespaces with no network, as a uid of its own with no capabilities, \
+        under seccomp and the policy's limits. Its stdout and stderr stream to yours.
+
+        With --workdir, the program starts in a copy-on-write view of DIR (at the policy's workdir, \
+        /workspace by default): nothing reaches DIR while it runs; at the end only the --output paths \
+        it wrote come back, written by this command as you. Links, devices and files over the policy's \
+        size cap are not carried out.
+
+        Limits: --timeout, --memory, --pids, --cpus and --storage may only tighten the policy's. \
+        A looser request is refused with the policy's value.
+
+        Exit status: the program's own; 128+N if a signal N ended it; 124 if it hit its time limit; \
+        137 if it hit its memory limit; 130 if it was cancelled (Ctrl-C cancels the run); 125 if \
+        glovebox or gloveboxd refused or failed (the message says why); 126/127 if the program could not \
+        be executed / found.
+        """)
+
+    @OptionGroup var socket: SocketOption
+
+    @Option(help: "The template whose policy applies.")
+    var template: String = "default"
+
+    @Option(help: "Directory the program works in (copy-on-write).")
+    var workdir: String?
+
+    @Option(name: .customLong("output"), help: "Path relative to --workdir to bring back at the end (repeatable; directories recurse).")
+    var outputs: [String] = []
+
+    @Option(help: "Wall-clock limit, e.g. 90s, 10m, 2h.")
+    var timeout: String?
+
+    @Option(help: "Memory limit, e.g. 512MiB, 2GiB.")
+    var memory: String?
+
+    @Option(help: "Process and thread limit.")
+    var pids: Int?
+
+    @Option(help: "CPU limit in CPUs, e.g. 0.5 or 2.")
+    var cpus: Double?
+
+    @Option(help: "Limit on what the run may write (workspace and /tmp together), e.g. 1GiB.")
+    var storage: String?
+
+    @Option(name: .customLong("env"), help: "NAME=VALUE, or NAME to pass your value; only names the policy passes.")
+    var environment: [String] = []
+
+    @Option(help: "Write the run's record to FILE as JSON.")
+    var record: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
+    var command: [String] = []
+
+    func validate() throws {
+        if command.first == "--" { } // handled in run()
+        if !outputs.isEmpty && workdir == nil { throw ValidationError("--output needs --workdir") }
+    }
+
+    func run() throws {
+        let argv = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !argv.isEmpty else { throw ValidationError("give the program to run after --, e.g. glovebox run -- python3 experiment.py") }
+        var limits = LimitRequest()
+        if let timeout {
+            guard let s = DurationText.parse(timeout) else { throw ValidationError("--timeout: '\(timeout)' is not a duration (e.g. 90s, 10m, 2h)") }
+            limits.timeoutSeconds = s
+        }
+        if let memory {
+            guard let b = ByteSize.parse(memory) else { throw ValidationError("--memory: '\(memory)' is not a size (e.g. 512MiB, 2GiB)") }
+            limits.memoryBytes = b
+        }
+        if let storage {
+            guard let b = ByteSize.parse(storage) else { throw ValidationError("--storage: '\(storage)' is not a size (e.g. 1GiB)") }
+            limits.storageBytes = b
+        }
+        limits.pids = pids
+        limits.cpus = cpus
+        var env: [String: String] = [:]
+        for item in environment {
+            if let eq = item.firstIndex(of: "=") {
+                env[String(item[..<eq])] = String(item[item.index(after: eq)...])
+            } else if let value = getenv(item) {
+                env[item] = String(cString: value)
+            } else {
+                throw ValidationError("--env \(item): not set in your environment")
+            }
+        }
+        let request = RunRequest(template: template, argv: argv, environment: env, limits: limits, outputs: outputs)
+        let client = RunClient(socketPath: DaemonConnection.socketPath(socket.socket), request: request, workdir: workdir)
+        let result: RunClient.Result
+        do {
+            result = try client.run(forwardSignals: true)
+        } catch {
+            FileHandleStderr.print("glovebox: \(error)")
+            throw ExitCode(125)
+        }
+        for skipped in result.outputsSkipped { FileHandleStderr.print("glovebox: output not written: \(skipped)") }
+        if let record {
+            do { try RecordJSON.write(result.record, to: record) } catch {
+                FileHandleStderr.print("glovebox: cannot write the record to \(record): \(error)")
+                throw ExitCode(125)
+            }
+        }
+        if result.record.status != .ok && result.record.status != .exitedNonzero && result.record.status != .signaled {
+            FileHandleStderr.print("glovebox: run \(result.record.id) \(result.record.status.rawValue)" + (result.record.message.isEmpty ? "" : ": \(result.record.message)"))
+        }
+        throw ExitCode(RunClient.exitStatus(for: result.record))
+    }
+}
+
+enum FileHandleStderr {
+    static func print(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+enum RecordJSON {
+    static func encode(_ record: RunRecord) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(record), as: UTF8.self)
+    }
+
+    static func write(_ record: RunRecord, to path: String) throws {
+        let text = try encode(record) + "\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ClientError(String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw ClientError(String(cString: strerror(errno))) }
+    }
+}
