@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
 #include <linux/sched.h>
@@ -44,7 +47,7 @@ static const char *const step_names[] = {
     [GB_STEP_MOUNT_PRIVATE] = "make mounts private", [GB_STEP_ROOT_TMPFS] = "mount the root tmpfs",
     [GB_STEP_MKDIR] = "create a mount point", [GB_STEP_BIND] = "bind mount",
     [GB_STEP_REMOUNT] = "set mount attributes", [GB_STEP_SYMLINK] = "create a symlink",
-    [GB_STEP_OVERLAY] = "mount the workspace overlay", [GB_STEP_DEVICE] = "bind a device node",
+[GB_STEP_DEVICE] = "bind a device node",
     [GB_STEP_TMPFS] = "mount a tmpfs", [GB_STEP_PROC] = "mount /proc", [GB_STEP_PIVOT_ROOT] = "pivot_root",
     [GB_STEP_DETACH_OLD_ROOT] = "detach the old root", [GB_STEP_REMOUNT_ROOT] = "make the root read-only",
     [GB_STEP_HOSTNAME] = "set the hostname", [GB_STEP_CHDIR] = "change to the working directory",
@@ -55,7 +58,7 @@ static const char *const step_names[] = {
     [GB_STEP_FORK] = "fork the program", [GB_STEP_DUP] = "set up standard descriptors",
     [GB_STEP_CLOSE_FDS] = "close inherited descriptors", [GB_STEP_SIGNALS] = "reset signals",
     [GB_STEP_SECCOMP] = "install the seccomp filter", [GB_STEP_EXECVE] = "execute the program",
-    [GB_STEP_AMBIENT] = "clear ambient capabilities",
+    [GB_STEP_AMBIENT] = "clear ambient capabilities", [GB_STEP_LOOPBACK] = "bring up loopback",
 };
 
 const char *gb_step_name(int step) {
@@ -128,10 +131,6 @@ static void apply_mount(const struct gb_launch *spec, const struct gb_mount *m) 
         CHECK(mkdir_parents(path, 0), GB_STEP_MKDIR);
         CHECK(symlink(m->source, path), GB_STEP_SYMLINK);
         break;
-    case GB_MOUNT_OVERLAY:
-        CHECK(mkdir_parents(path, 1), GB_STEP_MKDIR);
-        CHECK(mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, m->data), GB_STEP_OVERLAY);
-        break;
     case GB_MOUNT_DEVICE:
         CHECK(make_mount_point(path, 0), GB_STEP_MKDIR);
         CHECK(mount(m->source, path, NULL, MS_BIND, NULL), GB_STEP_DEVICE);
@@ -178,6 +177,20 @@ static void build_root(const struct gb_launch *spec) {
     CHECK(umount2(".", MNT_DETACH), GB_STEP_DETACH_OLD_ROOT);
     CHECK(chdir("/"), GB_STEP_PIVOT_ROOT);
     CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL), GB_STEP_REMOUNT_ROOT);
+}
+
+// The new network namespace has only a loopback interface, down: bring it up so programs can use
+// localhost among themselves. Nothing else exists to reach.
+static void loopback_up(const struct gb_launch *spec) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    CHECK(fd, GB_STEP_LOOPBACK);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    CHECK(ioctl(fd, SIOCGIFFLAGS, &ifr), GB_STEP_LOOPBACK);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr), GB_STEP_LOOPBACK);
+    close(fd);
 }
 
 // MARK: - Privileges
@@ -306,6 +319,7 @@ static _Noreturn void child_main(const struct gb_launch *spec) {
 
     build_root(spec);
     CHECK(sethostname(spec->hostname, strlen(spec->hostname)), GB_STEP_HOSTNAME);
+    loopback_up(spec);
     CHECK(chdir(spec->cwd), GB_STEP_CHDIR);
     for (int i = 0; i < spec->nrlimits; i++) {
         struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};

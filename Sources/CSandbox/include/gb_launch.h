@@ -11,7 +11,6 @@ enum gb_mount_kind {
     GB_MOUNT_BIND_RO = 0,   // bind `source` read-only, nosuid, nodev at `target`
     GB_MOUNT_BIND_RW = 1,   // bind `source` read-write, nosuid, nodev at `target`
     GB_MOUNT_SYMLINK = 2,   // create a symlink at `target` pointing to `source`
-    GB_MOUNT_OVERLAY = 3,   // overlayfs at `target`, `data` holds lowerdir=,upperdir=,workdir=
     GB_MOUNT_DEVICE = 4,    // bind the host device node `source` at `target` (a file is created first)
     GB_MOUNT_TMPFS = 5,     // tmpfs at `target` with options `data`, nosuid, nodev
 };
@@ -60,11 +59,11 @@ struct gb_launch {
 // Steps reported on the error pipe.
 enum gb_step {
     GB_STEP_WAIT_GO = 1, GB_STEP_PDEATHSIG, GB_STEP_MOUNT_PRIVATE, GB_STEP_ROOT_TMPFS, GB_STEP_MKDIR,
-    GB_STEP_BIND, GB_STEP_REMOUNT, GB_STEP_SYMLINK, GB_STEP_OVERLAY, GB_STEP_DEVICE, GB_STEP_TMPFS,
+    GB_STEP_BIND, GB_STEP_REMOUNT, GB_STEP_SYMLINK, GB_STEP_DEVICE, GB_STEP_TMPFS,
     GB_STEP_PROC, GB_STEP_PIVOT_ROOT, GB_STEP_DETACH_OLD_ROOT, GB_STEP_REMOUNT_ROOT, GB_STEP_HOSTNAME,
     GB_STEP_CHDIR, GB_STEP_RLIMIT, GB_STEP_SETSID, GB_STEP_CAPBSET, GB_STEP_SETGROUPS, GB_STEP_SETGID,
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
-    GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT,
+    GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
 };
 
 struct gb_error_report {

@@ -1,0 +1,179 @@
+import Policy
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a program inside a run can see and do: identity, privileges, files, devices, descriptors,
+/// environment and network. Each test runs a real program under the real daemon and asserts the exact
+/// outcome, so removing the mechanism makes it fail.
+final class SandboxIsolationTests: XCTestCase {
+    nonisolated(unsafe) static var daemon: DaemonFixture!
+    var daemon: DaemonFixture { Self.daemon }
+
+    override class func setUp() {
+        signal(SIGPIPE, SIG_IGN)
+        do { daemon = try DaemonFixture() } catch { fatalError("cannot start gloveboxd: \(error)") }
+    }
+
+    override class func tearDown() {
+        daemon?.stop()
+        daemon = nil
+        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+    }
+
+    let python = "/usr/bin/python3"
+
+    func runOK(_ argv: [String], file: StaticString = #filePath, line: UInt = #line) -> String {
+        let outcome = daemon.run(argv)
+        XCTAssertNil(outcome.error, file: file, line: line)
+        XCTAssertEqual(outcome.record?.status, .ok, "stderr: \(outcome.stderr)\nlog: \(daemon.log.suffix(2000))", file: file, line: line)
+        return outcome.stdout
+    }
+
+    func testProgramRunsWithoutCapabilitiesWithNoNewPrivsAndSeccomp() {
+        let status = runOK(["/bin/cat", "/proc/self/status"])
+        let fields = Dictionary(status.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
+        }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(fields["CapEff"], "0000000000000000")
+        XCTAssertEqual(fields["CapPrm"], "0000000000000000")
+        XCTAssertEqual(fields["CapBnd"], "0000000000000000")
+        XCTAssertEqual(fields["CapAmb"], "0000000000000000")
+        XCTAssertEqual(fields["NoNewPrivs"], "1")
+        XCTAssertEqual(fields["Seccomp"], "2")
+    }
+
+    func testProgramRunsAsAnUnprivilegedUidOfItsOwn() {
+        let outcome = daemon.run(["/usr/bin/id", "-u"])
+        let uid = UInt32(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertNotNil(uid)
+        XCTAssertNotEqual(uid, 0)
+        XCTAssertEqual(outcome.record?.sandboxUID, uid)
+        XCTAssertNil(getpwuid(uid ?? 0), "the sandbox uid must belong to no real user")
+    }
+
+    func testProgramIsPidOneChildInItsOwnPidNamespace() {
+        // init is pid 1; the program is its first child.
+        XCTAssertEqual(runOK(["/bin/sh", "-c", "echo $$"]).trimmingCharacters(in: .whitespacesAndNewlines), "2")
+    }
+
+    func testHostFilesOutsideThePolicysPathsAreInvisible() {
+        let out = runOK(["/bin/sh", "-c", "for p in /etc/shadow /etc/passwd /root /home /sys /run /var /proc/1/environ; do if [ -e $p ]; then echo visible $p; fi; done; cat /proc/1/environ 2>&1 >/dev/null | head -c 100; true"])
+        XCTAssertFalse(out.contains("visible /etc/shadow"))
+        XCTAssertFalse(out.contains("visible /root"))
+        XCTAssertFalse(out.contains("visible /home"))
+        XCTAssertFalse(out.contains("visible /sys"))
+        XCTAssertFalse(out.contains("visible /run"))
+        XCTAssertFalse(out.contains("visible /var"))
+    }
+
+    func testTheRootAndSystemPathsAreReadOnly() {
+        let out = runOK(["/bin/sh", "-c", "for p in /x /usr/x /dev/x /proc/sys/kernel/hostname; do (echo 1 > $p) 2>/dev/null && echo wrote $p; done; echo done"])
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "done")
+    }
+
+    func testOnlyTheRunsDeviceNodesExistAndNoOthersCanBeMade() {
+        let out = runOK(["/bin/ls", "/dev"])
+        XCTAssertEqual(Set(out.split(separator: "\n").map(String.init)), ["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero"])
+        let mknod = daemon.run([python, "-c", "import os\ntry:\n os.mknod('/tmp/sda', 0o600 | 0o060000, os.makedev(8, 0))\nexcept OSError as e: print(e.errno)"])
+        XCTAssertEqual(mknod.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(EPERM)")
+    }
+
+    func testOnlyDescriptorsZeroToTwoReachTheProgram() {
+        let out = runOK([python, "-c", "import os\nopen_fds=[]\nfor fd in range(3, 4096):\n try:\n  os.fstat(fd); open_fds.append(fd)\n except OSError: pass\nprint(open_fds)"])
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "[]")
+    }
+
+    func testTheClientsEnvironmentDoesNotReachTheProgram() {
+        setenv("GLOVEBOX_TEST_SECRET", "sk-live-123", 1)
+        defer { unsetenv("GLOVEBOX_TEST_SECRET") }
+        let out = runOK(["/usr/bin/env"])
+        XCTAssertFalse(out.contains("sk-live-123"))
+        XCTAssertTrue(out.contains("PATH=/usr/local/bin:/usr/bin:/bin"))
+    }
+
+    func testAVariableThePolicyDoesNotPassIsRefusedAndRecorded() {
+        let outcome = daemon.run(["/usr/bin/env"], environment: ["OPENAI_API_KEY": "sk-x"])
+        XCTAssertNotNil(outcome.error)
+        XCTAssertTrue(outcome.error?.contains("OPENAI_API_KEY") ?? false, outcome.error ?? "")
+    }
+
+    func testTheNetworkHasOnlyLoopbackAndCannotReachTheHost() throws {
+        // A listener on the host's loopback: the sandbox's own loopback is a different one.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(listener, $0, length); _ = getsockname(listener, $0, &length) } }
+        listen(listener, 8)
+        let port = UInt16(bigEndian: address.sin_port)
+        let script = """
+        import socket, errno
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect(("127.0.0.1", \(port))); print("connected")
+        except OSError as e:
+            print("refused" if e.errno == errno.ECONNREFUSED else e.errno)
+        try:
+            socket.create_connection(("10.0.0.1", 80), timeout=2); print("connected-out")
+        except OSError as e:
+            print(e.errno)
+        print(sorted(n for _, n in socket.if_nameindex()))
+        """
+        let out = runOK([python, "-c", script]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(out, ["refused", "\(ENETUNREACH)", "['lo']"])
+        var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&pfd, 1, 0), 0, "the host listener must see no connection")
+    }
+
+    func testSeccompRefusesNamespacesMountsAndDangerousSockets() {
+        let script = """
+        import ctypes, os, socket, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        def err(rc):
+            return ctypes.get_errno() if rc != 0 else 0
+        print("unshare", err(libc.unshare(0x20000000)))
+        print("mount", err(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)))
+        print("chroot", err(libc.chroot(b"/tmp")))
+        print("ptrace", err(libc.ptrace(16, 1, 0, 0)))
+        for family in (17, 40, 38):
+            try:
+                socket.socket(family, socket.SOCK_RAW if family == 17 else socket.SOCK_SEQPACKET if family == 38 else socket.SOCK_STREAM); print("socket", family, 0)
+            except OSError as e:
+                print("socket", family, e.errno)
+        print("tiocsti", err(libc.ioctl(0, 0x5412, ctypes.c_char_p(b"x"))))
+        print("tiocsti-high", err(libc.ioctl(0, ctypes.c_ulong(0xffffffff00005412), ctypes.c_char_p(b"x"))))
+        """
+        let out = runOK([python, "-c", script])
+        XCTAssertEqual(out.split(separator: "\n").map(String.init), [
+            "unshare \(EPERM)", "mount \(EPERM)", "chroot \(EPERM)", "ptrace \(EPERM)",
+            "socket 17 \(EPERM)", "socket 40 \(EPERM)", "socket 38 \(EPERM)",
+            "tiocsti \(EPERM)", "tiocsti-high \(EPERM)",
+        ])
+    }
+
+    func testASetuidBinaryGainsNothing() throws {
+        // A setuid-root program in a directory the policy shows read-only: nosuid and no_new_privs keep it unprivileged.
+        let dir = daemon.scratch + "/suid"
+        mkdir(dir, 0o755)
+        try DaemonFixture.write(dir + "/whoami.c", "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\",(int)geteuid());return 0;}\n")
+        let cc = try DaemonFixture.run(["/usr/bin/cc", "-o", dir + "/whoami", dir + "/whoami.c"])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        XCTAssertEqual(chown(dir + "/whoami", 0, 0), 0)
+        XCTAssertEqual(chmod(dir + "/whoami", 0o4755), 0)
+        let host = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", dir + "/whoami"])
+        XCTAssertEqual(host.stdout, "0\n", "outside the sandbox the binary does elevate (the test's own control)")
+        let policy = try String(contentsOfFile: daemon.policyDir + "/default.toml")
+            .replacingOccurrences(of: "read_only = [", with: "read_only = [\"\(dir)\", ")
+        let fixture = try DaemonFixture(policies: ["suid": policy])
+        defer { fixture.stop() }
+        let outcome = fixture.run([dir + "/whoami"], template: "suid")
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + fixture.log)
+        XCTAssertNotEqual(outcome.stdout, "0\n")
+        XCTAssertEqual(outcome.stdout, "\(outcome.record?.sandboxUID ?? 0)\n")
+    }
+}
