@@ -4,12 +4,15 @@ public enum SandboxError: Error, CustomStringConvertible, Sendable {
     case unavailable(String)
     /// The child failed at a named step of the launch.
     case launchFailed(step: String, errno: Int32)
+    /// Everything was set up; execve of the program itself failed (not found, not executable).
+    case execFailed(program: String, errno: Int32)
     case invalid(String)
 
     public var description: String {
         switch self {
         case .unavailable(let what): return "unavailable on this host: \(what)"
         case .launchFailed(let step, let e): return "sandbox setup failed at '\(step)': \(String(cString: strerror(e)))"
+        case .execFailed(let program, let e): return "cannot execute \(program): \(String(cString: strerror(e)))"
         case .invalid(let what): return what
         }
     }

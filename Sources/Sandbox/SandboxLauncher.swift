@@ -98,6 +98,7 @@ public enum SandboxLauncher {
         if bytes.count >= MemoryLayout<gb_error_report>.size {
             let r = bytes.withUnsafeBytes { $0.loadUnaligned(as: gb_error_report.self) }
             reap(process)
+            if r.step == Int32(GB_STEP_EXECVE.rawValue) { throw SandboxError.execFailed(program: spec.argv[0], errno: r.err) }
             throw SandboxError.launchFailed(step: String(cString: gb_step_name(r.step)), errno: r.err)
         }
         return process

@@ -78,7 +78,8 @@ public final class SandboxRun: @unchecked Sendable {
             rlimits: [
                 (Int32(RLIMIT_CORE.rawValue), 0, 0),
                 (Int32(RLIMIT_NOFILE.rawValue), 4096, 4096),
-                (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes, spec.limits.storageBytes),
+                // A single file can never be larger than the volume; ENOSPC comes first, this is a backstop.
+                (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes + (1 << 20), spec.limits.storageBytes + (1 << 20)),
             ],
             seccomp: spec.seccomp)
         startedAt = Monotonic.now()

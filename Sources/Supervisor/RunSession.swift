@@ -175,10 +175,14 @@ final class RunSession {
             let sink = ClientSink(fd: connection.raw)
             outcome = run.supervise(sink: sink, controls: [connection.raw, cancel.raw]) { fd in control(fd, cancel: cancel) }
             sink.drain()
-        } catch SandboxError.launchFailed(let step, let err) where step == String(cString: gb_step_name(Int32(GB_STEP_EXECVE.rawValue))) {
+        } catch let error as SandboxError {
+            guard case .execFailed(_, let err) = error else {
+                logger.error("run failed to start", metadata: ["error": "\(error)"])
+                finish(&record, status: .internalError, message: "\(error)")
+                return
+            }
             // The program itself could not be executed: the caller's mistake, reported like a shell does.
-            finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126,
-                   message: "cannot execute \(request.argv[0]): \(String(cString: strerror(err)))")
+            finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126, message: "\(error)")
             return
         } catch {
             logger.error("run failed to start", metadata: ["error": "\(error)"])

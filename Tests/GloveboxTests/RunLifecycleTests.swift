@@ -1,0 +1,182 @@
+import Policy
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How runs end: exit, timeout, memory, process and storage limits, cancel, disconnect — and that nothing a
+/// run started outlives it.
+final class RunLifecycleTests: XCTestCase {
+    nonisolated(unsafe) static var daemon: DaemonFixture!
+    var daemon: DaemonFixture { Self.daemon }
+    let python = "/usr/bin/python3"
+
+    override class func setUp() {
+        signal(SIGPIPE, SIG_IGN)
+        do { daemon = try DaemonFixture() } catch { fatalError("cannot start gloveboxd: \(error)") }
+    }
+
+    override class func tearDown() {
+        daemon?.stop()
+        daemon = nil
+        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+    }
+
+    /// A marker unique to one test, to find its processes on the host.
+    func marker() -> String { "\(Int.random(in: 100_000...999_999)).\(Int.random(in: 1000...9999))" }
+
+    func testExitStatusIsRecorded() {
+        let outcome = daemon.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+        XCTAssertEqual(outcome.record?.status, .exitedNonzero)
+        XCTAssertEqual(outcome.record?.exitCode, 3)
+        XCTAssertEqual(outcome.stdout, "out\n")
+        XCTAssertEqual(outcome.stderr, "err\n")
+        let signaled = daemon.run(["/bin/sh", "-c", "kill -TERM $$"])
+        XCTAssertEqual(signaled.record?.status, .signaled)
+        XCTAssertEqual(signaled.record?.signal, SIGTERM)
+    }
+
+    func testSleepPastTheTimeoutEndsAsTimeoutAtTheLimit() throws {
+        let outcome = daemon.run(["/bin/sleep", "30"], limits: LimitRequest(timeoutSeconds: 1))
+        let record = try XCTUnwrap(outcome.record)
+        XCTAssertEqual(record.status, .timeout)
+        let wall = try XCTUnwrap(record.wallSeconds)
+        XCTAssertGreaterThanOrEqual(wall, 1.0)
+        // The deadline is enforced on the monotonic clock and ends the whole cgroup at once; the
+        // precision benchmark (bench/) measures the distribution, this bounds it.
+        XCTAssertLessThan(wall, 1.1, "the run must be gone within 100 ms of its limit")
+    }
+
+    func testTheTimeoutCannotBeExtendedByTheProgram() throws {
+        // The program ignores every signal it can and re-execs itself: the supervisor's deadline still holds.
+        let script = "import signal, os, time\nfor s in range(1, 32):\n  try: signal.signal(s, signal.SIG_IGN)\n  except Exception: pass\ntime.sleep(30)"
+        let outcome = daemon.run([python, "-c", script], limits: LimitRequest(timeoutSeconds: 1))
+        XCTAssertEqual(outcome.record?.status, .timeout)
+        XCTAssertLessThan(try XCTUnwrap(outcome.record?.wallSeconds), 1.5)
+    }
+
+    func testADoubleForkedSetsidGrandchildDoesNotOutliveTheRun() throws {
+        let tag = marker()
+        let script = """
+        import os, sys
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["sleep", "\(tag)"])
+            os._exit(0)
+        os.execv("/usr/bin/nohup", ["nohup", "/bin/sleep", "\(tag)1"])
+        """
+        // nohup'ed sleep is the main program here; it would run for days without the timeout.
+        let outcome = daemon.run([python, "-c", script], limits: LimitRequest(timeoutSeconds: 2))
+        XCTAssertEqual(outcome.record?.status, .timeout, outcome.stderr)
+        XCTAssertEqual(HostState.processes(containing: tag), [])
+        let exiting = daemon.run([python, "-c", script.replacingOccurrences(of: "os.execv(\"/usr/bin/nohup\", [\"nohup\", \"/bin/sleep\", \"\(tag)1\"])", with: "sys.exit(0)")])
+        XCTAssertEqual(exiting.record?.status, .ok, exiting.stderr)
+        XCTAssertEqual(HostState.processes(containing: tag), [], "the orphaned grandchild must die with the run")
+    }
+
+    func testAForkBombIsHeldAtThePidsLimit() throws {
+        let script = """
+        import os, time
+        failures = 0
+        for _ in range(2000):
+            try:
+                if os.fork() == 0:
+                    time.sleep(5); os._exit(0)
+            except OSError:
+                failures += 1
+        print("failures", failures > 0)
+        """
+        let outcome = daemon.run([python, "-c", script], limits: LimitRequest(timeoutSeconds: 20, pids: 32))
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(outcome.stdout, "failures True\n", outcome.stderr)
+        XCTAssertTrue(record.limitsHit.contains(.pids), "\(record.limitsHit)")
+        XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok, "the daemon keeps serving")
+    }
+
+    func testMemoryPastTheLimitEndsTheWholeRunAsOOM() throws {
+        // The hog is a background child; the main program would sleep for 30 s. An OOM ends the whole run.
+        let hog = "\(python) -c 'x = bytearray(256 * 1024 * 1024); import time; time.sleep(30)'"
+        let outcome = daemon.run(["/bin/sh", "-c", "\(hog) & sleep 30"], limits: LimitRequest(timeoutSeconds: 20, memoryBytes: 64 << 20))
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(record.status, .oom)
+        XCTAssertTrue(record.limitsHit.contains(.memory))
+        XCTAssertLessThan(try XCTUnwrap(record.wallSeconds), 10, "the OOM must end the run, not wait for the sleep")
+    }
+
+    func testADiskFillerGetsENOSPCAtTheStorageCapAndTheHostIsUntouched() throws {
+        let workdir = daemon.scratch + "/fill"
+        mkdir(workdir, 0o755)
+        let script = """
+        import errno
+        for path in ("/workspace/big", "/tmp/big"):
+            try:
+                with open(path, "wb") as f:
+                    for _ in range(64):
+                        f.write(b"x" * (1 << 20)); f.flush()
+                print(path, "wrote 64 MiB")
+            except OSError as e:
+                print(path, errno.errorcode[e.errno])
+        """
+        let outcome = daemon.run([python, "-c", script], limits: LimitRequest(storageBytes: 8 << 20), workdir: workdir)
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(outcome.stdout, "/workspace/big ENOSPC\n/tmp/big ENOSPC\n", outcome.stderr)
+        XCTAssertTrue(record.limitsHit.contains(.storage), "\(record.limitsHit)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: workdir), [], "nothing reaches the workdir")
+    }
+
+    func testCancellingTheClientCancelsTheRun() throws {
+        let recordPath = daemon.scratch + "/cancel.json"
+        let tag = marker()
+        let pid = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--record", recordPath, "--", "/bin/sleep", tag],
+                                          stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": daemon.socket])
+        try waitFor { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }
+        kill(pid, SIGINT)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        XCTAssertEqual((status >> 8) & 0xff, 130)
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
+        XCTAssertEqual(record.status, .cancelled)
+        XCTAssertEqual(record.message, "cancelled by the client")
+        XCTAssertEqual(HostState.processes(containing: "^/bin/sleep \(tag)"), [])
+    }
+
+    func testAClientThatDisappearsDoesNotLeaveItsRunBehind() throws {
+        let tag = marker()
+        let pid = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag],
+                                          stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": daemon.socket])
+        try waitFor { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        try waitFor { HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }
+        try waitFor { (try? record(tagged: tag))??.status == .cancelled }
+        let found = try XCTUnwrap(try record(tagged: tag))
+        XCTAssertEqual(found.status, .cancelled)
+        XCTAssertEqual(found.message, "the client disconnected")
+    }
+
+    func testTheClientExitsWithTheDocumentedStatus() throws {
+        XCTAssertEqual(try daemon.cli(["run", "--", "/bin/sh", "-c", "exit 7"]).status, 7)
+        XCTAssertEqual(try daemon.cli(["run", "--", "/bin/sh", "-c", "kill -KILL $$"]).status, 128 + SIGKILL)
+        XCTAssertEqual(try daemon.cli(["run", "--timeout", "1s", "--", "/bin/sleep", "10"]).status, 124)
+        XCTAssertEqual(try daemon.cli(["run", "--", "/no/such/program"]).status, 127)
+        XCTAssertEqual(try daemon.cli(["run", "--memory", "1TiB", "--", "/bin/true"]).status, 125)
+    }
+
+    // MARK: - Helpers
+
+    func waitFor(seconds: Double = 10, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            if Date() > deadline { throw XCTSkip("condition not met in \(seconds) s") }
+            usleep(20_000)
+        }
+    }
+
+    /// The newest record whose argv contains `tag`, read from the daemon's database.
+    func record(tagged tag: String) throws -> RunRecord? {
+        try RecordStore(path: daemon.stateDir + "/glovebox.db").runs(limit: 20).first { $0.argv.contains(tag) }
+    }
+}
