@@ -1,0 +1,163 @@
+import GloveboxClient
+import GloveboxProtocol
+import Policy
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the daemon refuses, and that it keeps serving whatever it is sent: looser limits, unknown
+/// templates, unauthorised users, bad policies, empty commands, garbage on the socket.
+final class AdmissionTests: XCTestCase {
+    nonisolated(unsafe) static var daemon: DaemonFixture!
+    var daemon: DaemonFixture { Self.daemon }
+
+    static let restricted = """
+    [limits]
+    timeout = "1m"
+    memory = "256MiB"
+    pids = 64
+    cpus = 1
+    storage = "64MiB"
+
+    [access]
+    users = ["root"]
+    """
+
+    static let broken = """
+    [limits]
+    timeout = "1m"
+    memroy = "256MiB"
+    """
+
+    override class func setUp() {
+        signal(SIGPIPE, SIG_IGN)
+        do { daemon = try DaemonFixture(policies: ["restricted": restricted, "broken": broken]) } catch { fatalError("cannot start gloveboxd: \(error)") }
+    }
+
+    override class func tearDown() {
+        daemon?.stop()
+        daemon = nil
+        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+    }
+
+    func refusal(_ outcome: DaemonFixture.Outcome, file: StaticString = #filePath, line: UInt = #line) -> String {
+        XCTAssertNil(outcome.record, file: file, line: line)
+        return outcome.error ?? ""
+    }
+
+    func testARequestLooserThanThePolicyIsRefusedOnEveryAxisNamingTheLimit() throws {
+        let cases: [(LimitRequest, String, String)] = [
+            (LimitRequest(timeoutSeconds: 3600), "timeout", "1m"),
+            (LimitRequest(memoryBytes: 1 << 30), "memory", "256 MiB"),
+            (LimitRequest(pids: 65), "pids", "64"),
+            (LimitRequest(cpus: 2), "cpus", "1"),
+            (LimitRequest(storageBytes: 1 << 30), "storage", "64 MiB"),
+            (LimitRequest(gpus: 1), "gpus", "0"),
+        ]
+        for (request, limit, allowed) in cases {
+            let message = refusal(daemon.run(["/bin/true"], template: "restricted", limits: request))
+            XCTAssertTrue(message.contains(limit), "\(limit): \(message)")
+            XCTAssertTrue(message.contains(allowed), "\(limit) should name the policy's \(allowed): \(message)")
+        }
+        let refused = try RecordStore(path: daemon.stateDir + "/glovebox.db").runs(status: .refused, limit: 100)
+        XCTAssertGreaterThanOrEqual(refused.filter { $0.template == "restricted" }.count, cases.count, "every refusal is recorded")
+    }
+
+    func testTighterLimitsOnEveryAxisAreApplied() throws {
+        let limits = LimitRequest(timeoutSeconds: 30, memoryBytes: 128 << 20, pids: 16, cpus: 0.5, storageBytes: 16 << 20, gpus: 0)
+        let outcome = daemon.run(["/bin/true"], template: "restricted", limits: limits)
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(record.status, .ok)
+        XCTAssertEqual(record.limits["timeout_seconds"], 30)
+        XCTAssertEqual(record.limits["memory_bytes"], Double(128 << 20))
+        XCTAssertEqual(record.limits["pids"], 16)
+        XCTAssertEqual(record.limits["cpus"], 0.5)
+        XCTAssertEqual(record.limits["storage_bytes"], Double(16 << 20))
+    }
+
+    func testAnUnknownTemplateIsRefusedListingTheKnownOnes() {
+        let message = refusal(daemon.run(["/bin/true"], template: "nope"))
+        XCTAssertTrue(message.contains("unknown template 'nope'"), message)
+        XCTAssertTrue(message.contains("default"), message)
+    }
+
+    func testABrokenPolicyIsReportedWithItsLineAndTheOthersAreServed() {
+        XCTAssertTrue(daemon.log.contains("broken.toml:3"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("memroy"), daemon.log)
+        XCTAssertNotNil(refusal(daemon.run(["/bin/true"], template: "broken")))
+        XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok)
+    }
+
+    func testAnEmptyCommandIsRefused() {
+        XCTAssertTrue(refusal(daemon.run([])).contains("empty command"))
+        XCTAssertTrue(refusal(daemon.run([""])).contains("empty command"))
+        XCTAssertTrue(refusal(daemon.run(["/bin/echo", "a\0b"])).contains("NUL"))
+    }
+
+    func testAUserThePolicyDoesNotListIsRefusedAndOthersAreServed() throws {
+        let nobody = try daemon.cli(["run", "--template", "restricted", "--", "/bin/true"], asUser: 65534)
+        XCTAssertEqual(nobody.status, 125)
+        XCTAssertTrue(nobody.stderr.contains("may not use template 'restricted'"), nobody.stderr)
+        let allowed = try daemon.cli(["run", "--", "/usr/bin/id", "-u"], asUser: 65534)
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertNotEqual(allowed.stdout, "65534\n", "the program runs as the sandbox's uid, not the client's")
+    }
+
+    func testAnUnreadableWorkdirIsRefusedByTheClientItself() throws {
+        let secret = daemon.scratch + "/secret"
+        mkdir(secret, 0o700)
+        let result = try daemon.cli(["run", "--workdir", secret, "--", "/bin/ls"], asUser: 65534)
+        XCTAssertEqual(result.status, 125)
+        XCTAssertTrue(result.stderr.contains("cannot open workdir"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("Permission denied"), result.stderr)
+    }
+
+    func testGarbageOnTheSocketGetsAnErrorAndTheDaemonKeepsServing() throws {
+        let payloads: [[UInt8]] = [
+            Array("GET / HTTP/1.1\r\n\r\n".utf8),                   // not a frame
+            [0xFF, 0xFF, 0xFF, 0xFF, 1],                            // a 4 GiB frame
+            [0, 0, 0, 0],                                           // zero length
+            [0, 0, 0, 3, 1, 0x7B, 0x7D],                            // a run request of "{}": wrong shape
+            [0, 0, 0, 2, 99, 0],                                    // unknown kind
+            [0, 0, 0, 10, 1, 1, 2],                                 // truncated, then closed
+        ]
+        for bytes in payloads {
+            let fd = try connect()
+            defer { close(fd) }
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            shutdown(fd, Int32(SHUT_WR))
+            var reply = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &reply, reply.count, 0)
+            if n > 5 {
+                XCTAssertEqual(reply[4], FrameKind.error.rawValue)
+                XCTAssertTrue(String(decoding: reply[5..<n], as: UTF8.self).contains("bad request"))
+            }
+        }
+        XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok, "the daemon keeps serving")
+    }
+
+    func testAClientThatSendsNothingIsDroppedWithoutHoldingOthersUp() throws {
+        let idle = try connect()
+        defer { close(idle) }
+        XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok, "an idle connection holds up nobody")
+    }
+
+    func testADescriptorThatIsNotADirectoryIsRefused() throws {
+        let fd = try connect()
+        defer { close(fd) }
+        let file = open("/etc/hostname", O_RDONLY)
+        defer { close(file) }
+        try FrameWriter.send(Wire.encode(.runRequest, RunRequest(template: "default", argv: ["/bin/true"], hasWorkdir: true)), to: fd, descriptor: file)
+        let reader = FrameReader(fd: fd)
+        let frame = try XCTUnwrap(try reader.next())
+        XCTAssertEqual(frame.kind, .error)
+        XCTAssertTrue(try Wire.decode(ErrorMessage.self, frame).message.contains("not a directory"))
+    }
+
+    func connect() throws -> Int32 {
+        let connection = try DaemonConnection(path: daemon.socket)
+        return connection.socket.release()
+    }
+}
