@@ -1,0 +1,99 @@
+import Policy
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The copy-on-write workspace and the way outputs come back: only named paths, only regular files and
+/// directories, under the size cap, written by the client as the client, never through a link.
+final class WorkspaceTests: XCTestCase {
+    nonisolated(unsafe) static var daemon: DaemonFixture!
+    var daemon: DaemonFixture { Self.daemon }
+    var workdir = ""
+
+    static let smallOutputs = """
+    [limits]
+    timeout = "1m"
+    memory = "256MiB"
+    pids = 64
+    cpus = 1
+    storage = "64MiB"
+    output_file = "1KiB"
+
+    [access]
+    users = ["*"]
+    """
+
+    override class func setUp() {
+        signal(SIGPIPE, SIG_IGN)
+        do { daemon = try DaemonFixture(policies: ["small": smallOutputs]) } catch { fatalError("cannot start gloveboxd: \(error)") }
+    }
+
+    override class func tearDown() {
+        daemon?.stop()
+        daemon = nil
+        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+    }
+
+    override func setUpWithError() throws {
+        workdir = daemon.scratch + "/work-\(UUID().uuidString.prefix(8))"
+        XCTAssertEqual(mkdir(workdir, 0o755), 0)
+        try DaemonFixture.write(workdir + "/input.txt", "hello\n")
+    }
+
+    func contents(_ path: String) -> String? { try? String(contentsOfFile: workdir + "/" + path) }
+
+    func testTheProgramSeesTheWorkdirAndNothingReachesItWithoutOutputs() throws {
+        let outcome = daemon.run(["/bin/sh", "-c", "cat input.txt && echo new > made.txt && rm input.txt && pwd"], workdir: workdir)
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
+        XCTAssertEqual(outcome.stdout, "hello\n/workspace\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: workdir), ["input.txt"])
+        XCTAssertEqual(contents("input.txt"), "hello\n")
+    }
+
+    func testNamedOutputsComeBackAndOthersDoNot() throws {
+        let script = "mkdir -p out/sub && echo a > out/a && echo b > out/sub/b && echo c > other.txt && chmod 4755 out/a"
+        let outcome = daemon.run(["/bin/sh", "-c", script], workdir: workdir, outputs: ["out"])
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
+        XCTAssertEqual(contents("out/a"), "a\n")
+        XCTAssertEqual(contents("out/sub/b"), "b\n")
+        XCTAssertNil(contents("other.txt"))
+        var st = stat()
+        XCTAssertEqual(stat(workdir + "/out/a", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o7000, 0, "no setuid bit comes out")
+    }
+
+    func testLinksFifosAndOversizeFilesAreNotCarriedOut() throws {
+        let script = "mkdir out && ln -s /etc/shadow out/link && mkfifo out/fifo && head -c 2048 /dev/zero > out/big && echo ok > out/small"
+        let outcome = daemon.run(["/bin/sh", "-c", script], template: "small", workdir: workdir, outputs: ["out"])
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: workdir + "/out"), ["small"])
+    }
+
+    func testOutputsAreWrittenByTheClientAsItsOwnUser() throws {
+        XCTAssertEqual(chown(workdir, 65534, 65534), 0)
+        let result = try daemon.cli(["run", "--workdir", workdir, "--output", "result.txt", "--", "/bin/sh", "-c", "echo r > result.txt"], asUser: 65534)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        var st = stat()
+        XCTAssertEqual(stat(workdir + "/result.txt", &st), 0)
+        XCTAssertEqual(st.st_uid, 65534, "written by the client's user, not by root")
+    }
+
+    func testAnOutputIsNeverWrittenThroughALinkInTheWorkdir() throws {
+        let victim = daemon.scratch + "/victim-\(UUID().uuidString.prefix(8))"
+        mkdir(victim, 0o755)
+        XCTAssertEqual(symlink(victim, workdir + "/res"), 0)
+        let outcome = daemon.run(["/bin/sh", "-c", "rm res && mkdir res && echo x > res/a"], workdir: workdir, outputs: ["res"])
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: victim), [], "nothing lands behind the link")
+    }
+
+    func testOutputPathsThatLeaveTheWorkdirAreRefused() {
+        for path in ["../escape", "/etc/passwd", "a/../../b", ""] {
+            let outcome = daemon.run(["/bin/true"], workdir: workdir, outputs: [path])
+            XCTAssertNil(outcome.record, path)
+            XCTAssertTrue(outcome.error?.contains("relative path") ?? false, "\(path): \(outcome.error ?? "")")
+        }
+    }
+}
