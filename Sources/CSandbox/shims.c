@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/loop.h>
 #include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -202,4 +205,34 @@ int gb_forward_cancel_signals(int sock) {
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0) return -1;
     return 0;
+}
+
+int gb_loop_attach(int backing_fd, char *name, size_t name_cap) {
+    int control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (control < 0) return -1;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        int n = ioctl(control, LOOP_CTL_GET_FREE);
+        if (n < 0) break;
+        snprintf(name, name_cap, "/dev/loop%d", n);
+        int dev = open(name, O_RDWR | O_CLOEXEC);
+        if (dev < 0) {
+            if (errno == ENOENT || errno == ENXIO) continue;
+            break;
+        }
+        struct loop_config config;
+        memset(&config, 0, sizeof config);
+        config.fd = (uint32_t)backing_fd;
+        config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        if (ioctl(dev, LOOP_CONFIGURE, &config) == 0) {
+            close(control);
+            return dev;
+        }
+        int saved = errno;
+        close(dev);
+        if (saved != EBUSY) { errno = saved; break; }
+    }
+    int saved = errno;
+    close(control);
+    errno = saved;
+    return -1;
 }

@@ -180,3 +180,35 @@ final class RunLifecycleTests: XCTestCase {
         try RecordStore(path: daemon.stateDir + "/glovebox.db").runs(limit: 20).first { $0.argv.contains(tag) }
     }
 }
+
+extension RunLifecycleTests {
+    func testALargeStorageCapIsDiskBackedAndHoldsAtItsSize() throws {
+        // 320 MiB of storage under a 128 MiB memory limit: the volume is disk (an ext4 image on a loop
+        // device), not RAM, and still ends in ENOSPC at its cap.
+        let script = """
+        import errno, os
+        written = 0
+        try:
+            with open("/workspace/big", "wb") as f:
+                while written < 400 << 20:
+                    f.write(b"x" * (1 << 20)); written += 1 << 20
+                    if written % (32 << 20) == 0: f.flush(); os.fsync(f.fileno())
+        except OSError as e:
+            print(errno.errorcode[e.errno], written >> 20)
+        print(os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize >> 20)
+        """
+        let loopsBefore = try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout
+        let outcome = daemon.run([python, "-c", script], limits: LimitRequest(timeoutSeconds: 60, memoryBytes: 128 << 20, storageBytes: 320 << 20))
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(record.status, .ok, outcome.stderr)
+        let lines = outcome.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first?.split(separator: " ").first, "ENOSPC", outcome.stdout)
+        let mib = Int(lines.first?.split(separator: " ").last ?? "") ?? 0
+        XCTAssertTrue((304...320).contains(mib), "ENOSPC after \(mib) MiB: within 5 % of the cap (filesystem metadata)")
+        XCTAssertTrue(record.limitsHit.contains(.storage))
+        XCTAssertFalse(record.limitsHit.contains(.memory))
+        let deadline = Date().addingTimeInterval(5)
+        while try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout != loopsBefore && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout, loopsBefore, "the loop device is gone with the run")
+    }
+}

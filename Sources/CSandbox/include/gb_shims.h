@@ -30,6 +30,11 @@ int gb_open_no_symlinks(const char *path, int flags);
 // An overlay mount (nosuid, nodev) with the given options.
 int gb_mount_overlay(const char *target, const char *options);
 
+// Attaches `backing_fd` to a free loop device with LO_FLAGS_AUTOCLEAR (the device detaches itself when
+// its last user, the mount, goes away). Writes "/dev/loopN" to `name` and returns the device's open
+// descriptor, or -1 with errno. Retries when another process takes the same free device first.
+int gb_loop_attach(int backing_fd, char *name, size_t name_cap);
+
 // unshare(CLONE_NEWNS) and make every mount a slave: mounts made after this stay private to the process.
 int gb_private_mount_namespace(void);
 
