@@ -37,13 +37,13 @@ let package = Package(
         .target(name: "Supervisor", dependencies: ["Sandbox", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
                                                    .product(name: "Logging", package: "swift-log")]),
         .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSandbox", "Policy", "Records"]),
-        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor",
+        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "Policy",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
-        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "Sandbox", "Supervisor", "Records", "Policy"]),
+        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "Sandbox", "Supervisor", "Records", "Policy"]),
     ]
 )

@@ -327,6 +327,9 @@ static _Noreturn void child_main(const struct gb_launch *spec) {
     }
     CHECK(setsid(), GB_STEP_SETSID);
     drop_privileges(spec);
+    // Changing credentials cleared the parent-death signal: set it again, so that if the daemon dies the
+    // run's init dies, and the kernel ends everything in its pid namespace.
+    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
     // init's memory must not be readable or writable through /proc by the program (same uid).
     CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), GB_STEP_DUMPABLE);
 

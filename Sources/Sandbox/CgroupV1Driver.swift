@@ -153,6 +153,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         return s
     }
 
+    var procsFiles: [String] { (dirs.values.sorted() + (unified.map { [$0] } ?? [])).map { cgroupJoin($0, "cgroup.procs") } }
+
     func remove() throws {
         cloneTarget?.close()
         oomEvents?.close()

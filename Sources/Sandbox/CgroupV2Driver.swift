@@ -15,29 +15,48 @@ public final class CgroupV2Driver: Sendable {
 
     init(root: String, own: String, instance: String) throws {
         let ownDir = cgroupJoin(root, own)
-        if own != "/" {
+        let parent: String
+        if own == "/" {
+            // The root cgroup is exempt from the no-internal-processes rule (a VM or container without
+            // systemd): the daemon stays where it is.
+            parent = ownDir
+        } else if own.hasSuffix("/supervisor") {
+            // Started again inside the leaf an earlier start moved it to (or moved there by hand).
+            parent = String(ownDir.dropLast("/supervisor".count))
+        } else {
             // The no-internal-processes rule: controllers can be enabled for children of <own> only
-            // when no process lives in <own> itself.
+            // when no process lives in <own> itself, so the daemon moves to <own>/supervisor first.
+            parent = ownDir
             let supervisor = cgroupJoin(ownDir, "supervisor")
-            if own.hasSuffix("/supervisor") == false {
-                try FileIO.mkdir(supervisor)
-                try FileIO.write(cgroupJoin(supervisor, "cgroup.procs"), "0")
-            }
+            try FileIO.mkdir(supervisor)
+            try FileIO.write(cgroupJoin(supervisor, "cgroup.procs"), "0")
         }
-        let parent = own.hasSuffix("/supervisor") ? String(ownDir.dropLast("/supervisor".count)) : ownDir
-        try Self.enableControllers(in: parent)
+        do {
+            try Self.enableControllers(in: parent)
+        } catch let error as SystemError where error.errno == EBUSY {
+            let others = (FileIO.readIfPresent(cgroupJoin(parent, "cgroup.procs")) ?? "").split(separator: "\n").joined(separator: ", ")
+            throw SandboxError.unavailable("cannot enable cgroup controllers in \(parent): processes \(others) live there (run gloveboxd alone in its delegated cgroup)")
+        }
         base = cgroupJoin(parent, instance)
         try FileIO.mkdir(base)
         try Self.enableControllers(in: base)
     }
 
+    /// Enables the controllers runs need for the children of `dir`, writing only those not yet enabled
+    /// (a directory the daemon did not make is left as it is when it already delegates them).
     static func enableControllers(in dir: String) throws {
-        let available = Set((try FileIO.read(cgroupJoin(dir, "cgroup.controllers"))).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        func words(_ file: String) throws -> Set<String> {
+            Set(try FileIO.read(cgroupJoin(dir, file)).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        }
+        let available = try words("cgroup.controllers")
         let missing = controllers.filter { !available.contains($0) }
         if !missing.isEmpty {
             throw SandboxError.unavailable("cgroup v2 controllers \(missing.joined(separator: ", ")) are not delegated to \(dir) (a systemd service needs Delegate=yes)")
         }
-        try FileIO.write(cgroupJoin(dir, "cgroup.subtree_control"), controllers.map { "+" + $0 }.joined(separator: " "))
+        let enabled = try words("cgroup.subtree_control")
+        let toEnable = controllers.filter { !enabled.contains($0) }
+        if toEnable.isEmpty { return }
+        try FileIO.write(cgroupJoin(dir, "cgroup.subtree_control"), toEnable.map { "+" + $0 }.joined(separator: " "))
     }
 
     func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
@@ -99,10 +118,25 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
         s.systemCPUSeconds = Double(cpu["system_usec"] ?? 0) / 1e6
         s.throttledPeriods = cpu["nr_throttled"] ?? 0
         s.peakMemoryBytes = UInt64((FileIO.readIfPresent(cgroupJoin(dir, "memory.peak")) ?? "").trimmingNewline) ?? 0
-        s.oomKills = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "memory.events")) ?? "")["oom_kill"] ?? 0
+        s.oomKills = FileIO.keyedIntegers(memoryEvents())["oom_kill"] ?? 0
         s.pidsLimitHits = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "pids.events")) ?? "")["max"] ?? 0
         return s
     }
+
+    /// memory.events, read through `oomEvents` while it is open: kernfs signals POLLPRI on every change
+    /// of the file (a "max" or "high" event too, not only an OOM kill) until the watcher reads it again
+    /// through the same descriptor, so reading it here re-arms the supervisor's poll instead of leaving
+    /// it spinning on an event that was not an OOM kill.
+    private func memoryEvents() -> String {
+        if let fd = oomEvents, fd.raw >= 0 {
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            let n = pread(fd.raw, &buffer, buffer.count, 0)
+            if n > 0 { return String(decoding: buffer[0..<n], as: UTF8.self) }
+        }
+        return FileIO.readIfPresent(cgroupJoin(dir, "memory.events")) ?? ""
+    }
+
+    var procsFiles: [String] { [cgroupJoin(dir, "cgroup.procs")] }
 
     func remove() throws {
         cloneTarget?.close()

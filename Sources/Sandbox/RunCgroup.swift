@@ -17,6 +17,8 @@ public protocol RunCgroup: AnyObject, Sendable {
     /// True when no process is left, waiting at most `milliseconds`.
     func waitUntilEmpty(milliseconds: Int32) -> Bool
     func stats() -> CgroupStats
+    /// The cgroup.procs file of this run's cgroup in each hierarchy (for tests and diagnostics).
+    var procsFiles: [String] { get }
     /// Removes the cgroup directories; they must be empty.
     func remove() throws
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CSandbox
 import GloveboxSystem
 import Logging
+import Sandbox
 import Supervisor
 #if canImport(Glibc)
 import Glibc
@@ -44,10 +45,23 @@ struct Gloveboxd: ParsableCommand {
 
     func run() throws {
         guard geteuid() == 0 else { throw ValidationError("gloveboxd must run as root: it creates namespaces, cgroups and mounts") }
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "gloveboxd")
+        let missing = HostCapabilities.missing()
+        guard missing.isEmpty else {
+            logger.critical("cannot start: missing capabilities", metadata: ["missing": "\(missing.joined(separator: ", "))"])
+            throw ExitCode(1)
+        }
         // Before any thread exists: the daemon's own mount namespace (a slave of the host's) keeps the
         // runs' volumes out of the host's mount table and takes them away if the daemon dies.
         guard gb_private_mount_namespace() == 0 else {
-            throw ValidationError("cannot create the daemon's mount namespace: \(String(cString: strerror(errno)))")
+            logger.critical("cannot create the daemon's mount namespace", metadata: ["error": "\(String(cString: strerror(errno)))"])
+            throw ExitCode(1)
         }
         for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 { _ = open("/dev/null", O_RDWR) }
         signal(SIGPIPE, SIG_IGN)
@@ -56,13 +70,6 @@ struct Gloveboxd: ParsableCommand {
         for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stop, s) }
         pthread_sigmask(SIG_BLOCK, &stop, nil)
 
-        let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "gloveboxd")
         let supervisor: Supervisor
         do {
             supervisor = try Supervisor(config: SupervisorConfig(socketPath: socket, stateDirectory: stateDir, policyDirectory: policyDir,

@@ -37,9 +37,10 @@ final class AdmissionTests: XCTestCase {
     }
 
     override class func tearDown() {
-        daemon?.stop()
-        daemon = nil
-        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+        guard let daemon else { return }
+        daemon.stop()
+        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
+        Self.daemon = nil
     }
 
     func refusal(_ outcome: DaemonFixture.Outcome, file: StaticString = #filePath, line: UInt = #line) -> String {

@@ -1,4 +1,5 @@
 import GloveboxClient
+import GloveboxSystem
 import GloveboxProtocol
 import Policy
 import Records
@@ -98,6 +99,9 @@ final class DaemonFixture {
 
     var log: String { (try? String(contentsOfFile: logPath)) ?? "" }
 
+    /// The name of this daemon's cgroup subtree (derived from its state directory).
+    var cgroupInstance: String { "glovebox-" + String(SHA256.hex(Array(stateDir.utf8)).prefix(12)) }
+
     // MARK: - Clients
 
     struct Outcome {
@@ -193,9 +197,10 @@ final class CollectedOutput: @unchecked Sendable {
 
 /// What a test must leave behind: nothing. Checked after every test that ran a daemon.
 enum HostState {
-    /// Glovebox cgroup directories anywhere in the host's cgroup trees.
-    static func gloveboxCgroups() -> [String] {
-        let (_, out, _) = (try? DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", "glovebox-*"])) ?? (0, "", "")
+    /// Glovebox cgroup directories in the host's cgroup trees (of one daemon, or of any).
+    static func gloveboxCgroups(of daemon: DaemonFixture? = nil) -> [String] {
+        let name = daemon?.cgroupInstance ?? "glovebox-*"
+        let (_, out, _) = (try? DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", name])) ?? (0, "", "")
         return out.split(separator: "\n").map(String.init)
     }
 

@@ -18,9 +18,10 @@ final class SandboxIsolationTests: XCTestCase {
     }
 
     override class func tearDown() {
-        daemon?.stop()
-        daemon = nil
-        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+        guard let daemon else { return }
+        daemon.stop()
+        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
+        Self.daemon = nil
     }
 
     let python = "/usr/bin/python3"

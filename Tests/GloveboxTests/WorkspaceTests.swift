@@ -31,9 +31,10 @@ final class WorkspaceTests: XCTestCase {
     }
 
     override class func tearDown() {
-        daemon?.stop()
-        daemon = nil
-        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+        guard let daemon else { return }
+        daemon.stop()
+        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
+        Self.daemon = nil
     }
 
     override func setUpWithError() throws {

@@ -1,0 +1,30 @@
+import CCap
+
+/// The capabilities gloveboxd itself needs to build sandboxes. Root in a container without them would
+/// otherwise fail run by run, or worse, half-way; the daemon checks once at start and refuses to serve.
+public enum HostCapabilities {
+    static let required: [(cap_value_t, String, String)] = [
+        (CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "namespaces, mounts, pivot_root, seccomp setup"),
+        (CAP_SETUID, "CAP_SETUID", "running programs as a sandbox uid"),
+        (CAP_SETGID, "CAP_SETGID", "running programs as a sandbox gid"),
+        (CAP_SETPCAP, "CAP_SETPCAP", "emptying the capability bounding set"),
+        (CAP_CHOWN, "CAP_CHOWN", "giving the workspace to the sandbox uid"),
+        (CAP_NET_ADMIN, "CAP_NET_ADMIN", "bringing up the run's loopback"),
+        (CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "cgroup and state files"),
+        (CAP_KILL, "CAP_KILL", "ending runs"),
+    ]
+
+    /// "CAP_X (why)" for each required capability missing from the effective set.
+    public static func missing() -> [String] {
+        guard let caps = cap_get_proc() else { return ["(cannot read this process's capabilities)"] }
+        defer { cap_free(UnsafeMutableRawPointer(caps)) }
+        var out: [String] = []
+        for (cap, name, why) in required {
+            var value = cap_flag_value_t(0)
+            if cap_get_flag(caps, cap, CAP_EFFECTIVE, &value) != 0 || value != CAP_SET {
+                out.append("\(name) (\(why))")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,86 @@
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon itself: what it refuses to start without, how it stops, and what it finds after a crash.
+final class DaemonLifecycleTests: XCTestCase {
+    var fixtures: [DaemonFixture] = []
+
+    override func setUp() { signal(SIGPIPE, SIG_IGN) }
+
+    override func tearDown() {
+        for f in fixtures {
+            f.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "cgroups left behind")
+        }
+        fixtures = []
+    }
+
+    func fixture() throws -> DaemonFixture {
+        let f = try DaemonFixture()
+        fixtures.append(f)
+        return f
+    }
+
+    func testItRefusesToStartWithoutTheCapabilitiesItNeeds() throws {
+        let f = try fixture()
+        let result = try DaemonFixture.run(["/usr/sbin/capsh", "--drop=cap_sys_admin", "--", "-c",
+                                            "exec \(DaemonFixture.gloveboxd) --socket \(f.scratch)/other.sock --state-dir \(f.scratch)/other --policy-dir \(f.policyDir)"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("CAP_SYS_ADMIN"), result.stderr)
+    }
+
+    func testItRefusesToRunAsAnOrdinaryUser() throws {
+        let result = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DaemonFixture.gloveboxd,
+                                            "--socket", "/var/tmp/x.sock", "--state-dir", "/var/tmp/x", "--policy-dir", "/var/tmp/x"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("must run as root"), result.stderr)
+    }
+
+    func testASecondDaemonOnTheSameStateDirectoryIsRefused() throws {
+        let f = try fixture()
+        let result = try DaemonFixture.run([DaemonFixture.gloveboxd, "--socket", f.scratch + "/second.sock", "--state-dir", f.stateDir, "--policy-dir", f.policyDir])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("another gloveboxd is using the state directory"), result.stderr)
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "the first one keeps serving")
+    }
+
+    func testSIGTERMCancelsRunsInFlightRecordsThemAndRemovesItsCgroups() throws {
+        let f = try fixture()
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag], stdout: "/dev/null", stderr: "/dev/null",
+                                             environment: ["GLOVEBOX_SOCKET": f.socket])
+        defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
+        let deadline = Date().addingTimeInterval(10)
+        while HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(f.stopDaemon(signal: SIGTERM), 0, f.log)
+        XCTAssertEqual(HostState.processes(containing: "^/bin/sleep \(tag)"), [])
+        let record = try RecordStore(path: f.stateDir + "/glovebox.db").runs(limit: 1).first
+        XCTAssertEqual(record?.status, .cancelled)
+        XCTAssertEqual(record?.message, "the daemon is shutting down")
+        XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
+        XCTAssertEqual(access(f.socket, F_OK), -1, "the socket is removed")
+    }
+
+    func testAfterASIGKILLedDaemonNothingRunsAndTheRunIsRecordedLost() throws {
+        let f = try fixture()
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag], stdout: "/dev/null", stderr: "/dev/null",
+                                             environment: ["GLOVEBOX_SOCKET": f.socket])
+        defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
+        let deadline = Date().addingTimeInterval(10)
+        while HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < deadline { usleep(20_000) }
+        f.stopDaemon(signal: SIGKILL)
+        // The run's init dies with the daemon (parent-death signal), and with it the whole pid namespace.
+        let gone = Date().addingTimeInterval(5)
+        while !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < gone { usleep(20_000) }
+        XCTAssertEqual(HostState.processes(containing: "^/bin/sleep \(tag)"), [])
+        XCTAssertEqual(HostState.gloveboxMounts(), [], "the daemon's mounts die with its mount namespace")
+        try f.start()
+        let record = try RecordStore(path: f.stateDir + "/glovebox.db").runs(limit: 1).first
+        XCTAssertEqual(record?.status, .supervisorLost)
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+}
