@@ -46,8 +46,13 @@ final class DaemonFixture {
                 try Self.write(policyDir + "/\(name).toml", try String(contentsOfFile: Self.repositoryRoot + "/policies/\(name).toml"))
             }
         }
-        for (name, text) in policies { try Self.write(policyDir + "/\(name).toml", text) }
-        try start()
+        do {
+            for (name, text) in policies { try Self.write(policyDir + "/\(name).toml", text) }
+            try start()
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     static var repositoryRoot: String {
