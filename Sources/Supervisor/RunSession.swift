@@ -175,23 +175,24 @@ final class RunSession {
             let sink = ClientSink(fd: connection.raw)
             outcome = run.supervise(sink: sink, controls: [connection.raw, cancel.raw]) { fd in control(fd, cancel: cancel) }
             sink.drain()
-        } catch let error as SandboxError {
-            guard case .execFailed(_, let err) = error else {
+        } catch {
+            sandbox?.cleanup()
+            sandbox = nil
+            if case SandboxError.execFailed(_, let err) = error {
+                // The program itself could not be executed: the caller's mistake, reported like a shell does.
+                finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126, message: "\(error)")
+            } else {
                 logger.error("run failed to start", metadata: ["error": "\(error)"])
                 finish(&record, status: .internalError, message: "\(error)")
-                return
             }
-            // The program itself could not be executed: the caller's mistake, reported like a shell does.
-            finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126, message: "\(error)")
-            return
-        } catch {
-            logger.error("run failed to start", metadata: ["error": "\(error)"])
-            finish(&record, status: .internalError, message: "\(error)")
             return
         }
         apply(outcome, to: &record, limits: admitted.limits)
         saveRecord(record)
         if let volume = sandbox?.volume, !request.outputs.isEmpty { sendOutputs(from: volume, maxFileBytes: admitted.limits.outputFileBytes) }
+        // Everything the run made is gone before the client hears that it is over.
+        sandbox?.cleanup()
+        sandbox = nil
         send(.finished, record)
         logger.info("run finished", metadata: ["status": "\(record.status.rawValue)", "wall": "\(record.wallSeconds ?? 0)"])
     }

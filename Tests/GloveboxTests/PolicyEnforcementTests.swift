@@ -1,0 +1,119 @@
+import Policy
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Policy settings that reach the kernel: extra seccomp denials, the CPU quota, init's reaping, and the
+/// cleanup of every run's scratch space.
+final class PolicyEnforcementTests: XCTestCase {
+    nonisolated(unsafe) static var daemon: DaemonFixture!
+    var daemon: DaemonFixture { Self.daemon }
+    let python = "/usr/bin/python3"
+
+    static let noMkdir = """
+    [limits]
+    timeout = "1m"
+    memory = "256MiB"
+    pids = 64
+    cpus = 0.5
+    storage = "16MiB"
+
+    [access]
+    users = ["*"]
+
+    [seccomp]
+    deny = ["mkdir", "mkdirat"]
+    """
+
+    static let unknownSyscall = """
+    [limits]
+    timeout = "1m"
+    memory = "256MiB"
+    pids = 64
+    cpus = 1
+    storage = "16MiB"
+
+    [seccomp]
+    deny = ["no_such_syscall"]
+    """
+
+    override class func setUp() {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            daemon = try DaemonFixture(policies: ["nomkdir": noMkdir, "unknownsyscall": unknownSyscall])
+        } catch { fatalError("cannot start gloveboxd: \(error)") }
+    }
+
+    override class func tearDown() {
+        guard let daemon else { return }
+        daemon.stop()
+        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
+        Self.daemon = nil
+    }
+
+    func testAPolicyCanDenyMoreSystemCalls() {
+        let denied = daemon.run([python, "-c", "import os\ntry:\n os.mkdir('/tmp/x'); print('made')\nexcept OSError as e: print(e.errno)"], template: "nomkdir")
+        XCTAssertEqual(denied.stdout, "\(EPERM)\n", denied.stderr)
+        let allowed = daemon.run([python, "-c", "import os\nos.mkdir('/tmp/x'); print('made')"])
+        XCTAssertEqual(allowed.stdout, "made\n", allowed.stderr)
+    }
+
+    func testAPolicyDenyingAnUnknownSystemCallIsRefusedWithItsName() {
+        XCTAssertTrue(daemon.log.contains("no_such_syscall"), daemon.log)
+        XCTAssertTrue(daemon.run(["/bin/true"], template: "unknownsyscall").error?.contains("unknown template") ?? false)
+    }
+
+    func testTheCPUQuotaThrottlesABusyLoop() throws {
+        let spin = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass"
+        let outcome = daemon.run([python, "-c", spin], template: "nomkdir")
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(record.status, .ok)
+        let cpu = (record.userCPUSeconds ?? 0) + (record.systemCPUSeconds ?? 0)
+        let wall = try XCTUnwrap(record.wallSeconds)
+        XCTAssertLessThan(cpu / wall, 0.7, "0.5 CPU: cpu \(cpu) s over wall \(wall) s")
+        XCTAssertTrue(record.limitsHit.contains(.cpuThrottled), "\(record.limitsHit)")
+    }
+
+    func testInitReapsOrphansSoNoZombiesAccumulate() {
+        let script = """
+        import os, time
+        for _ in range(20):
+            if os.fork() == 0:
+                if os.fork() == 0:
+                    os._exit(0)
+                os._exit(0)
+        time.sleep(0.5)
+        for _ in range(20):
+            try: os.wait()
+            except ChildProcessError: break
+        zombies = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().split(") ")[1].startswith("Z"): zombies.append(pid)
+        print(len(zombies))
+        """
+        let outcome = daemon.run([python, "-c", script])
+        XCTAssertEqual(outcome.stdout, "0\n", outcome.stderr)
+    }
+
+    func testEveryRunsScratchSpaceIsRemovedAfterwards() throws {
+        let workdir = daemon.scratch + "/wd"
+        mkdir(workdir, 0o755)
+        XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a; echo y > b"], workdir: workdir).record?.status, .ok)
+        XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a"], limits: LimitRequest(storageBytes: 300 << 20)).record?.status, .ok)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [])
+        XCTAssertEqual(HostState.gloveboxMounts(), [])
+    }
+
+    func testPolicyCheckNamesTheFileLineAndReason() throws {
+        let bad = daemon.scratch + "/bad.toml"
+        try DaemonFixture.write(bad, "[limits]\ntimeout = \"1m\"\nmemory = 12\n")
+        let result = try DaemonFixture.run([DaemonFixture.glovebox, "policy", "check", bad, daemon.policyDir + "/default.toml"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stdout.contains("bad.toml:3"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("default.toml: ok"), result.stdout)
+    }
+}
