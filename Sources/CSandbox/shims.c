@@ -7,6 +7,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <linux/mount.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -235,4 +238,59 @@ int gb_loop_attach(int backing_fd, char *name, size_t name_cap) {
     close(control);
     errno = saved;
     return -1;
+}
+
+static int write_map(pid_t pid, const char *file, unsigned disk, unsigned seen) {
+    char path[64], line[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int n = snprintf(line, sizeof line, "%u %u 1\n", disk, seen);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, line, (size_t)n);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return w == n ? 0 : -1;
+}
+
+int gb_idmap_userns(uid_t disk_uid, uid_t seen_uid, gid_t disk_gid, gid_t seen_gid) {
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) < 0) return -1;
+    // A child that only waits in the new user namespace while its maps are written and the namespace
+    // is opened: raw clone, and nothing but read and _exit in the child (the daemon is multithreaded).
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) { int e = errno; close(hold[0]); close(hold[1]); errno = e; return -1; }
+    if (pid == 0) {
+        char c;
+        close(hold[1]);
+        while (read(hold[0], &c, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    close(hold[0]);
+    int result = -1, saved = 0;
+    if (write_map(pid, "uid_map", disk_uid, seen_uid) == 0 && write_map(pid, "gid_map", disk_gid, seen_gid) == 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        result = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    saved = errno;
+    close(hold[1]);
+    while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
+    errno = saved;
+    return result;
+}
+
+int gb_idmapped_bind(int dirfd, int userns_fd, const char *target) {
+    int tree = (int)syscall(SYS_open_tree, dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) return -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY;
+    attr.userns_fd = (uint64_t)userns_fd;
+    int rc = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+    if (rc == 0) rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+    int saved = errno;
+    close(tree);
+    errno = saved;
+    return rc;
 }

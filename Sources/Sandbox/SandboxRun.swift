@@ -16,6 +16,8 @@ public final class SandboxRun: @unchecked Sendable {
         public var readOnlyPaths: [String]
         public var workdir: String            // inside the sandbox
         public var lower: FileDescriptor?     // the client's workdir, from ClientDirectory.reopen
+        /// The client's uid and gid: its files in the workdir appear owned by the run's uid and gid.
+        public var lowerOwner: (uid: uid_t, gid: gid_t)?
         public var uid: uid_t
         public var gid: gid_t
         public var seccomp: SeccompProfile
@@ -55,7 +57,9 @@ public final class SandboxRun: @unchecked Sendable {
                 // the child binds it into its root. The overlay holds the directory from here on.
                 let merged = spec.directory + "/workspace"
                 try FileIO.mkdir(merged, mode: 0o755)
-                let options = "lowerdir=/proc/self/fd/\(lower.raw),upperdir=\(volume.upper),workdir=\(volume.overlayWork)"
+                let idmapped = spec.lowerOwner.flatMap { idmap(lower, owner: $0) }
+                defer { if let idmapped { _ = gb_umount(idmapped); _ = rmdir(idmapped) } }
+                let options = "lowerdir=\(idmapped ?? "/proc/self/fd/\(lower.raw)"),upperdir=\(volume.upper),workdir=\(volume.overlayWork)"
                 try syscallValue("mount the workspace overlay at", merged) { gb_mount_overlay(merged, options) }
                 overlay = merged
                 lower.close()
@@ -63,6 +67,25 @@ public final class SandboxRun: @unchecked Sendable {
         } catch {
             cleanup()
             throw error
+        }
+    }
+
+    /// An idmapped, read-only clone of the client's workdir in which the client's files belong to the run's
+    /// uid, so the run can change them (copy-on-write) as their owner would. Returns where it is attached,
+    /// or nil where the workdir's filesystem cannot be idmapped: then the files keep their owner and the
+    /// run can read, but not change, what is not writable by others. The overlay keeps a private clone
+    /// of the layer, so the attachment is removed right after the overlay is mounted.
+    private func idmap(_ lower: FileDescriptor, owner: (uid: uid_t, gid: gid_t)) -> String? {
+        let target = spec.directory + "/lower"
+        do {
+            try FileIO.mkdir(target, mode: 0o700)
+            let userns = FileDescriptor(try syscallValue("create an idmapping") { gb_idmap_userns(owner.uid, spec.uid, owner.gid, spec.gid) })
+            try syscallValue("idmap the workdir at", target) { gb_idmapped_bind(lower.raw, userns.raw, target) }
+            return target
+        } catch {
+            logger.warning("workdir not idmapped; its files stay read-only to the run", metadata: ["run": "\(spec.name)", "error": "\(error)"])
+            _ = rmdir(target)
+            return nil
         }
     }
 

@@ -160,10 +160,11 @@ final class RunSession {
 
     private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, cancel: FileDescriptor) {
         let policy = admitted.entry.policy
-        let spec = SandboxRun.Spec(
+        var spec = SandboxRun.Spec(
             name: "run-\(record.id)", argv: request.argv, environment: admitted.environment, limits: admitted.limits,
             readOnlyPaths: policy.readOnlyPaths, workdir: policy.workdir, lower: admitted.workdir, uid: uid, gid: uid,
             seccomp: admitted.entry.seccomp, directory: supervisor.config.stateDirectory + "/runs/run-\(record.id)")
+        spec.lowerOwner = (peer.uid, peer.gid)
         var sandbox: SandboxRun?
         defer { sandbox?.cleanup() }
         let outcome: RunOutcome

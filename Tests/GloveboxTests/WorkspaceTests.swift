@@ -53,6 +53,25 @@ final class WorkspaceTests: XCTestCase {
         XCTAssertEqual(contents("input.txt"), "hello\n")
     }
 
+    func testTheRunOwnsTheClientsFilesInItsCopyAndChangesThemFreely() throws {
+        // The workdir belongs to the client (nobody here); through an idmapped layer its files belong to the
+        // run's uid inside, so the run can edit them, copy-on-write, and the edit comes back as the client's.
+        mkdir(workdir + "/data", 0o755)
+        try DaemonFixture.write(workdir + "/data/log.txt", "old\n")
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", workdir]).status, 0)
+        let result = try daemon.cli(["run", "--workdir", workdir, "--output", "data", "--", "/bin/sh", "-c",
+                                     "echo new >> data/log.txt && echo made > data/new.txt && stat -c %u data/log.txt && id -u"], asUser: 65534)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let ids = result.stdout.split(separator: "\n")
+        XCTAssertEqual(ids.count, 2)
+        XCTAssertEqual(ids.first, ids.last, "the client's file appears owned by the run's uid")
+        XCTAssertEqual(contents("data/log.txt"), "old\nnew\n")
+        XCTAssertEqual(contents("data/new.txt"), "made\n")
+        var st = stat()
+        XCTAssertEqual(stat(workdir + "/data/new.txt", &st), 0)
+        XCTAssertEqual(st.st_uid, 65534)
+    }
+
     func testNamedOutputsComeBackAndOthersDoNot() throws {
         let script = "mkdir -p out/sub && echo a > out/a && echo b > out/sub/b && echo c > other.txt && chmod 4755 out/a"
         let outcome = daemon.run(["/bin/sh", "-c", script], workdir: workdir, outputs: ["out"])

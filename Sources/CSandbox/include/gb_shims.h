@@ -35,6 +35,14 @@ int gb_mount_overlay(const char *target, const char *options);
 // descriptor, or -1 with errno. Retries when another process takes the same free device first.
 int gb_loop_attach(int backing_fd, char *name, size_t name_cap);
 
+// A user namespace (as a descriptor) whose only mappings are uid `disk_uid` -> `seen_uid` and gid
+// `disk_gid` -> `seen_gid`: used to idmap a mount so files of `disk_uid` appear owned by `seen_uid`.
+int gb_idmap_userns(uid_t disk_uid, uid_t seen_uid, gid_t disk_gid, gid_t seen_gid);
+
+// Clones the mount of directory `dirfd` (not its submounts), applies the idmapping of `userns_fd`, and
+// attaches the clone at `target` (an existing directory). 0 or -1 with errno.
+int gb_idmapped_bind(int dirfd, int userns_fd, const char *target);
+
 // unshare(CLONE_NEWNS) and make every mount a slave: mounts made after this stay private to the process.
 int gb_private_mount_namespace(void);
 
