@@ -24,6 +24,13 @@ public struct RunClient {
         self.workdir = workdir
     }
 
+    /// The daemon refused the request and recorded the refusal as run `runID`.
+    public struct Refused: Error, CustomStringConvertible {
+        public let message: String
+        public let runID: Int64
+        public var description: String { message }
+    }
+
     public struct Result {
         public var record: RunRecord
         public var outputsWritten: [String]
@@ -60,7 +67,10 @@ public struct RunClient {
             case .finished:
                 let record = try Wire.decode(RunRecord.self, frame)
                 return Result(record: record, outputsWritten: outputs?.written ?? [], outputsSkipped: skipped + (outputs?.problems ?? []))
-            case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
+            case .error:
+                let error = try Wire.decode(ErrorMessage.self, frame)
+                if let id = error.runID { throw Refused(message: error.message, runID: id) }
+                throw ClientError(error.message)
             default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
             }
         }

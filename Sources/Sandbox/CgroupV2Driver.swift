@@ -103,6 +103,7 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
         try syscallValue("attach the device filter to", dir) { gb_attach_device_filter(dirFD.raw, majors, minors, Int32(majors.count)) }
         cloneTarget = dirFD
         oomEvents = try FileDescriptor.open(cgroupJoin(dir, "memory.events"), O_RDONLY)
+        _ = memoryEvents()  // a kernfs file polls as changed until first read through its descriptor
     }
 
     func place(pid: Int32) throws {}  // CLONE_INTO_CGROUP already put the child here
@@ -123,10 +124,10 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
         return s
     }
 
-    /// memory.events, read through `oomEvents` while it is open: kernfs signals POLLPRI on every change
-    /// of the file (a "max" or "high" event too, not only an OOM kill) until the watcher reads it again
-    /// through the same descriptor, so reading it here re-arms the supervisor's poll instead of leaving
-    /// it spinning on an event that was not an OOM kill.
+    /// memory.events, read through `oomEvents` while it is open. kernfs reports POLLPRI on that descriptor
+    /// from its opening, and again after every change of the file (a "max" or "high" event too, not only
+    /// an OOM kill), until the file is read through the same descriptor. Reading it here re-arms the
+    /// supervisor's poll; reading it by path left the supervisor spinning for the whole run.
     private func memoryEvents() -> String {
         if let fd = oomEvents, fd.raw >= 0 {
             var buffer = [UInt8](repeating: 0, count: 1024)

@@ -26,8 +26,9 @@ struct RunCommand: ParsableCommand {
 
         Exit status: the program's own; 128+N if a signal N ended it; 124 if it hit its time limit; \
         137 if it hit its memory limit; 130 if it was cancelled (Ctrl-C cancels the run); 125 if \
-        glovebox or gloveboxd refused or failed (the message says why); 126/127 if the program could not \
-        be executed / found.
+        glovebox or gloveboxd refused or failed (the message says why; a refusal is recorded too, and \
+        --record still writes its record); 126/127 if the program could not be executed / found; 64 for \
+        a usage error on this command line.
         """)
 
     @OptionGroup var socket: SocketOption
@@ -62,17 +63,16 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the run's record to FILE as JSON.")
     var record: String?
 
-    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
+    @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
     var command: [String] = []
 
     func validate() throws {
-        if command.first == "--" { } // handled in run()
         if !outputs.isEmpty && workdir == nil { throw ValidationError("--output needs --workdir") }
+        if command.isEmpty { throw ValidationError("give the program to run after --, e.g. glovebox run -- /usr/bin/python3 experiment.py") }
     }
 
     func run() throws {
-        let argv = command.first == "--" ? Array(command.dropFirst()) : command
-        guard !argv.isEmpty else { throw ValidationError("give the program to run after --, e.g. glovebox run -- python3 experiment.py") }
+        let argv = command
         var limits = LimitRequest()
         if let timeout {
             guard let s = DurationText.parse(timeout) else { throw ValidationError("--timeout: '\(timeout)' is not a duration (e.g. 90s, 10m, 2h)") }
@@ -103,6 +103,12 @@ struct RunCommand: ParsableCommand {
         let result: RunClient.Result
         do {
             result = try client.run(forwardSignals: true)
+        } catch let refusal as RunClient.Refused {
+            FileHandleStderr.print("glovebox: \(refusal.message) (run \(refusal.runID))")
+            if let record, let refused = try? RunClient.show(socketPath: client.socketPath, runID: refusal.runID) {
+                try? RecordJSON.write(refused, to: record)
+            }
+            throw ExitCode(125)
         } catch {
             FileHandleStderr.print("glovebox: \(error)")
             throw ExitCode(125)

@@ -18,7 +18,8 @@ struct Gloveboxd: ParsableCommand {
         (one TOML file per template in the policy directory), run in new namespaces under cgroup limits, \
         seccomp and an unprivileged uid, and recorded in SQLite in the state directory.
 
-        SIGTERM or SIGINT: stop accepting work, cancel the runs in flight, record them, exit.
+        SIGTERM, SIGINT or SIGHUP: stop accepting work, cancel the runs in flight, record them, remove its \
+        cgroups and exit.
         """)
 
     @Option(help: "Unix socket to listen on.")

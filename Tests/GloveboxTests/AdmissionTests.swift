@@ -162,3 +162,21 @@ final class AdmissionTests: XCTestCase {
         return connection.socket.release()
     }
 }
+
+extension AdmissionTests {
+    func testARefusalIsRecordedAndWrittenWithRecord() throws {
+        let path = daemon.scratch + "/refused.json"
+        let result = try daemon.cli(["run", "--memory", "64GiB", "--record", path, "--", "/bin/true"])
+        XCTAssertEqual(result.status, 125)
+        XCTAssertTrue(result.stderr.contains("requested memory 64 GiB exceeds the policy's 1 GiB"), result.stderr)
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(record.status, .refused)
+        XCTAssertTrue(record.message.contains("memory"), record.message)
+    }
+
+    func testAMistypedOptionIsAUsageErrorNotAProgram() throws {
+        let result = try daemon.cli(["run", "--memroy", "1GiB", "--", "/bin/true"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(result.stderr.contains("--memroy"), result.stderr)
+    }
+}

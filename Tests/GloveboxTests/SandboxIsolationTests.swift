@@ -178,3 +178,26 @@ final class SandboxIsolationTests: XCTestCase {
         XCTAssertEqual(outcome.stdout, "\(outcome.record?.sandboxUID ?? 0)\n")
     }
 }
+
+extension SandboxIsolationTests {
+    func testSystemCallsOfAnotherArchitectureKillTheProgram() throws {
+        // i386 system calls through int 0x80 would slip past an x86_64-only filter: they must not run.
+        let dir = daemon.scratch + "/arch"
+        mkdir(dir, 0o755)
+        try DaemonFixture.write(dir + "/i386.c", """
+            #include <stdio.h>
+            int main(void) {
+                long ret;
+                __asm__ volatile ("int $0x80" : "=a"(ret) : "a"(310), "b"(0x10000000) : "memory"); /* i386 unshare(CLONE_NEWUSER) */
+                printf("unshare returned %ld\\n", ret);
+                return 0;
+            }
+            """)
+        let cc = try DaemonFixture.run(["/usr/bin/cc", "-o", dir + "/i386", dir + "/i386.c"])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        let outcome = daemon.run(["./i386"], workdir: dir)
+        XCTAssertEqual(outcome.record?.status, .signaled, outcome.stdout + outcome.stderr)
+        XCTAssertEqual(outcome.record?.signal, SIGSYS)
+        XCTAssertEqual(outcome.stdout, "")
+    }
+}
