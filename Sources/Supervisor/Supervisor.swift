@@ -25,6 +25,10 @@ public final class Supervisor: Sendable {
     /// Cancel eventfds of the runs in flight, by run id.
     private let active = Mutex<[Int64: Int32]>([:])
     private let drained: FileDescriptor
+    /// Connections being served. Past `maxConnections` a new one is told so and closed at once, so a
+    /// client opening connections without end costs the daemon a descriptor each, briefly, not a thread.
+    private let connections = Atomic<Int>(0)
+    static let maxConnections = 1024
 
     public init(config: SupervisorConfig, logger: Logger) throws {
         self.config = config
@@ -108,9 +112,20 @@ public final class Supervisor: Sendable {
             if fds[0].revents == 0 { continue }
             let client = gb_accept(listener.raw)
             if client < 0 { continue }
+            if connections.add(1, ordering: .relaxed).newValue > Self.maxConnections {
+                connections.subtract(1, ordering: .relaxed)
+                logger.warning("connection refused: too many connections", metadata: ["limit": "\(Self.maxConnections)"])
+                try? FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "gloveboxd is serving \(Self.maxConnections) connections; try again later")), to: client)
+                close(client)
+                continue
+            }
             do {
-                try spawnDetachedThread { [self] in handle(connection: FileDescriptor(client)) }
+                try spawnDetachedThread { [self] in
+                    handle(connection: FileDescriptor(client))
+                    connections.subtract(1, ordering: .relaxed)
+                }
             } catch {
+                connections.subtract(1, ordering: .relaxed)
                 logger.error("cannot start a connection thread", metadata: ["error": "\(error)"])
                 close(client)
             }

@@ -66,6 +66,12 @@ struct Gloveboxd: ParsableCommand {
         }
         for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 { _ = open("/dev/null", O_RDWR) }
         signal(SIGPIPE, SIG_IGN)
+        // Each client connection is a descriptor: use all the hard limit allows.
+        var files = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0 && files.rlim_cur < files.rlim_max {
+            files.rlim_cur = files.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
+        }
         var stop = sigset_t()
         sigemptyset(&stop)
         for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stop, s) }

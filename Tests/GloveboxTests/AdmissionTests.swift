@@ -180,3 +180,39 @@ extension AdmissionTests {
         XCTAssertTrue(result.stderr.contains("--memroy"), result.stderr)
     }
 }
+
+extension AdmissionTests {
+    func testManyIdleConnectionsAreCappedAndOthersStillServed() throws {
+        var files = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
+        let saved = files
+        files.rlim_cur = min(files.rlim_max, 4096)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
+        defer { var r = saved; setrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) }
+        try XCTSkipIf(files.rlim_cur < 1200, "needs 1200 descriptors")
+        var idle: [Int32] = []
+        defer { idle.forEach { close($0) } }
+        for _ in 0..<1100 { idle.append(try connect()) }
+        // The ones past the cap were told so and closed.
+        var refused = 0
+        for fd in idle.suffix(50) {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 2000) == 1 {
+                var buffer = [UInt8](repeating: 0, count: 512)
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 5 && String(decoding: buffer[5..<n], as: UTF8.self).contains("try again later") { refused += 1 }
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        idle.prefix(1000).forEach { close($0) }
+        idle.removeFirst(1000)
+        // The idle ones are dropped after their 10 s; closing them frees their slots at once.
+        let deadline = Date().addingTimeInterval(10)
+        var outcome = daemon.run(["/bin/true"])
+        while outcome.record == nil && Date() < deadline {
+            usleep(100_000)
+            outcome = daemon.run(["/bin/true"])
+        }
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.error ?? "")
+    }
+}
