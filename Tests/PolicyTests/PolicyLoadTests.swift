@@ -88,7 +88,7 @@ final class PolicyLoadTests: XCTestCase {
 
         let defaults = try XCTUnwrap(loaded["default"])
         XCTAssertEqual(defaults.limits, Limits(timeoutSeconds: 600, memoryBytes: 1 << 30, pids: 256, cpus: 1,
-                                               storageBytes: 512 << 20, gpus: 0, outputFileBytes: 256 << 20))
+                                               storageBytes: 256 << 20, gpus: 0, outputFileBytes: 256 << 20))
         XCTAssertEqual(defaults.users, ["*"])
         XCTAssertEqual(defaults.readOnlyPaths, ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives"])
         XCTAssertEqual(defaults.environment, ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/workspace",
