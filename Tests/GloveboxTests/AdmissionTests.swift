@@ -9,38 +9,10 @@ import Glibc
 
 /// What the daemon refuses, and that it keeps serving whatever it is sent: looser limits, unknown
 /// templates, unauthorised users, bad policies, empty commands, garbage on the socket.
-final class AdmissionTests: XCTestCase {
-    nonisolated(unsafe) static var daemon: DaemonFixture!
-    var daemon: DaemonFixture { Self.daemon }
+final class AdmissionTests: DaemonTestCase {
 
-    static let restricted = """
-    [limits]
-    timeout = "1m"
-    memory = "256MiB"
-    pids = 64
-    cpus = 1
-    storage = "64MiB"
-
-    [access]
-    users = ["root"]
-    """
-
-    static let broken = """
-    [limits]
-    timeout = "1m"
-    memroy = "256MiB"
-    """
-
-    override class func setUp() {
-        signal(SIGPIPE, SIG_IGN)
-        do { daemon = try DaemonFixture(policies: ["restricted": restricted, "broken": broken]) } catch { fatalError("cannot start gloveboxd: \(error)") }
-    }
-
-    override class func tearDown() {
-        guard let daemon else { return }
-        daemon.stop()
-        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
-        Self.daemon = nil
+    override class var policies: [String: String] {
+        ["restricted": policy(users: #"["root"]"#), "broken": "[limits]\ntimeout = \"1m\"\nmemroy = \"256MiB\"\n"]
     }
 
     func refusal(_ outcome: DaemonFixture.Outcome, file: StaticString = #filePath, line: UInt = #line) -> String {

@@ -7,50 +7,11 @@ import Glibc
 
 /// Policy settings that reach the kernel: extra seccomp denials, the CPU quota, init's reaping, and the
 /// cleanup of every run's scratch space.
-final class PolicyEnforcementTests: XCTestCase {
-    nonisolated(unsafe) static var daemon: DaemonFixture!
-    var daemon: DaemonFixture { Self.daemon }
-    let python = "/usr/bin/python3"
+final class PolicyEnforcementTests: DaemonTestCase {
 
-    static let noMkdir = """
-    [limits]
-    timeout = "1m"
-    memory = "256MiB"
-    pids = 64
-    cpus = 0.5
-    storage = "16MiB"
-
-    [access]
-    users = ["*"]
-
-    [seccomp]
-    deny = ["mkdir", "mkdirat"]
-    """
-
-    static let unknownSyscall = """
-    [limits]
-    timeout = "1m"
-    memory = "256MiB"
-    pids = 64
-    cpus = 1
-    storage = "16MiB"
-
-    [seccomp]
-    deny = ["no_such_syscall"]
-    """
-
-    override class func setUp() {
-        signal(SIGPIPE, SIG_IGN)
-        do {
-            daemon = try DaemonFixture(policies: ["nomkdir": noMkdir, "unknownsyscall": unknownSyscall])
-        } catch { fatalError("cannot start gloveboxd: \(error)") }
-    }
-
-    override class func tearDown() {
-        guard let daemon else { return }
-        daemon.stop()
-        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
-        Self.daemon = nil
+    override class var policies: [String: String] {
+        ["nomkdir": policy(cpus: 0.5, storage: "16MiB") + "\n\n[seccomp]\ndeny = [\"mkdir\", \"mkdirat\"]\n",
+         "unknownsyscall": policy() + "\n\n[seccomp]\ndeny = [\"no_such_syscall\"]\n"]
     }
 
     func testAPolicyCanDenyMoreSystemCalls() {
@@ -103,7 +64,7 @@ final class PolicyEnforcementTests: XCTestCase {
         let workdir = daemon.scratch + "/wd"
         mkdir(workdir, 0o755)
         XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a; echo y > b"], workdir: workdir).record?.status, .ok)
-        XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a"], limits: LimitRequest(storageBytes: 300 << 20)).record?.status, .ok)
+        XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a"], template: "python", limits: LimitRequest(storageBytes: 300 << 20)).record?.status, .ok)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [])
         XCTAssertEqual(HostState.gloveboxMounts(), [])
     }

@@ -7,22 +7,7 @@ import Glibc
 
 /// How runs end: exit, timeout, memory, process and storage limits, cancel, disconnect — and that nothing a
 /// run started outlives it.
-final class RunLifecycleTests: XCTestCase {
-    nonisolated(unsafe) static var daemon: DaemonFixture!
-    var daemon: DaemonFixture { Self.daemon }
-    let python = "/usr/bin/python3"
-
-    override class func setUp() {
-        signal(SIGPIPE, SIG_IGN)
-        do { daemon = try DaemonFixture() } catch { fatalError("cannot start gloveboxd: \(error)") }
-    }
-
-    override class func tearDown() {
-        guard let daemon else { return }
-        daemon.stop()
-        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
-        Self.daemon = nil
-    }
+final class RunLifecycleTests: DaemonTestCase {
 
     /// A marker unique to one test, to find its processes on the host.
     func marker() -> String { "\(Int.random(in: 100_000...999_999)).\(Int.random(in: 1000...9999))" }
@@ -199,7 +184,7 @@ extension RunLifecycleTests {
         print(os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize >> 20)
         """
         let loopsBefore = try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout
-        let outcome = daemon.run([python, "-c", script], limits: LimitRequest(timeoutSeconds: 60, memoryBytes: 128 << 20, storageBytes: 320 << 20))
+        let outcome = daemon.run([python, "-c", script], template: "python", limits: LimitRequest(timeoutSeconds: 60, memoryBytes: 128 << 20, storageBytes: 320 << 20))
         let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
         XCTAssertEqual(record.status, .ok, outcome.stderr)
         let lines = outcome.stdout.split(separator: "\n").map(String.init)

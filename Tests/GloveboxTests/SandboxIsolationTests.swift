@@ -8,23 +8,8 @@ import Glibc
 /// What a program inside a run can see and do: identity, privileges, files, devices, descriptors,
 /// environment and network. Each test runs a real program under the real daemon and asserts the exact
 /// outcome, so removing the mechanism makes it fail.
-final class SandboxIsolationTests: XCTestCase {
-    nonisolated(unsafe) static var daemon: DaemonFixture!
-    var daemon: DaemonFixture { Self.daemon }
+final class SandboxIsolationTests: DaemonTestCase {
 
-    override class func setUp() {
-        signal(SIGPIPE, SIG_IGN)
-        do { daemon = try DaemonFixture() } catch { fatalError("cannot start gloveboxd: \(error)") }
-    }
-
-    override class func tearDown() {
-        guard let daemon else { return }
-        daemon.stop()
-        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
-        Self.daemon = nil
-    }
-
-    let python = "/usr/bin/python3"
 
     func runOK(_ argv: [String], file: StaticString = #filePath, line: UInt = #line) -> String {
         let outcome = daemon.run(argv)

@@ -7,35 +7,10 @@ import Glibc
 
 /// The copy-on-write workspace and the way outputs come back: only named paths, only regular files and
 /// directories, under the size cap, written by the client as the client, never through a link.
-final class WorkspaceTests: XCTestCase {
-    nonisolated(unsafe) static var daemon: DaemonFixture!
-    var daemon: DaemonFixture { Self.daemon }
+final class WorkspaceTests: DaemonTestCase {
     var workdir = ""
 
-    static let smallOutputs = """
-    [limits]
-    timeout = "1m"
-    memory = "256MiB"
-    pids = 64
-    cpus = 1
-    storage = "64MiB"
-    output_file = "1KiB"
-
-    [access]
-    users = ["*"]
-    """
-
-    override class func setUp() {
-        signal(SIGPIPE, SIG_IGN)
-        do { daemon = try DaemonFixture(policies: ["small": smallOutputs]) } catch { fatalError("cannot start gloveboxd: \(error)") }
-    }
-
-    override class func tearDown() {
-        guard let daemon else { return }
-        daemon.stop()
-        XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
-        Self.daemon = nil
-    }
+    override class var policies: [String: String] { ["small": policy(extra: "output_file = \"1KiB\"")] }
 
     override func setUpWithError() throws {
         workdir = daemon.scratch + "/work-\(UUID().uuidString.prefix(8))"

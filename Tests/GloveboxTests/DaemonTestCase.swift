@@ -1,0 +1,44 @@
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A test class sharing one real gloveboxd among its tests: started before the first, stopped after the
+/// last, and checked to have left no cgroup behind. Subclasses name extra policies in `policies`.
+class DaemonTestCase: XCTestCase {
+    nonisolated(unsafe) private static var daemons: [ObjectIdentifier: DaemonFixture] = [:]
+    class var policies: [String: String] { [:] }
+    var daemon: DaemonFixture { Self.daemons[ObjectIdentifier(Self.self)]! }
+    let python = "/usr/bin/python3"
+
+    override class func setUp() {
+        super.setUp()
+        signal(SIGPIPE, SIG_IGN)
+        do { daemons[ObjectIdentifier(self)] = try DaemonFixture(policies: policies) } catch { fatalError("cannot start gloveboxd: \(error)") }
+    }
+
+    override class func tearDown() {
+        if let daemon = daemons.removeValue(forKey: ObjectIdentifier(self)) {
+            daemon.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind")
+        }
+        super.tearDown()
+    }
+
+    /// A policy with the given limits, open to everyone.
+    static func policy(timeout: String = "1m", memory: String = "256MiB", pids: Int = 64, cpus: Double = 1, storage: String = "64MiB",
+                       extra: String = "", users: String = "[\"*\"]") -> String {
+        """
+        [limits]
+        timeout = "\(timeout)"
+        memory = "\(memory)"
+        pids = \(pids)
+        cpus = \(cpus)
+        storage = "\(storage)"
+        \(extra)
+
+        [access]
+        users = \(users)
+        """
+    }
+}
