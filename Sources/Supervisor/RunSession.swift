@@ -105,6 +105,7 @@ final class RunSession {
         }
         record.limits = Self.recordLimits(limits)
         if limits.gpus > 0 { throw Refusal("template '\(policy.template)' asks for \(limits.gpus) GPU(s) and this daemon has no GPU pool") }
+        if request.outputs.count > 256 { throw Refusal("too many --output paths (\(request.outputs.count); at most 256: name directories instead)") }
         for path in request.outputs where WorkspaceOutputs.normalize(path) == nil {
             throw Refusal("output '\(path)' must be a relative path inside the workdir, without '..' or '.'")
         }

@@ -10,7 +10,8 @@ import Glibc
 
 /// A real gloveboxd, started from the build directory with its own socket, state and policy
 /// directories under a scratch directory, stopped and cleaned up in `stop()` — also when a test fails.
-final class DaemonFixture {
+// Sendable: after start() its fields are only read; start/stop are called from the test thread alone.
+final class DaemonFixture: @unchecked Sendable {
     let scratch: String
     let socket: String
     let stateDir: String

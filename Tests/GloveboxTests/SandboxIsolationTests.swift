@@ -1,5 +1,7 @@
 import Policy
 import Records
+import GloveboxSystem
+import Synchronization
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -184,5 +186,24 @@ extension SandboxIsolationTests {
         XCTAssertEqual(outcome.record?.status, .signaled, outcome.stdout + outcome.stderr)
         XCTAssertEqual(outcome.record?.signal, SIGSYS)
         XCTAssertEqual(outcome.stdout, "")
+    }
+}
+
+extension SandboxIsolationTests {
+    func testConcurrentRunsEachGetADistinctUid() throws {
+        let fixture = daemon
+        let results = Mutex<[(uid: String, status: RunStatus?)]>([])
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<8 {  // threads of their own: all eight runs are in flight together
+            try spawnDetachedThread {
+                let outcome = fixture.run(["/bin/sh", "-c", "id -u; sleep 1"])
+                results.withLock { $0.append((outcome.stdout, outcome.record?.status)) }
+                done.signal()
+            }
+        }
+        for _ in 0..<8 { XCTAssertEqual(done.wait(timeout: .now() + 60), .success) }
+        let all = results.withLock { $0 }
+        XCTAssertEqual(all.map(\.status), Array(repeating: .ok, count: 8))
+        XCTAssertEqual(Set(all.map(\.uid)).count, 8, "\(all.map(\.uid))")
     }
 }
