@@ -129,8 +129,8 @@ int gb_attach_device_filter(int cgroup_fd, const uint32_t *majors, const uint32_
 #define INSN(c, d, s, o, i) prog[n++] = (struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)}
     INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, 0, 0);  // r2 = access_type
     INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xFFFF);      // r2 = device type
-    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 0, 4);  // r3 = major
-    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 0, 8);  // r4 = minor
+    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 4, 0);  // r3 = major
+    INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 8, 0);  // r4 = minor
     for (int i = 0; i < count; i++) {
         INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 4, BPF_DEVCG_DEV_CHAR);
         INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, 3, (int32_t)majors[i]);

@@ -13,13 +13,17 @@ import Glibc
 final class CgroupV2GuestTests: XCTestCase {
     let python = "/usr/bin/python3"
     static let cgroupRoot = "/sys/fs/cgroup"
+    /// A tmpfs volume: larger caps take a loop device, and the guest kernel has no loop module loaded.
+    static let storage: UInt64 = 64 << 20
 
     override func setUpWithError() throws {
         guard ProcessInfo.processInfo.environment["GLOVEBOX_V2VM_GUEST"] == "1" else {
             throw XCTSkip("runs inside the cgroup-v2 VM (CgroupV2VMTests starts it there)")
         }
         signal(SIGPIPE, SIG_IGN)
-        XCTAssertEqual(gb_statfsType(Self.cgroupRoot), 0x6367_7270, "/sys/fs/cgroup must be cgroup2 in the guest")
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        XCTAssertTrue(mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().prefix(2) == ["/sys/fs/cgroup", "cgroup2"] },
+                      "/sys/fs/cgroup must be cgroup2 in the guest:\n\(mounts)")
     }
 
     /// The daemon in the root cgroup (no systemd, as in the VM): it stays there, builds
@@ -33,7 +37,7 @@ final class CgroupV2GuestTests: XCTestCase {
         let instances = Self.instanceDirectories(under: Self.cgroupRoot)
         XCTAssertEqual(instances.count, 1, "\(instances)")
 
-        checkLimits(daemon, instances: instances)
+        checkLimits(daemon, pid: daemon.pid, instances: instances)
 
         daemon.stopDaemon()
         XCTAssertEqual(HostState.gloveboxCgroups(), [], "the daemon's subtree must go at shutdown\n\(daemon.log.suffix(3000))")
@@ -50,7 +54,10 @@ final class CgroupV2GuestTests: XCTestCase {
             if delegated > 0 { kill(delegated, SIGKILL); waitpid(delegated, nil, 0) }
             daemon.stop()
             for dir in Self.instanceDirectories(under: service) {
-                for run in Self.runDirectories(in: dir) { rmdir(dir + "/" + run) }
+                for run in Self.runDirectories(in: dir) {
+                    Self.writeCgroupFile(dir + "/" + run + "/cgroup.kill", "1")
+                    _ = Self.eventually(seconds: 10) { rmdir(dir + "/" + run) == 0 }
+                }
                 rmdir(dir)
             }
             rmdir(service + "/supervisor")
@@ -61,13 +68,13 @@ final class CgroupV2GuestTests: XCTestCase {
         delegated = try Self.spawnDaemon(daemon, inCgroup: service)
 
         XCTAssertEqual(Self.cgroupOf(delegated), "/gbtest-delegated.service/supervisor", daemon.log)
-        let subtreeControl = Set(((try? String(contentsOfFile: service + "/cgroup.subtree_control")) ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+        let subtreeControl = Set(((try? String(contentsOfFile: service + "/cgroup.subtree_control", encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
         XCTAssertTrue(subtreeControl.isSuperset(of: ["memory", "pids", "cpu"]), "\(subtreeControl)")
         let instances = Self.instanceDirectories(under: service)
         XCTAssertEqual(instances.count, 1, "the subtree belongs under the daemon's own cgroup: \(instances)\n\(daemon.log)")
         XCTAssertEqual(Self.instanceDirectories(under: Self.cgroupRoot), [], "nothing at the root")
 
-        checkLimits(daemon, instances: instances, timeout: false)
+        checkLimits(daemon, pid: delegated, instances: instances)
 
         kill(delegated, SIGTERM)
         var status: Int32 = 0
@@ -80,20 +87,20 @@ final class CgroupV2GuestTests: XCTestCase {
 
     // MARK: - Helpers
 
-    private func checkLimits(_ daemon: DaemonFixture, instances: [String], timeout: Bool = true, file: StaticString = #filePath, line: UInt = #line) {
+    private func checkLimits(_ daemon: DaemonFixture, pid: pid_t, instances: [String], file: StaticString = #filePath, line: UInt = #line) {
         func noRunsLeft(_ what: String) {
             XCTAssertTrue(Self.eventually(seconds: 30) { instances.allSatisfy { Self.runDirectories(in: $0).isEmpty } },
                           "run cgroups left after \(what): \(instances.map { Self.runDirectories(in: $0) })", file: file, line: line)
         }
 
-        let echo = daemon.run(["/bin/echo", "hello"], limits: LimitRequest(timeoutSeconds: 120))
+        let echo = daemon.run(["/bin/echo", "hello"], limits: LimitRequest(timeoutSeconds: 120, storageBytes: Self.storage))
         XCTAssertEqual(echo.record?.status, .ok, "\(echo.error ?? "") \(echo.stderr)\n\(daemon.log.suffix(3000))", file: file, line: line)
         XCTAssertEqual(echo.stdout, "hello\n", file: file, line: line)
         noRunsLeft("echo")
 
         // Touches every page (bytes * n is filled); 256 MiB if the limit did not hold.
         let hog = daemon.run([python, "-c", "b = []\nfor i in range(256): b.append(b'x' * (1 << 20))\nprint('survived')"],
-                             limits: LimitRequest(timeoutSeconds: 240, memoryBytes: 64 << 20))
+                             limits: LimitRequest(timeoutSeconds: 240, memoryBytes: 64 << 20, storageBytes: Self.storage))
         XCTAssertEqual(hog.record?.status, .oom, "\(hog.error ?? "") \(hog.stdout) \(hog.stderr)\n\(daemon.log.suffix(3000))", file: file, line: line)
         XCTAssertTrue(hog.record?.limitsHit.contains(.memory) ?? false, "\(hog.record?.limitsHit ?? [])", file: file, line: line)
         XCTAssertFalse(hog.stdout.contains("survived"), file: file, line: line)
@@ -115,16 +122,20 @@ final class CgroupV2GuestTests: XCTestCase {
                     time.sleep(600)
                     os._exit(0)
             print(failed)
-            """], limits: LimitRequest(timeoutSeconds: 240, pids: 32))
+            """], limits: LimitRequest(timeoutSeconds: 240, pids: 32, storageBytes: Self.storage))
         XCTAssertEqual(forks.record?.status, .ok, "\(forks.error ?? "") \(forks.stderr)\n\(daemon.log.suffix(3000))", file: file, line: line)
         XCTAssertTrue(forks.record?.limitsHit.contains(.pids) ?? false, "\(forks.record?.limitsHit ?? [])", file: file, line: line)
         XCTAssertGreaterThanOrEqual(Int(forks.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 64 - 32, forks.stdout, file: file, line: line)
         noRunsLeft("a fork loop (its sleeping children go with it)")
 
-        guard timeout else { return }
-        let sleeper = daemon.run(["/bin/sleep", "1000"], limits: LimitRequest(timeoutSeconds: 3))
+        // While a run idles, so does the daemon: its poll on memory.events must not spin (kernfs reports
+        // POLLPRI until the file is read through the polled descriptor).
+        let cpuBefore = Self.cpuSeconds(of: pid), started = Date()
+        let sleeper = daemon.run(["/bin/sleep", "1000"], limits: LimitRequest(timeoutSeconds: 3, storageBytes: Self.storage))
+        let wall = Date().timeIntervalSince(started), daemonCPU = Self.cpuSeconds(of: pid) - cpuBefore
         XCTAssertEqual(sleeper.record?.status, .timeout, "\(sleeper.error ?? "") \(sleeper.stderr)\n\(daemon.log.suffix(3000))", file: file, line: line)
         XCTAssertLessThan(sleeper.record?.wallSeconds ?? .infinity, 60, file: file, line: line)
+        XCTAssertLessThan(daemonCPU, wall / 2, "the daemon used \(daemonCPU) s of CPU during a \(wall) s run that only slept", file: file, line: line)
         noRunsLeft("a timeout")
     }
 
@@ -150,9 +161,18 @@ final class CgroupV2GuestTests: XCTestCase {
         return pid
     }
 
+    /// User plus system CPU time of a process, from /proc/<pid>/stat.
+    static func cpuSeconds(of pid: pid_t) -> Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")  // from field 3 (state) on
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// The unified-hierarchy path of a process, from /proc/<pid>/cgroup ("0::<path>").
     static func cgroupOf(_ pid: pid_t) -> String {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/cgroup")) ?? ""
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) } ?? "?"
     }
 
@@ -164,6 +184,13 @@ final class CgroupV2GuestTests: XCTestCase {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("run-") }.sorted()
     }
 
+    static func writeCgroupFile(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+
     /// The daemon removes a run's cgroup after it sent the record: wait for it, briefly.
     static func eventually(seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -173,12 +200,6 @@ final class CgroupV2GuestTests: XCTestCase {
         }
         return true
     }
-}
-
-/// statfs(2).f_type, or -1.
-func gb_statfsType(_ path: String) -> Int {
-    var s = statfs()
-    return statfs(path, &s) == 0 ? Int(s.f_type) : -1
 }
 
 /// Boots the cgroup-v2-only VM (shared/tools/v2vm) and runs the guest tests there: CgroupV2GuestTests

@@ -14,6 +14,7 @@ final class DeviceCgroupTests: XCTestCase {
     var scratch: String?
     var hierarchy: CgroupHierarchy?
     var run: RunCgroup?
+    let instance = "glovebox-devtest-\(getpid())"
 
     override func setUpWithError() throws {
         guard geteuid() == 0 else { throw XCTSkip("needs root (mknod, cgroups)") }
@@ -30,7 +31,8 @@ final class DeviceCgroupTests: XCTestCase {
         run = nil
         hierarchy = nil
         scratch = nil
-        XCTAssertEqual(HostState.gloveboxCgroups(), [], "cgroups left behind")
+        let (_, left, _) = (try? DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", instance])) ?? (0, "", "")
+        XCTAssertEqual(left, "", "cgroups left behind")
     }
 
     /// glibc's makedev (a macro Swift does not import).
@@ -51,13 +53,13 @@ final class DeviceCgroupTests: XCTestCase {
 
     func testADeviceTheRunWasNotGivenIsRefusedByTheCgroupAndItsOwnDevicesOpen() throws {
         var template = Array("/var/tmp/glovebox-devtest.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let scratch = String(cString: template)
+        guard mkdtemp(&template) != nil else { return XCTFail("mkdtemp: \(String(cString: strerror(errno)))") }
+        let scratch = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.scratch = scratch
         let node = scratch + "/nvidia0"
         XCTAssertEqual(mknod(node, S_IFCHR | 0o666, Self.deviceNumber(major: 195, minor: 0)), 0, "mknod: \(String(cString: strerror(errno)))")
 
-        let hierarchy = try CgroupHierarchy.detect(instance: "glovebox-devtest-\(getpid())")
+        let hierarchy = try CgroupHierarchy.detect(instance: instance)
         self.hierarchy = hierarchy
         let run = try hierarchy.createRun(name: "run-devtest", limits: CgroupLimits(
             memoryBytes: 256 << 20, pids: 32, cpus: 1, devices: MountPlan.devices.map(\.number)))
