@@ -72,6 +72,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A closed stdout (`| head`) must not kill the client before the run's record arrives.
+        signal(SIGPIPE, SIG_IGN)
         let argv = command
         var limits = LimitRequest()
         if let timeout {

@@ -224,11 +224,15 @@ final class CgroupV2VMTests: XCTestCase {
             XCTFail("\(cache)/initrd.gz is \(initrd.st_size) bytes: setup ran without cpio (apt-get install cpio; remove \(cache) and run setup again)")
             return
         }
-        let xctest = DaemonFixture.buildDirectory + "/gloveboxPackageTests.xctest"
-        var environment = ["PATH": "/usr/bin:/bin", "V2VM_TIMEOUT": "500", "LANG": "C.UTF-8"]
+        // The guest sees the host's / except /tmp and /run (its own tmpfs there): stage the binaries and
+        // policies where it can read them, wherever this checkout lives.
+        let stage = try Self.stageForGuest()
+        defer { _ = try? DaemonFixture.run(["/bin/rm", "-rf", stage]) }
+        let xctest = stage + "/build/gloveboxPackageTests.xctest"
+        var environment = ["PATH": "/usr/bin:/bin", "V2VM_TIMEOUT": "500", "LANG": "C.UTF-8", "GLOVEBOX_REPOSITORY_ROOT": stage]
         for name in ["V2VM_CACHE", "V2VM_MEM", "V2VM_SMP"] { environment[name] = ProcessInfo.processInfo.environment[name] }
         let started = Date()
-        let result = try DaemonFixture.run([v2vm, "/usr/bin/env", "GLOVEBOX_V2VM_GUEST=1", xctest, Self.guestClasses.joined(separator: ",")],
+        let result = try DaemonFixture.run([v2vm, "/usr/bin/env", "GLOVEBOX_V2VM_GUEST=1", "GLOVEBOX_REPOSITORY_ROOT=\(stage)", xctest, Self.guestClasses.joined(separator: ",")],
                                            environment: environment)
         let output = result.stdout + result.stderr
         print("v2vm: guest tests took \(Int(Date().timeIntervalSince(started))) s")
@@ -237,5 +241,21 @@ final class CgroupV2VMTests: XCTestCase {
         for name in ["CgroupV2GuestTests", "DeviceCgroupTests"] {
             XCTAssertTrue(output.contains("Test Suite '\(name)' passed"), "\(name) did not pass in the guest:\n\(output)")
         }
+    }
+
+    /// A copy of the test bundle, both executables and the shipped policies under /var/tmp.
+    static func stageForGuest() throws -> String {
+        var template = Array("/var/tmp/glovebox-v2vm.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp failed") }
+        let stage = String(cString: template)
+        chmod(stage, 0o755)
+        mkdir(stage + "/build", 0o755)
+        for name in ["gloveboxPackageTests.xctest", "gloveboxd", "glovebox"] {
+            let copy = try DaemonFixture.run(["/bin/cp", DaemonFixture.buildDirectory + "/" + name, stage + "/build/"])
+            guard copy.status == 0 else { throw ClientError("cannot stage \(name): \(copy.stderr)") }
+        }
+        let policies = try DaemonFixture.run(["/bin/cp", "-r", DaemonFixture.repositoryRoot + "/policies", stage + "/"])
+        guard policies.status == 0 else { throw ClientError("cannot stage the policies: \(policies.stderr)") }
+        return stage
     }
 }

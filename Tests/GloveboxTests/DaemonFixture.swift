@@ -56,7 +56,10 @@ final class DaemonFixture: @unchecked Sendable {
         }
     }
 
+    /// The checkout's root (from this file's path), or $GLOVEBOX_REPOSITORY_ROOT where the tests run from a
+    /// staged copy (inside the cgroup-v2 VM).
     static var repositoryRoot: String {
+        if let root = ProcessInfo.processInfo.environment["GLOVEBOX_REPOSITORY_ROOT"], !root.isEmpty { return root }
         var path = #filePath
         for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
         return path
