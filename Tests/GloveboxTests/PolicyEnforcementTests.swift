@@ -78,3 +78,12 @@ final class PolicyEnforcementTests: DaemonTestCase {
         XCTAssertTrue(result.stdout.contains("default.toml: ok"), result.stdout)
     }
 }
+
+extension PolicyEnforcementTests {
+    func testInitForwardsSignalsToTheProgram() {
+        // The program signals pid 1 (the run's init), which passes the signal on to the program.
+        let outcome = daemon.run(["/bin/sh", "-c", "trap 'echo got TERM; exit 3' TERM; kill -TERM 1; sleep 5 & wait"])
+        XCTAssertEqual(outcome.stdout, "got TERM\n", outcome.stderr)
+        XCTAssertEqual(outcome.record?.exitCode, 3)
+    }
+}
