@@ -56,8 +56,8 @@ public struct RunClient {
             let frame = try connection.next()
             switch frame.kind {
             case .accepted: onAccepted(try Wire.decode(Accepted.self, frame))
-            case .stdout: try write(stdout, frame.payload)
-            case .stderr: try write(stderr, frame.payload)
+            case .stdout: Self.write(stdout, frame.payload)
+            case .stderr: Self.write(stderr, frame.payload)
             case .outputDirectory: outputs?.directory(try Wire.decode(OutputNote.self, frame).path)
             case .outputFile: outputs?.begin(try Wire.decode(OutputFileHeader.self, frame))
             case .outputData: try outputs?.data(frame.payload)
@@ -76,9 +76,16 @@ public struct RunClient {
         }
     }
 
-    private func write(_ fd: Int32, _ bytes: [UInt8]) throws {
-        // A closed stdout (say, `| head`) must not end the client before the record arrives.
-        try? FileDescriptor(fcntl(fd, F_DUPFD_CLOEXEC, 3)).writeAll(bytes)
+    /// Writes the program's output to one of ours. A closed stdout (say, `| head`) must not end the
+    /// client before the record arrives, so errors are dropped.
+    static func write(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
     }
 
     /// `glovebox show RUN`.

@@ -7,6 +7,9 @@ public enum FrameKind: UInt8, Sendable {
     case runRequest = 1
     case cancel = 2
     case showRequest = 3
+    case psRequest = 4         // JSON PsRequest
+    case logsRequest = 5       // JSON LogsRequest
+    case killRequest = 6       // JSON RunReference
     // daemon → client
     case accepted = 10
     case stdout = 11
@@ -18,6 +21,9 @@ public enum FrameKind: UInt8, Sendable {
     case finished = 17         // JSON RunRecord
     case error = 18            // JSON ErrorMessage
     case record = 19           // JSON RunRecord (reply to showRequest)
+    case runList = 20          // JSON [RunRecord] (reply to psRequest)
+    case logEnd = 21           // JSON OutputNote: the log ends here while the run goes on (not following)
+    case done = 22             // JSON OutputNote: a request was carried out (kill)
 }
 
 public struct Frame: Sendable {

@@ -27,9 +27,26 @@ public struct Accepted: Codable, Sendable {
     public init(runID: Int64, limits: Limits) { self.runID = runID; self.limits = limits }
 }
 
+/// `glovebox show RUN`, `glovebox kill RUN`.
 public struct ShowRequest: Codable, Sendable {
     public var runID: Int64
     public init(runID: Int64) { self.runID = runID }
+}
+
+public typealias RunReference = ShowRequest
+
+/// `glovebox ps`: the runs in flight, or with `all` the most recent ones of any status.
+public struct PsRequest: Codable, Sendable {
+    public var all: Bool
+    public var limit: Int
+    public init(all: Bool = false, limit: Int = 50) { self.all = all; self.limit = limit }
+}
+
+/// `glovebox logs RUN [--follow]`.
+public struct LogsRequest: Codable, Sendable {
+    public var runID: Int64
+    public var follow: Bool
+    public init(runID: Int64, follow: Bool) { self.runID = runID; self.follow = follow }
 }
 
 public struct OutputFileHeader: Codable, Sendable {

@@ -25,6 +25,9 @@ public struct Policy: Sendable, Equatable {
     public var seccompDeny: [String]
     /// Where the workspace appears in the sandbox.
     public var workdir: String
+    /// What happens to a run whose client goes away: it goes on (the default; `glovebox logs --follow`
+    /// attaches again) or it is cancelled. An explicit cancel (Ctrl-C) always cancels.
+    public var onDisconnect: DisconnectAction = .continue
 
     public init(template: String, digest: String = "", description: String = "", limits: Limits,
                 readOnlyPaths: [String] = ["/usr", "/lib", "/lib64", "/bin", "/sbin"],
@@ -120,4 +123,10 @@ public struct Policy: Sendable, Equatable {
         guard bytes.count <= limit else { throw PolicyError(file: path, message: "file is larger than 1 MiB") }
         return bytes
     }
+}
+
+/// `[lifetime] on_disconnect`.
+public enum DisconnectAction: String, Sendable, Equatable, CaseIterable {
+    case `continue`
+    case cancel
 }

@@ -109,11 +109,18 @@ public final class SandboxRun: @unchecked Sendable {
         process = try SandboxLauncher.launch(launch, cgroup: cgroup)
     }
 
+    /// What a readable control descriptor means for the run.
+    public enum ControlAction: Sendable, Equatable {
+        case none
+        case cancel(String)
+        /// Stop watching this descriptor (a client that went away); the run goes on.
+        case detach
+    }
+
     /// Runs the event loop until the run is over: the program's output goes to `sink` as it comes, the
     /// wall-clock deadline (monotonic, fixed at start) and OOM events end the run, and each readable
-    /// descriptor in `controls` (the client's socket, a cancel eventfd) is handed to `onControl`, which
-    /// returns a reason to cancel the run, or nil.
-    public func supervise(sink: OutputSink, controls: [Int32] = [], onControl: (Int32) -> String? = { _ in nil }) -> RunOutcome {
+    /// descriptor in `controls` (the client's socket, a cancel eventfd) is handed to `onControl`.
+    public func supervise(sink: OutputSink, controls: [Int32] = [], onControl: (Int32) -> ControlAction = { _ in .none }) -> RunOutcome {
         guard let process, let cgroup else {
             return RunOutcome(ending: .failed("run was not started"), wallSeconds: 0, stats: CgroupStats(), storageFull: false)
         }
@@ -185,8 +192,12 @@ public final class SandboxRun: @unchecked Sendable {
                         end(.outOfMemory)
                     }
                 case .control(let fd):
-                    if let reason = onControl(fd) { end(.cancelled(reason)) }
-                    if p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { openControls.removeAll { $0 == fd } }
+                    switch onControl(fd) {
+                    case .none: break
+                    case .cancel(let reason): end(.cancelled(reason))
+                    case .detach: openControls.removeAll { $0 == fd }
+                    }
+                    if p.revents & Int16(POLLERR | POLLNVAL) != 0 { openControls.removeAll { $0 == fd } }
                 }
             }
             for i in closedStreams.sorted(by: >) { streams.remove(at: i) }

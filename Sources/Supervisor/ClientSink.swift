@@ -49,6 +49,13 @@ final class ClientSink: OutputSink {
         }
     }
 
+    /// The client went away: nothing more is sent to it, and it holds nothing up.
+    func detach() {
+        broken = true
+        pending = []
+        sent = 0
+    }
+
     /// Blocking flush at the end of the run (the socket's send timeout bounds it).
     func drain() {
         guard !broken, sent < pending.count else { return }

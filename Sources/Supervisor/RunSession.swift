@@ -68,10 +68,22 @@ final class RunSession {
         logger.info("run accepted", metadata: ["argv": "\(request.argv)"])
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
 
-        let cancel = FileDescriptor(gb_eventfd())
-        supervisor.register(run: record.id, cancel: cancel.raw)
-        defer { supervisor.unregister(run: record.id) }
-        execute(&record, admitted: admitted, uid: uid, cancel: cancel)
+        let log: RunLog
+        let active: ActiveRun
+        do {
+            log = try RunLog(path: supervisor.logPath(run: record.id), cap: supervisor.config.logOutputBytes)
+            active = try ActiveRun(id: record.id, ownerUID: peer.uid, template: request.template, argv: request.argv,
+                                   startedAt: record.startedAt, log: log)
+        } catch {
+            finish(&record, status: .internalError, message: "cannot keep the run's log: \(error)")
+            return
+        }
+        supervisor.register(active)
+        defer {
+            log.finish()
+            supervisor.unregister(run: record.id)
+        }
+        execute(&record, admitted: admitted, uid: uid, active: active)
     }
 
     // MARK: - Admission
@@ -159,7 +171,7 @@ final class RunSession {
 
     // MARK: - Running
 
-    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, cancel: FileDescriptor) {
+    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, active: ActiveRun) {
         let policy = admitted.entry.policy
         var spec = SandboxRun.Spec(
             name: "run-\(record.id)", argv: request.argv, environment: admitted.environment, limits: admitted.limits,
@@ -174,9 +186,12 @@ final class RunSession {
             sandbox = run
             try run.start()
             if !run.missingPaths.isEmpty { logger.warning("policy paths missing on this host", metadata: ["paths": "\(run.missingPaths)"]) }
-            let sink = ClientSink(fd: connection.raw)
-            outcome = run.supervise(sink: sink, controls: [connection.raw, cancel.raw]) { fd in control(fd, cancel: cancel) }
-            sink.drain()
+            let client = ClientSink(fd: connection.raw)
+            let sink = RunOutputSink(client: client, log: active.log)
+            outcome = run.supervise(sink: sink, controls: [connection.raw, active.cancelEvent.raw]) { fd in
+                control(fd, active: active, client: client, onDisconnect: admitted.entry.policy.onDisconnect)
+            }
+            client.drain()
         } catch {
             sandbox?.cleanup()
             sandbox = nil
@@ -199,19 +214,25 @@ final class RunSession {
         logger.info("run finished", metadata: ["status": "\(record.status.rawValue)", "wall": "\(record.wallSeconds ?? 0)"])
     }
 
-    /// A readable control descriptor: the client's socket (a cancel frame, or its end) or the daemon's cancel event.
-    private func control(_ fd: Int32, cancel: FileDescriptor) -> String? {
-        if fd == cancel.raw { return "the daemon is shutting down" }
+    /// A readable control descriptor: the run's cancel event (a kill, the daemon stopping), or the client's
+    /// socket (a cancel frame, or the client going away: then the policy decides).
+    private func control(_ fd: Int32, active: ActiveRun, client: ClientSink, onDisconnect: DisconnectAction) -> SandboxRun.ControlAction {
+        if fd == active.cancelEvent.raw { return .cancel(active.reason ?? "cancelled") }
         do {
-            if try !reader.fill() { return "the client disconnected" }
+            if try !reader.fill() {
+                client.detach()
+                if onDisconnect == .cancel { return .cancel("the client disconnected") }
+                logger.info("client detached; the run goes on")
+                return .detach
+            }
             while let frame = try reader.buffered() {
-                if frame.kind == .cancel { return "cancelled by the client" }
+                if frame.kind == .cancel { return .cancel("cancelled by the client") }
                 throw ProtocolError.unexpected(frame.kind)
             }
         } catch {
-            return "protocol error from the client: \(error)"
+            return .cancel("protocol error from the client: \(error)")
         }
-        return nil
+        return .none
     }
 
     private func apply(_ outcome: RunOutcome, to record: inout RunRecord, limits: Limits) {

@@ -22,8 +22,8 @@ public final class Supervisor: Sendable {
     let kernel: String
     private let lock: FileDescriptor
     private let shutdownEvent: FileDescriptor
-    /// Cancel eventfds of the runs in flight, by run id.
-    private let active = Mutex<[Int64: Int32]>([:])
+    /// The runs in flight, by id.
+    private let active = Mutex<[Int64: ActiveRun]>([:])
     private let drained: FileDescriptor
     /// Connections being served. Past `maxConnections` a new one is told so and closed at once, so a
     /// client opening connections without end costs the daemon a descriptor each, briefly, not a thread.
@@ -35,6 +35,7 @@ public final class Supervisor: Sendable {
         self.logger = logger
         try FileIO.mkdir(config.stateDirectory, mode: 0o700)
         try FileIO.mkdir(config.stateDirectory + "/runs", mode: 0o700)
+        try FileIO.mkdir(config.stateDirectory + "/logs", mode: 0o700)
         lock = try FileDescriptor.open(config.stateDirectory + "/gloveboxd.lock", O_RDWR | O_CREAT, mode: 0o600)
         if flock(lock.raw, LOCK_EX | LOCK_NB) != 0 {
             throw SandboxError.invalid("another gloveboxd is using the state directory \(config.stateDirectory)")
@@ -141,13 +142,10 @@ public final class Supervisor: Sendable {
     }
 
     private func finishInFlight() {
-        let cancels = active.withLock { Array($0.values) }
-        if cancels.isEmpty { return }
-        logger.info("cancelling runs in flight", metadata: ["count": "\(cancels.count)"])
-        for fd in cancels {
-            var one: UInt64 = 1
-            _ = write(fd, &one, 8)
-        }
+        let runs = active.withLock { Array($0.values) }
+        if runs.isEmpty { return }
+        logger.info("cancelling runs in flight", metadata: ["count": "\(runs.count)"])
+        for run in runs { run.cancel(reason: "the daemon is shutting down") }
         while !active.withLock({ $0.isEmpty }) {
             var p = pollfd(fd: drained.raw, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, 10_000)
@@ -156,10 +154,14 @@ public final class Supervisor: Sendable {
         }
     }
 
-    func register(run: Int64, cancel: Int32) { active.withLock { $0[run] = cancel } }
+    func register(_ run: ActiveRun) { active.withLock { $0[run.id] = run } }
+
+    func activeRun(_ id: Int64) -> ActiveRun? { active.withLock { $0[id] } }
+
+    func logPath(run id: Int64) -> String { config.stateDirectory + "/logs/run-\(id).log" }
 
     func unregister(run: Int64) {
-        active.withLock { _ = $0.removeValue(forKey: run) }
+        _ = active.withLock { $0.removeValue(forKey: run) }
         var one: UInt64 = 1
         _ = write(drained.raw, &one, 8)
     }
@@ -206,8 +208,13 @@ public final class Supervisor: Sendable {
                 let request = try Wire.decode(RunRequest.self, frame)
                 RunSession(supervisor: self, connection: connection, reader: reader, peer: peer, request: request).run()
             case .showRequest:
-                let show = try Wire.decode(ShowRequest.self, frame)
-                try answerShow(show, peer: peer, connection: connection)
+                try answerShow(try Wire.decode(ShowRequest.self, frame), peer: peer, connection: connection)
+            case .psRequest:
+                try answerPs(try Wire.decode(PsRequest.self, frame), peer: peer, connection: connection)
+            case .logsRequest:
+                try LogStreamer(supervisor: self, connection: connection, peer: peer).stream(try Wire.decode(LogsRequest.self, frame))
+            case .killRequest:
+                try answerKill(try Wire.decode(RunReference.self, frame), peer: peer, connection: connection)
             default:
                 throw ProtocolError.unexpected(frame.kind)
             }
@@ -217,13 +224,45 @@ public final class Supervisor: Sendable {
         }
     }
 
+    /// Root and members of the admin group see and kill every run; others only their own.
+    func isAdmin(_ peer: Peer) -> Bool {
+        if peer.uid == 0 { return true }
+        guard let group = config.adminGroup else { return false }
+        return Authorization.groups(of: Authorization.userName(peer.uid), primary: peer.gid).contains { gid in
+            String(gid) == group || Authorization.groupName(gid) == group
+        }
+    }
+
+    /// The record of a run the peer may see, or nil (no such run and someone else's run look the same).
+    func visibleRecord(_ id: Int64, to peer: Peer) throws -> RunRecord? {
+        guard let record = try records.run(id: id), record.clientUID == peer.uid || isAdmin(peer) else { return nil }
+        return record
+    }
+
     private func answerShow(_ show: ShowRequest, peer: Peer, connection: FileDescriptor) throws {
-        let record = try records.run(id: show.runID)
-        guard let record, record.clientUID == peer.uid || peer.uid == 0 else {
-            try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "no run \(show.runID) of yours")), to: connection.raw)
-            return
+        guard let record = try visibleRecord(show.runID, to: peer) else {
+            return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "no run \(show.runID) of yours")), to: connection.raw)
         }
         try FrameWriter.send(Wire.encode(.record, record), to: connection.raw)
+    }
+
+    private func answerPs(_ ps: PsRequest, peer: Peer, connection: FileDescriptor) throws {
+        let owner: UInt32? = isAdmin(peer) ? nil : peer.uid
+        let runs = try records.runs(clientUID: owner, status: ps.all ? nil : .running, limit: max(1, min(ps.limit, 1000)))
+        try FrameWriter.send(Wire.encode(.runList, runs), to: connection.raw)
+    }
+
+    private func answerKill(_ kill: RunReference, peer: Peer, connection: FileDescriptor) throws {
+        guard let record = try visibleRecord(kill.runID, to: peer) else {
+            return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "no run \(kill.runID) of yours")), to: connection.raw)
+        }
+        guard let run = activeRun(kill.runID) else {
+            return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "run \(kill.runID) is not running (\(record.status.rawValue))")), to: connection.raw)
+        }
+        let who = Authorization.userName(peer.uid).map { "\($0) (uid \(peer.uid))" } ?? "uid \(peer.uid)"
+        run.cancel(reason: "killed by \(who)")
+        logger.notice("run killed", metadata: ["run": "\(kill.runID)", "by": "\(who)"])
+        try FrameWriter.send(Wire.encode(.done, OutputNote(path: "", reason: "run \(kill.runID) is being ended")), to: connection.raw)
     }
 
     private func setTimeout(_ fd: Int32, _ option: Int32, seconds: Int) {

@@ -9,15 +9,22 @@ public struct SupervisorConfig: Sendable {
     public var sandboxUIDCount: UInt32
     /// Mode of the socket file. Who may run what is decided per policy ([access]), not by the mode.
     public var socketMode: UInt32
+    /// Members of this group see and kill every run (root always does).
+    public var adminGroup: String?
+    /// How much of each run's stdout and stderr is kept under the state directory.
+    public var logOutputBytes: UInt64
 
     public init(socketPath: String = "/run/glovebox/glovebox.sock", stateDirectory: String = "/var/lib/glovebox",
                 policyDirectory: String = "/etc/glovebox/policies", sandboxUIDBase: UInt32 = 1_900_000_000,
-                sandboxUIDCount: UInt32 = 65_536, socketMode: UInt32 = 0o666) {
+                sandboxUIDCount: UInt32 = 65_536, socketMode: UInt32 = 0o666, adminGroup: String? = nil,
+                logOutputBytes: UInt64 = 64 << 20) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
         self.policyDirectory = policyDirectory
         self.sandboxUIDBase = sandboxUIDBase
         self.sandboxUIDCount = sandboxUIDCount
         self.socketMode = socketMode
+        self.adminGroup = adminGroup
+        self.logOutputBytes = logOutputBytes
     }
 }

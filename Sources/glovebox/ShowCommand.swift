@@ -1,8 +1,67 @@
 import ArgumentParser
 import GloveboxClient
+import Records
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a run's record as JSON (your runs; root sees all).")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a run's record (your runs; root and admins see all).")
+
+    @OptionGroup var socket: SocketOption
+
+    @Flag(help: "The record as JSON (the same object as `glovebox run --record`).")
+    var json = false
+
+    @Argument(help: "The run's id.")
+    var runID: Int64
+
+    func run() throws {
+        do {
+            let record = try RunClient.show(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID)
+            print(json ? try RecordJSON.encode(record) : RecordText.describe(record))
+        } catch {
+            FileHandleStderr.print("glovebox: \(error)")
+            throw ExitCode(125)
+        }
+    }
+}
+
+struct PsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ps", abstract: "List runs in flight (your own; root and admins see everyone's).")
+
+    @OptionGroup var socket: SocketOption
+
+    @Flag(help: "Also finished and refused runs, newest first.")
+    var all = false
+
+    @Option(help: "At most this many runs.")
+    var limit = 50
+
+    @Flag(help: "JSON: an array of run records.")
+    var json = false
+
+    func run() throws {
+        do {
+            let runs = try DaemonQueries.ps(socketPath: DaemonConnection.socketPath(socket.socket), all: all, limit: limit)
+            if json {
+                print("[" + (try runs.map { try RecordJSON.encode($0) }).joined(separator: ",\n") + "]")
+            } else if runs.isEmpty {
+                print(all ? "no runs" : "no runs in flight")
+            } else {
+                print(RecordText.table(runs))
+            }
+        } catch {
+            FileHandleStderr.print("glovebox: \(error)")
+            throw ExitCode(125)
+        }
+    }
+}
+
+struct KillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kill", abstract: "End a run in flight (yours; root and admins may end any). It is recorded as cancelled.")
 
     @OptionGroup var socket: SocketOption
 
@@ -11,11 +70,36 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let record = try RunClient.show(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID)
-            print(try RecordJSON.encode(record))
+            print(try DaemonQueries.kill(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID))
         } catch {
             FileHandleStderr.print("glovebox: \(error)")
             throw ExitCode(125)
         }
+    }
+}
+
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Print a run's stdout and stderr as kept by gloveboxd.",
+        discussion: "With --follow, keep printing until the run ends (attaching again to a run whose client went away); then exit with the status `glovebox run` would have.")
+
+    @OptionGroup var socket: SocketOption
+
+    @Flag(name: .shortAndLong, help: "Wait for more output until the run ends.")
+    var follow = false
+
+    @Argument(help: "The run's id.")
+    var runID: Int64
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let record: Records.RunRecord?
+        do {
+            record = try DaemonQueries.logs(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID, follow: follow)
+        } catch {
+            FileHandleStderr.print("glovebox: \(error)")
+            throw ExitCode(125)
+        }
+        if follow, let record { throw ExitCode(RunClient.exitStatus(for: record)) }
     }
 }

@@ -128,19 +128,47 @@ final class RunLifecycleTests: DaemonTestCase {
         XCTAssertEqual(HostState.processes(containing: "^/bin/sleep \(tag)"), [])
     }
 
-    func testAClientThatDisappearsDoesNotLeaveItsRunBehind() throws {
+    func testARunOutlivesItsClientAndLogsFollowAttachesAgain() throws {
         let tag = marker()
-        let pid = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag],
+        let script = "echo start \(tag); sleep 1; echo end \(tag)"
+        let pid = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sh", "-c", script],
                                           stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": daemon.socket])
-        try waitFor { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }
+        try waitFor { (try? record(tagged: script)) != nil }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        try waitFor { HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }
-        try waitFor { (try? record(tagged: tag))??.status == .cancelled }
+        let id = try XCTUnwrap(try record(tagged: script)).id
+        XCTAssertEqual(try record(tagged: script)?.status, .running, "the run goes on without its client")
+        let follow = try daemon.cli(["logs", "--follow", "\(id)"])
+        XCTAssertEqual(follow.status, 0, follow.stderr)
+        XCTAssertEqual(follow.stdout, "start \(tag)\nend \(tag)\n")
+        XCTAssertEqual(try record(tagged: script)?.status, .ok)
+        let again = try daemon.cli(["logs", "\(id)"])
+        XCTAssertEqual(again.stdout, "start \(tag)\nend \(tag)\n", "the log is kept after the run")
+    }
+
+    func testKillEndsARunAndOnlyItsOwnerOrRootMayKillIt() throws {
+        let tag = marker()
+        let pid = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag],
+                                          stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": daemon.socket])
+        defer { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+        try waitFor { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }
+        let id = try XCTUnwrap(try record(tagged: tag)).id
+        let ps = try daemon.cli(["ps"])
+        XCTAssertTrue(ps.stdout.contains("/bin/sleep \(tag)"), ps.stdout)
+        let other = try daemon.cli(["kill", "\(id)"], asUser: 65534)
+        XCTAssertEqual(other.status, 125)
+        XCTAssertTrue(other.stderr.contains("no run \(id) of yours"), other.stderr)
+        XCTAssertFalse(try daemon.cli(["ps"], asUser: 65534).stdout.contains(tag), "others' runs are not listed")
+        let killed = try daemon.cli(["kill", "\(id)"])
+        XCTAssertEqual(killed.status, 0, killed.stderr)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        XCTAssertEqual((status >> 8) & 0xff, 130)
+        XCTAssertEqual(HostState.processes(containing: "^/bin/sleep \(tag)"), [])
         let found = try XCTUnwrap(try record(tagged: tag))
         XCTAssertEqual(found.status, .cancelled)
-        XCTAssertEqual(found.message, "the client disconnected")
+        XCTAssertEqual(found.message, "killed by root (uid 0)")
     }
 
     func testTheClientExitsWithTheDocumentedStatus() throws {
