@@ -17,6 +17,8 @@ public struct RunClient {
     public var stderr: Int32 = 2
     /// Called once the daemon accepted the run.
     public var onAccepted: (Accepted) -> Void = { _ in }
+    /// Called while the request waits for a cap, each time its place changes.
+    public var onQueued: (QueueNote) -> Void = { _ in }
 
     public init(socketPath: String, request: RunRequest, workdir: String? = nil) {
         self.socketPath = socketPath
@@ -56,6 +58,7 @@ public struct RunClient {
             let frame = try connection.next()
             switch frame.kind {
             case .accepted: onAccepted(try Wire.decode(Accepted.self, frame))
+            case .queued: onQueued(try Wire.decode(QueueNote.self, frame))
             case .stdout: Self.write(stdout, frame.payload)
             case .stderr: Self.write(stderr, frame.payload)
             case .outputDirectory: outputs?.directory(try Wire.decode(OutputNote.self, frame).path)

@@ -24,6 +24,7 @@ public enum FrameKind: UInt8, Sendable {
     case runList = 20          // JSON [RunRecord] (reply to psRequest)
     case logEnd = 21           // JSON OutputNote: the log ends here while the run goes on (not following)
     case done = 22             // JSON OutputNote: a request was carried out (kill)
+    case queued = 23           // JSON QueueNote: the request waits for a cap; sent again when its place changes
 }
 
 public struct Frame: Sendable {

@@ -86,3 +86,10 @@ public enum Wire {
         }
     }
 }
+
+/// Where a request waits, and for what.
+public struct QueueNote: Codable, Sendable, Equatable {
+    public var position: Int
+    public var reason: String
+    public init(position: Int, reason: String) { self.position = position; self.reason = reason }
+}

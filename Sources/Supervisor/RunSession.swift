@@ -52,6 +52,9 @@ final class RunSession {
         } catch {
             return refuse(&record, "\(error)")
         }
+        let constraints = capConstraints(admitted.entry.policy)
+        guard waitForCaps(constraints, policy: admitted.entry.policy, record: &record) else { return }
+        defer { supervisor.gate.release(constraints) }
         guard let uid = supervisor.uids.acquire() else {
             return refuse(&record, "all \(supervisor.config.sandboxUIDCount) sandbox uids are in use")
         }
@@ -87,6 +90,76 @@ final class RunSession {
     }
 
     // MARK: - Admission
+
+    /// The caps this request counts against: the daemon's global and per-user ones, the template's own.
+    private func capConstraints(_ policy: Policy) -> [AdmissionGate.Constraint] {
+        let c = supervisor.config, t = policy.template, caps = policy.caps
+        let who = Authorization.userName(peer.uid) ?? "uid \(peer.uid)"
+        var list = [
+            AdmissionGate.Constraint(key: "global", concurrent: c.maxConcurrentRuns, perHour: c.maxRunsPerHour, name: "runs on this server"),
+            AdmissionGate.Constraint(key: "user:\(peer.uid)", concurrent: c.perUserConcurrentRuns, perHour: c.perUserRunsPerHour, name: "runs of \(who)"),
+        ]
+        if caps.concurrentRuns != nil || caps.runsPerHour != nil {
+            list.append(.init(key: "template:\(t)", concurrent: caps.concurrentRuns, perHour: caps.runsPerHour, name: "runs of template '\(t)'"))
+        }
+        if caps.userConcurrentRuns != nil || caps.userRunsPerHour != nil {
+            list.append(.init(key: "template-user:\(t):\(peer.uid)", concurrent: caps.userConcurrentRuns, perHour: caps.userRunsPerHour,
+                              name: "runs of template '\(t)' by \(who)"))
+        }
+        return list
+    }
+
+    /// Admits the request under every cap, waiting in the queue (telling the client its place) or refusing,
+    /// as the template or the daemon says. False when the request did not get through (it is recorded).
+    private func waitForCaps(_ constraints: [AdmissionGate.Constraint], policy: Policy, record: inout RunRecord) -> Bool {
+        let queue = (policy.caps.overCap ?? supervisor.config.overCap) == .queue
+        let waiter: AdmissionGate.Waiter
+        do { waiter = try AdmissionGate.Waiter(constraints) } catch {
+            refuse(&record, "\(error)")
+            return false
+        }
+        var told: QueueNote?
+        while true {
+            switch supervisor.gate.request(waiter, queue: queue) {
+            case .admitted:
+                return true
+            case .refused(let why):
+                refuse(&record, "over a cap: \(why)")
+                return false
+            case .waiting(let why, let position, let retryAt):
+                let note = QueueNote(position: position, reason: why)
+                if note != told { send(.queued, note); told = note }
+                var fds = [pollfd(fd: waiter.wake.raw, events: Int16(POLLIN), revents: 0), pollfd(fd: connection.raw, events: Int16(POLLIN), revents: 0)]
+                let timeout = retryAt.map { Int32(max(0, min(3_600_000, ($0 - Monotonic.now()) * 1000)).rounded(.up)) } ?? -1
+                _ = poll(&fds, 2, timeout)
+                var counter: UInt64 = 0
+                _ = read(waiter.wake.raw, &counter, 8)
+                if fds[1].revents != 0, let reason = clientLeftQueue() {
+                    supervisor.gate.withdraw(waiter)
+                    record.status = .cancelled
+                    record.message = reason
+                    record.endedAt = Monotonic.wallNow()
+                    do { record.id = try supervisor.records.insert(record) } catch { logger.error("cannot record a run that left the queue", metadata: ["error": "\(error)"]) }
+                    logger.info("request left the queue", metadata: ["reason": "\(reason)"])
+                    return false
+                }
+            }
+        }
+    }
+
+    /// While queued, the client may only cancel (or go away).
+    private func clientLeftQueue() -> String? {
+        do {
+            if try !reader.fill() { return "the client went away while waiting in the queue" }
+            while let frame = try reader.buffered() {
+                if frame.kind == .cancel { return "the client gave up waiting in the queue" }
+                throw ProtocolError.unexpected(frame.kind)
+            }
+        } catch {
+            return "protocol error from the client: \(error)"
+        }
+        return nil
+    }
 
     private func admit(_ record: inout RunRecord) throws -> Admitted {
         try validateArgv()

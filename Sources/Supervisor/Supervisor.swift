@@ -19,6 +19,7 @@ public final class Supervisor: Sendable {
     let cgroups: CgroupHierarchy
     let policies: PolicyCatalog
     let uids: UIDPool
+    let gate: AdmissionGate
     let kernel: String
     private let lock: FileDescriptor
     private let shutdownEvent: FileDescriptor
@@ -46,6 +47,7 @@ public final class Supervisor: Sendable {
         logger.info("cgroups ready", metadata: ["hierarchy": "\(cgroups.description)"])
         policies = PolicyCatalog.load(directory: config.policyDirectory, logger: logger)
         uids = UIDPool(base: config.sandboxUIDBase, count: config.sandboxUIDCount)
+        gate = AdmissionGate(maxQueued: config.maxQueued)
         kernel = Self.kernelRelease()
         shutdownEvent = FileDescriptor(gb_eventfd())
         drained = FileDescriptor(gb_eventfd())

@@ -101,7 +101,8 @@ struct RunCommand: ParsableCommand {
             }
         }
         let request = RunRequest(template: template, argv: argv, environment: env, limits: limits, outputs: outputs)
-        let client = RunClient(socketPath: DaemonConnection.socketPath(socket.socket), request: request, workdir: workdir)
+        var client = RunClient(socketPath: DaemonConnection.socketPath(socket.socket), request: request, workdir: workdir)
+        client.onQueued = { note in FileHandleStderr.print("glovebox: waiting in the queue, place \(note.position): \(note.reason) (Ctrl-C gives up)") }
         let result: RunClient.Result
         do {
             result = try client.run(forwardSignals: true)
