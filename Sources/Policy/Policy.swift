@@ -28,6 +28,8 @@ public struct Policy: Sendable, Equatable {
     /// What happens to a run whose client goes away: it goes on (the default; `glovebox logs --follow`
     /// attaches again) or it is cancelled. An explicit cancel (Ctrl-C) always cancels.
     public var onDisconnect: DisconnectAction = .continue
+    /// Caps on runs of this template, on top of the daemon's global and per-user ones.
+    public var caps = TemplateCaps()
 
     public init(template: String, digest: String = "", description: String = "", limits: Limits,
                 readOnlyPaths: [String] = ["/usr", "/lib", "/lib64", "/bin", "/sbin"],
@@ -129,4 +131,22 @@ public struct Policy: Sendable, Equatable {
 public enum DisconnectAction: String, Sendable, Equatable, CaseIterable {
     case `continue`
     case cancel
+}
+
+/// `[caps]` of a policy: how many runs of this template may go at once and start in an hour, in all and
+/// per user, and whether a request over a cap waits in the queue or is refused (nil: the daemon's setting).
+public struct TemplateCaps: Sendable, Equatable {
+    public var concurrentRuns: Int?
+    public var runsPerHour: Int?
+    public var userConcurrentRuns: Int?
+    public var userRunsPerHour: Int?
+    public var overCap: OverCapAction?
+    public init(concurrentRuns: Int? = nil, runsPerHour: Int? = nil, userConcurrentRuns: Int? = nil, userRunsPerHour: Int? = nil,
+                overCap: OverCapAction? = nil) {
+        self.concurrentRuns = concurrentRuns
+        self.runsPerHour = runsPerHour
+        self.userConcurrentRuns = userConcurrentRuns
+        self.userRunsPerHour = userRunsPerHour
+        self.overCap = overCap
+    }
 }

@@ -24,22 +24,27 @@ struct PolicyParser {
         if let problem = PolicyRules.templateNameProblem(template) {
             throw PolicyError(file: source, message: "invalid template name '\(template)': \(problem)")
         }
+        let root = try document(text, bytes: bytes, source: source)
+        let parser = PolicyParser(source: source, locator: TOMLLineLocator(text))
+        return try parser.policy(from: root, template: template, digest: SHA256.hex(bytes))
+    }
+
+    /// The TOML document in `text` (whose UTF-8 is `bytes`), refusing NULs; syntax errors carry their line.
+    /// Shared with `DaemonConfigParser`.
+    static func document(_ text: String, bytes: [UInt8], source: String) throws(PolicyError) -> TOMLTable {
         // TOMLKit hands the text to C as a C string and returns strings the same way, so a NUL would silently
         // cut the document or a value short. Refuse raw NULs and the \u0000 / \U00000000 escapes outright.
         if let line = nulLine(bytes) {
             throw PolicyError(file: source, line: line, message: "NUL characters are not allowed (raw or as \\u0000)")
         }
-        let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
+            return try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             throw PolicyError(file: source, line: error.source.begin.line,
                               message: "TOML syntax error at column \(error.source.begin.column): \(error.description)")
         } catch {
             throw PolicyError(file: source, message: "TOML syntax error: \(error)")
         }
-        let parser = PolicyParser(source: source, locator: TOMLLineLocator(text))
-        return try parser.policy(from: root, template: template, digest: SHA256.hex(bytes))
     }
 
     /// The line of the first raw NUL byte or `\u0000` / `\U00000000` escape, if any.
@@ -94,13 +99,15 @@ struct PolicyParser {
                       users: users, groups: groups, seccompDeny: deny, workdir: workdir)
     }
 
-    /// Reports the unknown key (top level or in a known table) that comes first in the file.
-    private func checkUnknownKeys(_ root: TOMLTable) throws(PolicyError) {
+    /// Reports the unknown key (top level or in a known table) that comes first in the file. The known keys
+    /// default to a policy's; `DaemonConfigParser` passes its own.
+    func checkUnknownKeys(_ root: TOMLTable, topLevel: [String] = Self.topLevelKeys,
+                          tables: [(table: String, keys: [String])] = Self.tableKeys) throws(PolicyError) {
         var unknown: [(path: [String], known: [String])] = []
-        for key in root.keys where !Self.topLevelKeys.contains(key) {
-            unknown.append(([key], Self.topLevelKeys))
+        for key in root.keys where !topLevel.contains(key) {
+            unknown.append(([key], topLevel))
         }
-        for (name, known) in Self.tableKeys {
+        for (name, known) in tables {
             guard let table = root[name]?.table else { continue }
             for key in table.keys where !known.contains(key) { unknown.append(([name, key], known)) }
         }
@@ -158,13 +165,13 @@ struct PolicyParser {
                       gpus: gpus, outputFileBytes: outputFile)
     }
 
-    private func checkMinimum(_ value: UInt64, _ minimum: UInt64, _ path: [String]) throws(PolicyError) {
+    func checkMinimum(_ value: UInt64, _ minimum: UInt64, _ path: [String]) throws(PolicyError) {
         guard value >= minimum else {
             throw fail(path, "\(ByteSize.format(value)) is below the minimum \(ByteSize.format(minimum))")
         }
     }
 
-    private func checkRange(_ value: Int, _ range: ClosedRange<Int>, _ path: [String]) throws(PolicyError) {
+    func checkRange(_ value: Int, _ range: ClosedRange<Int>, _ path: [String]) throws(PolicyError) {
         if value < range.lowerBound { throw fail(path, "\(value) is below the minimum \(range.lowerBound)") }
         if value > range.upperBound { throw fail(path, "\(value) is above the maximum \(range.upperBound)") }
     }
@@ -234,10 +241,10 @@ struct PolicyParser {
         return list
     }
 
-    // MARK: - Typed access
+    // MARK: - Typed access (shared with DaemonConfigParser)
 
     /// Runs `problem` on every element (and rejects duplicates), failing at the first element's own line.
-    private func checkEach(_ list: [String], _ path: [String], _ problem: (String) -> String?) throws(PolicyError) {
+    func checkEach(_ list: [String], _ path: [String], _ problem: (String) -> String?) throws(PolicyError) {
         var seen: Set<String> = []
         for (index, item) in list.enumerated() {
             if let message = problem(item) { throw fail(path, element: index, message) }
@@ -245,33 +252,33 @@ struct PolicyParser {
         }
     }
 
-    private func table(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> TOMLTable? {
+    func table(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> TOMLTable? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         guard let table = value.table else { throw typeError(path, "a table", value) }
         return table
     }
 
-    private func string(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> String? {
+    func string(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> String? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         guard let string = value.string else { throw typeError(path, "a string", value) }
         return string
     }
 
-    private func integer(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Int? {
+    func integer(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Int? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         guard let int = value.int else { throw typeError(path, "an integer", value) }
         return int
     }
 
     /// An integer or a float.
-    private func number(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Double? {
+    func number(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Double? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         if let int = value.int { return Double(int) }
         guard let double = value.double else { throw typeError(path, "a number", value) }
         return double
     }
 
-    private func strings(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> [String]? {
+    func strings(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> [String]? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         guard let array = value.array else { throw typeError(path, "an array of strings", value) }
         var out: [String] = []
@@ -285,7 +292,7 @@ struct PolicyParser {
     }
 
     /// A duration string ("2h") or a number of seconds.
-    private func duration(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Double? {
+    func duration(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Double? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         if let int = value.int { return Double(int) }
         if let double = value.double { return double }
@@ -297,7 +304,7 @@ struct PolicyParser {
     }
 
     /// A size string ("4GiB") or an integer number of bytes.
-    private func size(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> UInt64? {
+    func size(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> UInt64? {
         guard let value = parent[path[path.count - 1]] else { return nil }
         if let int = value.int {
             guard int >= 0 else { throw fail(path, "\(int) is negative") }
@@ -312,16 +319,16 @@ struct PolicyParser {
 
     // MARK: - Errors
 
-    private func fail(_ path: [String], _ message: String) -> PolicyError {
+    func fail(_ path: [String], _ message: String) -> PolicyError {
         PolicyError(file: source, line: locator.line(of: path), message: "\(path.joined(separator: ".")): \(message)")
     }
 
-    private func fail(_ path: [String], element index: Int, _ message: String) -> PolicyError {
+    func fail(_ path: [String], element index: Int, _ message: String) -> PolicyError {
         PolicyError(file: source, line: locator.line(of: path, element: index),
                     message: "\(path.joined(separator: "."))[\(index)]: \(message)")
     }
 
-    private func typeError(_ path: [String], _ expected: String, _ value: TOMLValueConvertible) -> PolicyError {
+    func typeError(_ path: [String], _ expected: String, _ value: TOMLValueConvertible) -> PolicyError {
         fail(path, "expected \(expected), found \(Self.kind(value.type))")
     }
 

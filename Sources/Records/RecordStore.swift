@@ -17,7 +17,8 @@ import Glibc
 public final class RecordStore: @unchecked Sendable {
     /// The database file.
     public let path: String
-    private let connection: Mutex<OpaquePointer>
+    /// Internal, not private: RecordStore+Audit.swift works on the same connection under the same lock.
+    let connection: Mutex<OpaquePointer>
 
     /// Opens (creating if needed, mode 0600) the database at `path`: WAL journal, synchronous=NORMAL,
     /// foreign keys on, a 5 s busy timeout; creates or migrates the schema (`PRAGMA user_version`).

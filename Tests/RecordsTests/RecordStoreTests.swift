@@ -246,7 +246,7 @@ final class RecordStoreTests: XCTestCase {
         let reopened = try RecordStore(path: dbPath)
         XCTAssertEqual(try reopened.run(id: record.id), record)
         XCTAssertEqual(try reopened.insert(sample()), record.id + 1)
-        XCTAssertEqual(try reopened.execute("PRAGMA user_version"), "1")
+        XCTAssertEqual(try reopened.execute("PRAGMA user_version"), "2")
     }
 
     func testConnectionSettings() throws {
@@ -255,7 +255,7 @@ final class RecordStoreTests: XCTestCase {
         XCTAssertEqual(try store.execute("PRAGMA synchronous"), "1")  // NORMAL
         XCTAssertEqual(try store.execute("PRAGMA foreign_keys"), "1")
         XCTAssertEqual(try store.execute("PRAGMA busy_timeout"), "5000")
-        XCTAssertEqual(try store.execute("PRAGMA user_version"), "1")
+        XCTAssertEqual(try store.execute("PRAGMA user_version"), "2")
         let indexes = try store.execute("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' ORDER BY name)")
         XCTAssertEqual(indexes, "runs_client_uid,runs_status")
     }

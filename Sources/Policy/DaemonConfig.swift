@@ -1,0 +1,127 @@
+import GloveboxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// gloveboxd's own settings, from /etc/glovebox/gloveboxd.toml: where it listens and keeps its state, which GPUs
+/// it hands out, who administers it and the global caps on runs. Every key is optional; a missing file at the
+/// default path means all defaults. See systemd/gloveboxd.toml for the documented format.
+public struct DaemonConfig: Sendable, Equatable {
+    /// [socket] path: the Unix socket clients connect to (shorter than 108 bytes).
+    public var socketPath: String
+    /// [socket] group: a group name or numeric gid to own the socket; nil = root.
+    public var socketGroup: String?
+    /// [socket] mode, written as an octal string ("0660"): between 0600 and 0777.
+    public var socketMode: UInt32
+    /// [paths] state: the run database and the runs' scratch space.
+    public var stateDirectory: String
+    /// [paths] policies: one `<template>.toml` per template.
+    public var policyDirectory: String
+    /// [access] admin_group: a group name or numeric gid whose members see and kill all runs; nil = only root.
+    public var adminGroup: String?
+    /// [sandbox] uid_base: the first of the uids given to runs (one per concurrent run).
+    public var sandboxUIDBase: UInt32
+    /// [sandbox] uid_count: how many uids from `sandboxUIDBase` on.
+    public var sandboxUIDCount: UInt32
+    /// [gpus] devices: the GPU device nodes runs may be given; nil = discover /dev/nvidia[0-9]+ at start.
+    public var gpus: [String]?
+    /// [caps] concurrent_runs: runs at once, all users together.
+    public var maxConcurrentRuns: Int
+    /// [caps] runs_per_hour: runs started in any hour, all users together.
+    public var maxRunsPerHour: Int
+    /// [caps] user_concurrent_runs: runs at once for one user.
+    public var perUserConcurrentRuns: Int
+    /// [caps] user_runs_per_hour: runs started in any hour by one user.
+    public var perUserRunsPerHour: Int
+    /// [caps] over_cap: what happens to a run request over a cap.
+    public var overCap: OverCapAction
+    /// [caps] max_queued: requests waiting at most (with `overCap == .queue`); 0 = none wait.
+    public var maxQueued: Int
+    /// [shutdown] runs: what a stopping daemon does with the runs in flight.
+    public var shutdown: ShutdownAction
+    /// [shutdown] grace: the most seconds a stop waits on the runs before killing what is left (0 to 1 h).
+    public var shutdownGraceSeconds: Double
+    /// [logs] max_bytes: the most of one run's stdout and stderr together that is kept.
+    public var logOutputBytes: UInt64
+
+    public static let defaultPath = "/etc/glovebox/gloveboxd.toml"
+
+    /// All defaults.
+    public init() {
+        socketPath = "/run/glovebox/glovebox.sock"
+        socketGroup = nil
+        socketMode = 0o666
+        stateDirectory = "/var/lib/glovebox"
+        policyDirectory = "/etc/glovebox/policies"
+        adminGroup = nil
+        sandboxUIDBase = 1_900_000_000
+        sandboxUIDCount = 65_536
+        gpus = nil
+        maxConcurrentRuns = 64
+        maxRunsPerHour = 3600
+        perUserConcurrentRuns = 8
+        perUserRunsPerHour = 600
+        overCap = .queue
+        maxQueued = 256
+        shutdown = .cancel
+        shutdownGraceSeconds = 30
+        logOutputBytes = 64 << 20
+    }
+
+    /// Parses and validates configuration text; `source` (a path) is used in messages.
+    public static func parse(_ text: String, source: String) throws(PolicyError) -> DaemonConfig {
+        try DaemonConfigParser.parse(text, source: source)
+    }
+
+    /// Reads and parses; a missing file at the DEFAULT path means all defaults (returns DaemonConfig()), a missing
+    /// file at any other (explicitly given) path is an error.
+    ///
+    /// `explicit` says whether the path was given (`--config`); when it was not, a file that does not exist
+    /// (ENOENT, not a dangling symbolic link) gives the defaults.
+    public static func load(path: String, explicit: Bool) throws(PolicyError) -> DaemonConfig {
+        func failure(_ what: String, _ code: Int32) -> PolicyError {
+            PolicyError(file: path, message: "\(what): \(String(cString: strerror(code)))")
+        }
+        let fd: FileDescriptor
+        do {
+            // O_NONBLOCK: opening a FIFO must not hang; regular files ignore it.
+            fd = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK)
+        } catch {
+            let code = (error as? SystemError)?.errno ?? EIO
+            var info = stat()
+            if code == ENOENT, !explicit, lstat(path, &info) != 0 { return DaemonConfig() }
+            throw failure("cannot open", code)
+        }
+        var info = stat()
+        guard fstat(fd.raw, &info) == 0 else { throw failure("cannot stat", errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw PolicyError(file: path, message: "not a regular file") }
+        let bytes: [UInt8]
+        do {
+            bytes = try fd.readToEnd(limit: PolicyRules.maximumFileBytes)
+        } catch {
+            let code = (error as? SystemError)?.errno ?? EIO
+            if code == EFBIG { throw PolicyError(file: path, message: "file is larger than 1 MiB") }
+            throw failure("cannot read", code)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw PolicyError(file: path, message: "not valid UTF-8")
+        }
+        return try parse(text, source: path)
+    }
+}
+
+/// What happens to a run request that would go over a cap.
+public enum OverCapAction: String, Sendable, Equatable, CaseIterable {
+    /// It waits (up to `DaemonConfig.maxQueued` requests) until the run fits.
+    case queue
+    /// It is refused at once.
+    case refuse
+}
+
+/// What a stopping gloveboxd does with the runs in flight.
+public enum ShutdownAction: String, Sendable, Equatable, CaseIterable {
+    /// Cancels them at once and records them.
+    case cancel
+    /// Lets them finish, for up to the grace period, then cancels the rest.
+    case wait
+}
