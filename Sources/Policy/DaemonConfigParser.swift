@@ -84,7 +84,7 @@ struct DaemonConfigParser {
         }
 
         if let shutdown = try reader.table(root, ["shutdown"]) {
-            config.shutdown = try choice(shutdown, ["shutdown", "runs"], as: ShutdownAction.self) ?? config.shutdown
+            config.shutdown = try reader.choice(shutdown, ["shutdown", "runs"], as: ShutdownAction.self) ?? config.shutdown
             let path = ["shutdown", "grace"]
             if let grace = try reader.duration(shutdown, path) {
                 guard !grace.isNaN, grace >= 0 else {
@@ -149,7 +149,7 @@ struct DaemonConfigParser {
         config.maxRunsPerHour = try cap("runs_per_hour") ?? config.maxRunsPerHour
         config.perUserConcurrentRuns = try cap("user_concurrent_runs") ?? config.perUserConcurrentRuns
         config.perUserRunsPerHour = try cap("user_runs_per_hour") ?? config.perUserRunsPerHour
-        config.overCap = try choice(t, ["caps", "over_cap"], as: OverCapAction.self) ?? config.overCap
+        config.overCap = try reader.choice(t, ["caps", "over_cap"], as: OverCapAction.self) ?? config.overCap
         config.maxQueued = try cap("max_queued", minimum: 0) ?? config.maxQueued
     }
 
@@ -189,15 +189,6 @@ struct DaemonConfigParser {
     }
 
     /// One of the cases of `T`, by raw value.
-    private func choice<T: RawRepresentable & CaseIterable>(_ t: TOMLTable, _ path: [String], as _: T.Type)
-    throws(PolicyError) -> T? where T.RawValue == String {
-        guard let text = try reader.string(t, path) else { return nil }
-        guard let value = T(rawValue: text) else {
-            throw reader.fail(path, "'\(text)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return value
-    }
-
     /// `/dev/nvidia` followed by a decimal number.
     static func isGPUDevice(_ path: String) -> Bool {
         let prefix = "/dev/nvidia"

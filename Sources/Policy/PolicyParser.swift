@@ -4,13 +4,15 @@ import TOMLKit
 /// Turns the text of a policy file into a validated `Policy`. The first problem found is thrown as a
 /// `PolicyError` naming the file, the line (from `TOMLLineLocator`) and the reason.
 struct PolicyParser {
-    static let topLevelKeys = ["description", "limits", "filesystem", "environment", "access", "seccomp"]
+    static let topLevelKeys = ["description", "limits", "filesystem", "environment", "access", "seccomp", "lifetime", "caps"]
     static let tableKeys: [(table: String, keys: [String])] = [
         ("limits", ["timeout", "memory", "pids", "cpus", "storage", "gpus", "output_file"]),
         ("filesystem", ["read_only", "workdir"]),
         ("environment", ["set", "pass"]),
         ("access", ["users", "groups"]),
         ("seccomp", ["deny"]),
+        ("lifetime", ["on_disconnect"]),
+        ("caps", ["concurrent_runs", "runs_per_hour", "user_concurrent_runs", "user_runs_per_hour", "over_cap"]),
     ]
 
     let source: String
@@ -94,9 +96,37 @@ struct PolicyParser {
             }
         }
 
-        return Policy(template: template, digest: digest, description: description, limits: limits,
-                      readOnlyPaths: readOnly, environment: environment, passEnvironment: pass,
-                      users: users, groups: groups, seccompDeny: deny, workdir: workdir)
+        var policy = Policy(template: template, digest: digest, description: description, limits: limits,
+                            readOnlyPaths: readOnly, environment: environment, passEnvironment: pass,
+                            users: users, groups: groups, seccompDeny: deny, workdir: workdir)
+        if let lifetime = try table(root, ["lifetime"]) {
+            policy.onDisconnect = try choice(lifetime, ["lifetime", "on_disconnect"], as: DisconnectAction.self) ?? .continue
+        }
+        if let caps = try table(root, ["caps"]) { policy.caps = try parseCaps(caps) }
+        return policy
+    }
+
+    // MARK: - [caps]
+
+    private func parseCaps(_ t: TOMLTable) throws(PolicyError) -> TemplateCaps {
+        func cap(_ key: String) throws(PolicyError) -> Int? {
+            guard let value = try integer(t, ["caps", key]) else { return nil }
+            try checkRange(value, 1...1_000_000, ["caps", key])
+            return value
+        }
+        return TemplateCaps(concurrentRuns: try cap("concurrent_runs"), runsPerHour: try cap("runs_per_hour"),
+                            userConcurrentRuns: try cap("user_concurrent_runs"), userRunsPerHour: try cap("user_runs_per_hour"),
+                            overCap: try choice(t, ["caps", "over_cap"], as: OverCapAction.self))
+    }
+
+    /// A string that must be one of an enumeration's raw values.
+    func choice<T: RawRepresentable & CaseIterable>(_ t: TOMLTable, _ path: [String], as _: T.Type)
+    throws(PolicyError) -> T? where T.RawValue == String {
+        guard let text = try string(t, path) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw fail(path, "'\(text)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
     }
 
     /// Reports the unknown key (top level or in a known table) that comes first in the file. The known keys

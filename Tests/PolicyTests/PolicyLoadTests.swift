@@ -69,7 +69,7 @@ final class PolicyLoadTests: XCTestCase {
         XCTAssertEqual(errors.map(\.file), [directory + "/bad name.toml", directory + "/bad.toml"])
         XCTAssertEqual(errors.last?.line, 7)
         XCTAssertEqual(errors.last?.message,
-                       "unknown table [limits2] (known: description, limits, filesystem, environment, access, seccomp)")
+                       "unknown table [limits2] (known: description, limits, filesystem, environment, access, seccomp, lifetime, caps)")
         XCTAssertTrue(errors.first?.message.hasPrefix("invalid template name 'bad name'") ?? false)
     }
 

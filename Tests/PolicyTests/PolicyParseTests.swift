@@ -115,12 +115,12 @@ final class PolicyParseTests: XCTestCase {
 
     func testUnknownTopLevelKeyNamesTheKnownKeys() {
         assertPolicyError("colour = \"blue\"\n" + minimalPolicy, line: 1,
-                          "unknown key 'colour' (known: description, limits, filesystem, environment, access, seccomp)")
+                          "unknown key 'colour' (known: description, limits, filesystem, environment, access, seccomp, lifetime, caps)")
     }
 
     func testUnknownTableIsReportedAtItsHeader() {
         assertPolicyError(minimalPolicy + "\n[network]\nallow = true\n", line: 8,
-                          "unknown table [network] (known: description, limits, filesystem, environment, access, seccomp)")
+                          "unknown table [network] (known: description, limits, filesystem, environment, access, seccomp, lifetime, caps)")
     }
 
     func testUnknownKeyInATableIsReportedWithItsFullName() throws {
@@ -350,5 +350,36 @@ extension String {
 
     func replacingTimeout(_ value: String) -> String {
         replacingOccurrences("timeout = \"10m\"", with: "timeout = \(value)")
+    }
+}
+
+extension PolicyParseTests {
+    func testLifetimeAndCapsAreRead() throws {
+        let text = """
+        [limits]
+        timeout = "1m"
+        memory = "64MiB"
+        pids = 8
+        cpus = 1
+        storage = "8MiB"
+
+        [lifetime]
+        on_disconnect = "cancel"
+
+        [caps]
+        concurrent_runs = 4
+        user_runs_per_hour = 10
+        over_cap = "refuse"
+        """
+        let policy = try Policy.parse(text, template: "t", source: "t.toml")
+        XCTAssertEqual(policy.onDisconnect, .cancel)
+        XCTAssertEqual(policy.caps, TemplateCaps(concurrentRuns: 4, userRunsPerHour: 10, overCap: .refuse))
+        XCTAssertThrowsError(try Policy.parse(text.replacingOccurrences(of: "\"cancel\"", with: "\"stop\""), template: "t", source: "t.toml")) { error in
+            XCTAssertEqual((error as? PolicyError)?.line, 9)
+            XCTAssertTrue("\(error)".contains("'stop' is not one of: continue, cancel"), "\(error)")
+        }
+        XCTAssertThrowsError(try Policy.parse(text.replacingOccurrences(of: "concurrent_runs = 4", with: "concurrent_runs = 0"), template: "t", source: "t.toml")) { error in
+            XCTAssertEqual((error as? PolicyError)?.line, 12)
+        }
     }
 }
