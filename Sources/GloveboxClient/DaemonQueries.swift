@@ -43,3 +43,28 @@ public enum DaemonQueries {
         }
     }
 }
+
+extension DaemonQueries {
+    public static func audit(socketPath: String, request: AuditRequest) throws -> [AuditEvent] {
+        let connection = try DaemonConnection(path: socketPath)
+        try connection.send(Wire.encode(.auditRequest, request))
+        let frame = try connection.next()
+        switch frame.kind {
+        case .auditList: return try Wire.decode([AuditEvent].self, frame)
+        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
+        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
+        }
+    }
+
+    /// The chain's state in words; throws when the daemon refuses.
+    public static func verifyAudit(socketPath: String) throws -> String {
+        let connection = try DaemonConnection(path: socketPath)
+        try connection.send(Wire.encode(.auditRequest, AuditRequest(verify: true)))
+        let frame = try connection.next()
+        switch frame.kind {
+        case .done: return try Wire.decode(OutputNote.self, frame).reason
+        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
+        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
+        }
+    }
+}

@@ -10,6 +10,7 @@ public enum FrameKind: UInt8, Sendable {
     case psRequest = 4         // JSON PsRequest
     case logsRequest = 5       // JSON LogsRequest
     case killRequest = 6       // JSON RunReference
+    case auditRequest = 7      // JSON AuditRequest
     // daemon → client
     case accepted = 10
     case stdout = 11
@@ -25,6 +26,7 @@ public enum FrameKind: UInt8, Sendable {
     case logEnd = 21           // JSON OutputNote: the log ends here while the run goes on (not following)
     case done = 22             // JSON OutputNote: a request was carried out (kill)
     case queued = 23           // JSON QueueNote: the request waits for a cap; sent again when its place changes
+    case auditList = 24        // JSON [AuditEvent]
 }
 
 public struct Frame: Sendable {

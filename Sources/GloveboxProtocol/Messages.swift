@@ -93,3 +93,14 @@ public struct QueueNote: Codable, Sendable, Equatable {
     public var reason: String
     public init(position: Int, reason: String) { self.position = position; self.reason = reason }
 }
+
+/// `glovebox audit`: events since a time and/or of one run, or a check of the whole chain.
+public struct AuditRequest: Codable, Sendable {
+    public var since: Double?
+    public var runID: Int64?
+    public var limit: Int
+    public var verify: Bool
+    public init(since: Double? = nil, runID: Int64? = nil, limit: Int = 1000, verify: Bool = false) {
+        self.since = since; self.runID = runID; self.limit = limit; self.verify = verify
+    }
+}

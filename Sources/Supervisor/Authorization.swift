@@ -43,4 +43,14 @@ enum Authorization {
         }
         return Array(list.prefix(Int(max(0, count))))
     }
+
+    /// A group name or numeric gid, resolved.
+    static func groupID(_ group: String) -> gid_t? {
+        if let gid = gid_t(group) { return gid }
+        var grp = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getgrnam_r(group, &grp, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return grp.gr_gid
+    }
 }

@@ -69,6 +69,8 @@ final class RunSession {
         }
         logger[metadataKey: "run"] = "\(record.id)"
         logger.info("run accepted", metadata: ["argv": "\(request.argv)"])
+        supervisor.audit(.runAccepted, runID: record.id, uid: peer.uid, template: request.template,
+                         "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
 
         let log: RunLog
@@ -141,6 +143,8 @@ final class RunSession {
                     record.endedAt = Monotonic.wallNow()
                     do { record.id = try supervisor.records.insert(record) } catch { logger.error("cannot record a run that left the queue", metadata: ["error": "\(error)"]) }
                     logger.info("request left the queue", metadata: ["reason": "\(reason)"])
+                    supervisor.audit(.runCancelled, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: request.template, reason)
+                    send(.finished, record)
                     return false
                 }
             }
@@ -239,6 +243,7 @@ final class RunSession {
             logger.error("cannot record a refusal", metadata: ["error": "\(error)"])
         }
         logger.notice("run refused", metadata: ["reason": "\(message)"])
+        supervisor.audit(.runRefused, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: request.template, message)
         send(.error, ErrorMessage(message: message, runID: record.id == 0 ? nil : record.id))
     }
 
@@ -355,8 +360,16 @@ final class RunSession {
         do {
             try supervisor.records.update(record)
         } catch {
-            logger.critical("cannot save the run's record", metadata: ["error": "\(error)"])
+            logger.critical(error.isDiskFull ? "state disk full: cannot save the run's record" : "cannot save the run's record",
+                            metadata: ["error": "\(error)"])
         }
+        for hit in record.limitsHit {
+            supervisor.audit(.limitHit, runID: record.id, uid: record.clientUID, template: record.template, hit.rawValue)
+        }
+        let kind: AuditKind = record.status == .cancelled ? .runCancelled : .runFinished
+        let outcome = record.exitCode.map { " exit \($0)" } ?? record.signal.map { " signal \($0)" } ?? ""
+        supervisor.audit(kind, runID: record.id, uid: record.clientUID, template: record.template,
+                         record.status.rawValue + outcome + (record.message.isEmpty ? "" : ": \(record.message)"))
     }
 
     private func sendOutputs(from volume: StorageVolume, maxFileBytes: UInt64) {

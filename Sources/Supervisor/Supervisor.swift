@@ -13,7 +13,7 @@ import Glibc
 /// gloveboxd's core: owns the socket, the policies, the run records and the cgroup subtree, and gives
 /// each client connection a thread of its own.
 public final class Supervisor: Sendable {
-    let config: SupervisorConfig
+    let config: DaemonConfig
     let logger: Logger
     let records: RecordStore
     let cgroups: CgroupHierarchy
@@ -31,7 +31,7 @@ public final class Supervisor: Sendable {
     private let connections = Atomic<Int>(0)
     static let maxConnections = 1024
 
-    public init(config: SupervisorConfig, logger: Logger) throws {
+    public init(config: DaemonConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
         try FileIO.mkdir(config.stateDirectory, mode: 0o700)
@@ -53,6 +53,8 @@ public final class Supervisor: Sendable {
         drained = FileDescriptor(gb_eventfd())
         try checkHost()
         recover()
+        for problem in policies.problems { audit(.policyRejected, problem) }
+        audit(.daemonStart, "gloveboxd started: \(cgroups.description); templates \(policies.names.joined(separator: ", "))")
     }
 
     /// The mechanisms every run depends on; missing ones stop the daemon with a message instead of
@@ -85,6 +87,7 @@ public final class Supervisor: Sendable {
                 record.endedAt = Monotonic.wallNow()
                 record.message = "the daemon stopped while the run was in progress; the run was ended at restart"
                 try records.update(record)
+                audit(.runLost, runID: record.id, uid: record.clientUID, template: record.template, record.message)
             }
         } catch {
             logger.error("cannot mark lost runs", metadata: ["error": "\(error)"])
@@ -118,6 +121,7 @@ public final class Supervisor: Sendable {
             if connections.add(1, ordering: .relaxed).newValue > Self.maxConnections {
                 connections.subtract(1, ordering: .relaxed)
                 logger.warning("connection refused: too many connections", metadata: ["limit": "\(Self.maxConnections)"])
+                audit(.connectionRejected, "more than \(Self.maxConnections) connections")
                 try? FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "gloveboxd is serving \(Self.maxConnections) connections; try again later")), to: client)
                 close(client)
                 continue
@@ -135,6 +139,7 @@ public final class Supervisor: Sendable {
         }
         finishInFlight()
         cgroups.removeInstance()
+        audit(.daemonStop, "gloveboxd stopped")
         logger.info("stopped")
     }
 
@@ -143,14 +148,27 @@ public final class Supervisor: Sendable {
         _ = write(shutdownEvent.raw, &one, 8)
     }
 
+    /// At shutdown: cancel the runs in flight, or with [shutdown] runs = "wait" let them finish for up to
+    /// the grace period first. Returns when every run is recorded.
     private func finishInFlight() {
+        if active.withLock({ $0.isEmpty }) { return }
+        if config.shutdown == .wait {
+            logger.info("waiting for runs in flight", metadata: ["grace": "\(config.shutdownGraceSeconds)"])
+            waitForRuns(until: Monotonic.now() + config.shutdownGraceSeconds)
+        }
         let runs = active.withLock { Array($0.values) }
         if runs.isEmpty { return }
         logger.info("cancelling runs in flight", metadata: ["count": "\(runs.count)"])
         for run in runs { run.cancel(reason: "the daemon is shutting down") }
+        waitForRuns(until: .infinity)
+    }
+
+    private func waitForRuns(until deadline: Double) {
         while !active.withLock({ $0.isEmpty }) {
+            let left = deadline - Monotonic.now()
+            if left <= 0 { return }
             var p = pollfd(fd: drained.raw, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 10_000)
+            _ = poll(&p, 1, Int32(min(left, 3600) * 1000))
             var counter: UInt64 = 0
             _ = read(drained.raw, &counter, 8)
         }
@@ -188,6 +206,10 @@ public final class Supervisor: Sendable {
                 _ = try syscallValue("bind", path) { bind(fd.raw, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
         }
+        if let group = config.socketGroup {
+            guard let gid = Authorization.groupID(group) else { throw SandboxError.invalid("socket group '\(group)' does not exist") }
+            try syscallValue("chown", path) { chown(path, 0, gid) }
+        }
         try syscallValue("chmod", path) { chmod(path, mode_t(config.socketMode)) }
         try syscallValue("listen", path) { listen(fd.raw, 128) }
         return fd
@@ -217,12 +239,25 @@ public final class Supervisor: Sendable {
                 try LogStreamer(supervisor: self, connection: connection, peer: peer).stream(try Wire.decode(LogsRequest.self, frame))
             case .killRequest:
                 try answerKill(try Wire.decode(RunReference.self, frame), peer: peer, connection: connection)
+            case .auditRequest:
+                try answerAudit(try Wire.decode(AuditRequest.self, frame), peer: peer, connection: connection)
             default:
                 throw ProtocolError.unexpected(frame.kind)
             }
         } catch {
             logger.notice("bad request", metadata: ["uid": "\(uid)", "pid": "\(pid)", "error": "\(error)"])
             try? FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "bad request: \(error)")), to: connection.raw)
+        }
+    }
+
+    /// Appends to the audit log. A failure is loud (the log says why, and a full disk is named) but does
+    /// not stop the daemon: the run's own record is written separately.
+    func audit(_ kind: AuditKind, runID: Int64? = nil, uid: UInt32? = nil, template: String? = nil, _ detail: String = "") {
+        do {
+            try records.audit(kind, runID: runID, uid: uid, template: template, detail: detail)
+        } catch {
+            logger.critical(error.isDiskFull ? "state disk full: audit event lost" : "audit event lost",
+                            metadata: ["kind": "\(kind.rawValue)", "run": "\(runID.map(String.init) ?? "-")", "error": "\(error)"])
         }
     }
 
@@ -254,6 +289,26 @@ public final class Supervisor: Sendable {
         try FrameWriter.send(Wire.encode(.runList, runs), to: connection.raw)
     }
 
+    /// Admins see every event and may verify the chain; others see the events of their own runs.
+    private func answerAudit(_ request: AuditRequest, peer: Peer, connection: FileDescriptor) throws {
+        if request.verify {
+            guard isAdmin(peer) else {
+                return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "only root and the admin group may verify the audit log")), to: connection.raw)
+            }
+            let note: String
+            if let problem = try records.verifyAudit() {
+                note = problem.description
+                logger.critical("audit log verification failed", metadata: ["problem": "\(problem)"])
+            } else {
+                note = "the audit log is intact (\(try records.auditEvents(limit: 1).first?.seq ?? 0) events)"
+            }
+            return try FrameWriter.send(Wire.encode(.done, OutputNote(path: "", reason: note)), to: connection.raw)
+        }
+        var events = try records.auditEvents(since: request.since, runID: request.runID, limit: max(1, min(request.limit, 100_000)))
+        if !isAdmin(peer) { events = events.filter { $0.uid == peer.uid } }
+        try FrameWriter.send(Wire.encode(.auditList, events), to: connection.raw)
+    }
+
     private func answerKill(_ kill: RunReference, peer: Peer, connection: FileDescriptor) throws {
         guard let record = try visibleRecord(kill.runID, to: peer) else {
             return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "no run \(kill.runID) of yours")), to: connection.raw)
@@ -263,6 +318,7 @@ public final class Supervisor: Sendable {
         }
         let who = Authorization.userName(peer.uid).map { "\($0) (uid \(peer.uid))" } ?? "uid \(peer.uid)"
         run.cancel(reason: "killed by \(who)")
+        audit(.runKilled, runID: kill.runID, uid: peer.uid, template: record.template, "killed by \(who)")
         logger.notice("run killed", metadata: ["run": "\(kill.runID)", "by": "\(who)"])
         try FrameWriter.send(Wire.encode(.done, OutputNote(path: "", reason: "run \(kill.runID) is being ended")), to: connection.raw)
     }

@@ -5,7 +5,7 @@ struct Glovebox: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glovebox",
         abstract: "Run programs in gloveboxd's sandboxes and read their records.",
-        subcommands: [RunCommand.self, ShowCommand.self, PsCommand.self, LogsCommand.self, KillCommand.self, PolicyCommand.self])
+        subcommands: [RunCommand.self, ShowCommand.self, PsCommand.self, LogsCommand.self, KillCommand.self, AuditCommand.self, PolicyCommand.self])
 }
 
 struct SocketOption: ParsableArguments {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CSandbox
 import GloveboxSystem
 import Logging
+import Policy
 import Sandbox
 import Supervisor
 #if canImport(Glibc)
@@ -15,36 +16,57 @@ struct Gloveboxd: ParsableCommand {
         abstract: "The Glovebox supervisor: runs experiments for clients in kernel-enforced sandboxes.",
         discussion: """
         Runs as root. Listens on a Unix socket; every request is checked against the policy of its template \
-        (one TOML file per template in the policy directory), run in new namespaces under cgroup limits, \
-        seccomp and an unprivileged uid, and recorded in SQLite in the state directory.
+        (one TOML file per template in the policy directory) and the caps of the configuration file, run in \
+        new namespaces under cgroup limits, seccomp and an unprivileged uid, and recorded in SQLite in the \
+        state directory, with an append-only audit log.
 
-        SIGTERM, SIGINT or SIGHUP: stop accepting work, cancel the runs in flight, record them, remove its \
-        cgroups and exit.
+        Settings come from /etc/glovebox/gloveboxd.toml (or --config; a missing default file means all \
+        defaults); --socket, --state-dir, --policy-dir and --sandbox-uid-base override it.
+
+        SIGTERM, SIGINT or SIGHUP: stop accepting work; then cancel the runs in flight, or wait for them up \
+        to the configured grace ([shutdown] runs = "wait"); record them, remove its cgroups and exit.
         """)
 
-    @Option(help: "Unix socket to listen on.")
-    var socket = "/run/glovebox/glovebox.sock"
+    @Option(help: "Configuration file (default /etc/glovebox/gloveboxd.toml, optional).")
+    var config: String?
 
-    @Option(help: "Directory for the run database and the runs' scratch space.")
-    var stateDir = "/var/lib/glovebox"
+    @Flag(help: "Validate the configuration and every policy, print what is wrong, and exit (0: all valid).")
+    var checkConfig = false
 
-    @Option(help: "Directory of policy files (<template>.toml).")
-    var policyDir = "/etc/glovebox/policies"
+    @Option(help: "Unix socket to listen on (overrides [socket] path).")
+    var socket: String?
 
-    @Option(help: "First of the uids given to runs (one per concurrent run); no real user may own them.")
-    var sandboxUIDBase: UInt32 = 1_900_000_000
+    @Option(help: "Directory for the run database, logs and the runs' scratch space (overrides [paths] state).")
+    var stateDir: String?
+
+    @Option(help: "Directory of policy files, <template>.toml (overrides [paths] policies).")
+    var policyDir: String?
+
+    @Option(help: "First of the uids given to runs (overrides [sandbox] uid_base).")
+    var sandboxUIDBase: UInt32?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
-        guard stateDir.hasPrefix("/"), policyDir.hasPrefix("/"), socket.hasPrefix("/") else {
-            throw ValidationError("--socket, --state-dir and --policy-dir must be absolute paths")
+        for (name, path) in [("--socket", socket), ("--state-dir", stateDir), ("--policy-dir", policyDir), ("--config", config)] {
+            if let path, !path.hasPrefix("/") { throw ValidationError("\(name) must be an absolute path") }
         }
     }
 
+    /// The configuration file with the command line's overrides.
+    func settings() throws -> DaemonConfig {
+        var settings = try DaemonConfig.load(path: config ?? DaemonConfig.defaultPath, explicit: config != nil)
+        if let socket { settings.socketPath = socket }
+        if let stateDir { settings.stateDirectory = stateDir }
+        if let policyDir { settings.policyDirectory = policyDir }
+        if let sandboxUIDBase { settings.sandboxUIDBase = sandboxUIDBase }
+        return settings
+    }
+
     func run() throws {
+        if checkConfig { return try Self.check(settings: settings) }
         guard geteuid() == 0 else { throw ValidationError("gloveboxd must run as root: it creates namespaces, cgroups and mounts") }
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
@@ -53,6 +75,11 @@ struct Gloveboxd: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "gloveboxd")
+        let settings: DaemonConfig
+        do { settings = try self.settings() } catch {
+            logger.critical("cannot start: bad configuration", metadata: ["problem": "\(error)"])
+            throw ExitCode(1)
+        }
         let missing = HostCapabilities.missing()
         guard missing.isEmpty else {
             logger.critical("cannot start: missing capabilities", metadata: ["missing": "\(missing.joined(separator: ", "))"])
@@ -79,8 +106,7 @@ struct Gloveboxd: ParsableCommand {
 
         let supervisor: Supervisor
         do {
-            supervisor = try Supervisor(config: SupervisorConfig(socketPath: socket, stateDirectory: stateDir, policyDirectory: policyDir,
-                                                                 sandboxUIDBase: sandboxUIDBase), logger: logger)
+            supervisor = try Supervisor(config: settings, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -99,5 +125,31 @@ struct Gloveboxd: ParsableCommand {
             logger.critical("cannot serve", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+    }
+
+    /// --check-config: the configuration file, then every policy (parsed, and its seccomp filter built).
+    static func check(settings: () throws -> DaemonConfig) throws {
+        let config: DaemonConfig
+        do {
+            config = try settings()
+            print("configuration: ok (socket \(config.socketPath), state \(config.stateDirectory), policies \(config.policyDirectory))")
+        } catch {
+            print("\(error)")
+            throw ExitCode(1)
+        }
+        let (policies, errors) = Policy.loadDirectory(config.policyDirectory)
+        var failed = !errors.isEmpty
+        for error in errors { print("\(error)") }
+        for (name, policy) in policies.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try SeccompProfile.build(extraDenied: policy.seccompDeny)
+                print("\(config.policyDirectory)/\(name).toml: ok")
+            } catch {
+                print("\(config.policyDirectory)/\(name).toml: \(error)")
+                failed = true
+            }
+        }
+        if policies.isEmpty && errors.isEmpty { print("\(config.policyDirectory): no policies (*.toml)"); failed = true }
+        if failed { throw ExitCode(1) }
     }
 }

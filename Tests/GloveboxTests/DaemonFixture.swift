@@ -32,7 +32,10 @@ final class DaemonFixture: @unchecked Sendable {
 
     /// `policies` maps template names to TOML text; the repository's shipped policies are added unless
     /// a test names its own.
-    init(policies: [String: String] = [:], shipped: Bool = true) throws {
+    /// Extra gloveboxd arguments (such as --config).
+    let arguments: [String]
+
+    init(policies: [String: String] = [:], shipped: Bool = true, config: String? = nil) throws {
         var template = Array("/var/tmp/glovebox-test.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp: \(String(cString: strerror(errno)))") }
         scratch = String(cString: template)
@@ -41,6 +44,7 @@ final class DaemonFixture: @unchecked Sendable {
         stateDir = scratch + "/state"
         policyDir = scratch + "/policies"
         logPath = scratch + "/gloveboxd.log"
+        arguments = config == nil ? [] : ["--config", scratch + "/gloveboxd.toml"]
         mkdir(policyDir, 0o755)
         if shipped {
             for name in ["default", "python"] {
@@ -48,6 +52,7 @@ final class DaemonFixture: @unchecked Sendable {
             }
         }
         do {
+            if let config { try Self.write(scratch + "/gloveboxd.toml", config) }
             for (name, text) in policies { try Self.write(policyDir + "/\(name).toml", text) }
             try start()
         } catch {
@@ -75,7 +80,7 @@ final class DaemonFixture: @unchecked Sendable {
 
     func start() throws {
         unlink(socket)
-        pid = try Self.spawn([Self.gloveboxd, "--socket", socket, "--state-dir", stateDir, "--policy-dir", policyDir, "--log-level", "debug"],
+        pid = try Self.spawn([Self.gloveboxd, "--socket", socket, "--state-dir", stateDir, "--policy-dir", policyDir, "--log-level", "debug"] + arguments,
                         stdout: logPath, stderr: logPath)
         let deadline = Date().addingTimeInterval(20)
         while access(socket, F_OK) != 0 {
