@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
 #include <sys/prctl.h>
@@ -168,6 +169,9 @@ long gb_fs_magic(const char *path) {
 }
 
 int gb_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+unsigned gb_major(uint64_t dev) { return major(dev); }
+unsigned gb_minor(uint64_t dev) { return minor(dev); }
 
 int gb_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
 

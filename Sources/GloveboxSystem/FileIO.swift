@@ -44,4 +44,19 @@ public enum FileIO {
         }
         return out
     }
+
+    /// The names in a directory (without "." and ".."), sorted; `directoriesOnly` keeps subdirectories.
+    /// An unreadable or missing directory has none.
+    public static func entries(of path: String, directoriesOnly: Bool = false) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name == "." || name == ".." { continue }
+            if directoriesOnly && e.pointee.d_type != UInt8(DT_DIR) { continue }
+            names.append(name)
+        }
+        return names.sorted()
+    }
 }

@@ -73,7 +73,7 @@ struct DaemonConfigParser {
             let path = ["gpus", "devices"]
             if let devices = try reader.strings(gpus, path) {
                 try reader.checkEach(devices, path) { device in
-                    Self.isGPUDevice(device) ? nil : "'\(device)' is not a GPU device (/dev/nvidia followed by a number)"
+                    Self.isGPUDevice(device) ? nil : "'\(device)' is not a GPU device node (an absolute path ending in nvidia followed by a number, e.g. /dev/nvidia0)"
                 }
                 config.gpus = devices
             }
@@ -188,12 +188,13 @@ struct DaemonConfigParser {
         return mode
     }
 
-    /// One of the cases of `T`, by raw value.
-    /// `/dev/nvidia` followed by a decimal number.
+    /// An absolute, normalized path whose name is `nvidia` and a decimal number: /dev/nvidia0 on a real
+    /// host; a node made with mknod elsewhere in tests. Runs see it as /dev/<name>.
     static func isGPUDevice(_ path: String) -> Bool {
-        let prefix = "/dev/nvidia"
-        guard path.hasPrefix(prefix) else { return false }
-        let number = path.utf8.dropFirst(prefix.utf8.count)
+        guard path.hasPrefix("/"), PolicyRules.pathProblem(path) == nil, let name = path.split(separator: "/").last else { return false }
+        let prefix = "nvidia"
+        guard name.hasPrefix(prefix) else { return false }
+        let number = name.utf8.dropFirst(prefix.utf8.count)
         return !number.isEmpty && number.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 }

@@ -154,16 +154,7 @@ struct CPUQuota {
     var v2Text: String { "\(quotaMicroseconds) \(Self.periodMicroseconds)" }
 }
 
-func subdirectories(of path: String) -> [String] {
-    guard let d = opendir(path) else { return [] }
-    defer { closedir(d) }
-    var names: [String] = []
-    while let entry = readdir(d) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-        if entry.pointee.d_type == UInt8(DT_DIR) && name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
+func subdirectories(of path: String) -> [String] { FileIO.entries(of: path, directoriesOnly: true) }
 
 extension String {
     var trimmingNewline: String { split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? "" }

@@ -27,7 +27,7 @@ public struct MountPlan: Sendable {
         ("urandom", DeviceNumber(major: 1, minor: 9)),
     ]
 
-    public init(readOnlyPaths: [String], workdir: String, workspace: String, tmp: String, shmBytes: UInt64) {
+    public init(readOnlyPaths: [String], workdir: String, workspace: String, tmp: String, shmBytes: UInt64, extraDevices: [DeviceNode] = []) {
         for path in readOnlyPaths.sorted(by: { $0.count < $1.count }) {
             var st = stat()
             guard lstat(path, &st) == 0 else {
@@ -47,9 +47,12 @@ public struct MountPlan: Sendable {
         }
         entries.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: workspace, target: workdir))
         entries.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: tmp, target: "/tmp"))
-        entries.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev", data: "size=64k,nr_inodes=64,mode=0755"))
+        entries.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev", data: "size=64k,nr_inodes=256,mode=0755"))
         for device in Self.devices {
             entries.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: "/dev/" + device.name, target: "/dev/" + device.name, isDirectory: false))
+        }
+        for device in extraDevices {
+            entries.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: device.hostPath, target: "/dev/" + device.name, isDirectory: false))
         }
         for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
             entries.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: "/dev/" + name))

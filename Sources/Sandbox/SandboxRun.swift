@@ -18,6 +18,8 @@ public final class SandboxRun: @unchecked Sendable {
         public var lower: FileDescriptor?     // the client's workdir, from ClientDirectory.reopen
         /// The client's uid and gid: its files in the workdir appear owned by the run's uid and gid.
         public var lowerOwner: (uid: uid_t, gid: gid_t)?
+        /// Device nodes beyond the standard ones (leased GPUs and their control nodes).
+        public var devices: [DeviceNode] = []
         public var uid: uid_t
         public var gid: gid_t
         public var seccomp: SeccompProfile
@@ -47,7 +49,7 @@ public final class SandboxRun: @unchecked Sendable {
         do {
             try FileIO.mkdir(spec.directory, mode: 0o700, existOK: false)
             try FileIO.mkdir(spec.directory + "/root", mode: 0o755)
-            let devices = MountPlan.devices.map(\.number)
+            let devices = MountPlan.devices.map(\.number) + spec.devices.map(\.number)
             cgroup = try cgroups.createRun(name: spec.name, limits: CgroupLimits(
                 memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus, devices: devices))
             let volume = try StorageVolume(path: spec.directory + "/volume", capacityBytes: spec.limits.storageBytes, owner: spec.uid, group: spec.gid)
@@ -93,7 +95,7 @@ public final class SandboxRun: @unchecked Sendable {
     public func start() throws {
         guard let cgroup, let volume else { throw SandboxError.invalid("run \(spec.name) was not prepared") }
         let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
-                             tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4))
+                             tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4), extraDevices: spec.devices)
         missingPaths = plan.missing
         let launch = LaunchSpec(
             argv: spec.argv, environment: spec.environment, plan: plan, root: spec.directory + "/root",

@@ -21,15 +21,19 @@ final class AdmissionGate: Sendable {
     /// A request that had to wait; it holds its place until admitted or withdrawn.
     final class Waiter: Sendable {
         let constraints: [Constraint]
+        /// Whole GPUs the run needs, leased exclusively from the pool.
+        let gpus: Int
         let wake: FileDescriptor
-        init(_ constraints: [Constraint]) throws {
+        init(_ constraints: [Constraint], gpus: Int = 0) throws {
             self.constraints = constraints
+            self.gpus = gpus
             wake = FileDescriptor(try syscallValue("eventfd") { gb_eventfd() })
         }
     }
 
     enum Decision {
-        case admitted
+        /// Through every cap, holding these GPUs (indices into the pool) until `release`.
+        case admitted(gpus: [Int])
         case refused(String)
         /// Not yet: why, the place in the queue (1 = next), and when to look again at the latest (hourly caps).
         case waiting(reason: String, position: Int, retryAt: Double?)
@@ -40,11 +44,15 @@ final class AdmissionGate: Sendable {
         var starts: [String: [Double]] = [:]
         var queue: [ObjectIdentifier: (order: Int, waiter: Waiter)] = [:]
         var nextOrder = 0
+        var freeGPUs: [Int]
     }
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     let maxQueued: Int
 
-    init(maxQueued: Int) { self.maxQueued = maxQueued }
+    init(maxQueued: Int, gpus: Int) {
+        self.maxQueued = maxQueued
+        state = Mutex(State(freeGPUs: Array(0..<gpus)))
+    }
 
     /// Admits now, or refuses (`queue` false, or the queue is full), or enqueues `waiter` and says why.
     /// Called again by a waiter when woken; the earliest admissible waiter always goes first.
@@ -53,15 +61,17 @@ final class AdmissionGate: Sendable {
             let id = ObjectIdentifier(waiter)
             let queued = s.queue[id]
             let ahead = s.queue.values.filter { queued == nil || $0.order < queued!.order }.sorted { $0.order < $1.order }
-            let blocker = Self.blocker(waiter.constraints, in: &s, now: now)
-            let someoneAheadCanGo = ahead.contains { Self.blocker($0.waiter.constraints, in: &s, now: now) == nil }
+            let blocker = Self.blocker(waiter, in: &s, now: now)
+            let someoneAheadCanGo = ahead.contains { Self.blocker($0.waiter, in: &s, now: now) == nil }
             if blocker == nil && !someoneAheadCanGo {
                 s.queue[id] = nil
                 for c in waiter.constraints {
                     s.running[c.key, default: 0] += 1
                     if c.perHour != nil { s.starts[c.key, default: []].append(now) }
                 }
-                return .admitted
+                let leased = Array(s.freeGPUs.prefix(waiter.gpus))
+                s.freeGPUs.removeFirst(leased.count)
+                return .admitted(gpus: leased)
             }
             let reason = blocker.map(\.reason) ?? "others are ahead in the queue"
             guard queue else { return .refused(reason) }
@@ -83,10 +93,11 @@ final class AdmissionGate: Sendable {
         }
     }
 
-    /// A run admitted with `constraints` has ended: its places free up and the queue looks again.
-    func release(_ constraints: [Constraint]) {
+    /// A run admitted with `constraints` has ended: its places and GPUs free up and the queue looks again.
+    func release(_ constraints: [Constraint], gpus: [Int]) {
         state.withLock { s in
             for c in constraints { s.running[c.key, default: 1] -= 1 }
+            s.freeGPUs = (s.freeGPUs + gpus).sorted()
             Self.wakeAll(s)
         }
     }
@@ -96,9 +107,12 @@ final class AdmissionGate: Sendable {
         for entry in s.queue.values { _ = write(entry.waiter.wake.raw, &one, 8) }
     }
 
-    /// The first cap that stops these constraints now, with when an hourly one frees up.
-    private static func blocker(_ constraints: [Constraint], in s: inout State, now: Double) -> (reason: String, retryAt: Double?)? {
-        for c in constraints {
+    /// The first cap that stops this request now, with when an hourly one frees up.
+    private static func blocker(_ waiter: Waiter, in s: inout State, now: Double) -> (reason: String, retryAt: Double?)? {
+        if waiter.gpus > s.freeGPUs.count {
+            return ("\(waiter.gpus) GPU(s) asked for and \(s.freeGPUs.count) free (the others are leased to runs in flight)", nil)
+        }
+        for c in waiter.constraints {
             if let cap = c.concurrent, s.running[c.key, default: 0] >= cap {
                 return ("at the cap of \(cap) concurrent \(c.name)", nil)
             }

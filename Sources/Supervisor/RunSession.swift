@@ -53,8 +53,9 @@ final class RunSession {
             return refuse(&record, "\(error)")
         }
         let constraints = capConstraints(admitted.entry.policy)
-        guard waitForCaps(constraints, policy: admitted.entry.policy, record: &record) else { return }
-        defer { supervisor.gate.release(constraints) }
+        guard let leased = waitForCaps(constraints, gpus: admitted.limits.gpus, policy: admitted.entry.policy, record: &record) else { return }
+        defer { supervisor.gate.release(constraints, gpus: leased) }
+        record.startedAt = Monotonic.wallNow()  // after any wait in the queue
         guard let uid = supervisor.uids.acquire() else {
             return refuse(&record, "all \(supervisor.config.sandboxUIDCount) sandbox uids are in use")
         }
@@ -69,8 +70,10 @@ final class RunSession {
         }
         logger[metadataKey: "run"] = "\(record.id)"
         logger.info("run accepted", metadata: ["argv": "\(request.argv)"])
+        let leasedNames = leased.map { supervisor.gpus.gpus[$0].node.hostPath }
         supervisor.audit(.runAccepted, runID: record.id, uid: peer.uid, template: request.template,
-                         "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+                         "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+                         + (leasedNames.isEmpty ? "" : "; GPUs \(leasedNames.joined(separator: ", "))"))
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
 
         let log: RunLog
@@ -88,7 +91,7 @@ final class RunSession {
             log.finish()
             supervisor.unregister(run: record.id)
         }
-        execute(&record, admitted: admitted, uid: uid, active: active)
+        execute(&record, admitted: admitted, uid: uid, active: active, gpus: leased)
     }
 
     // MARK: - Admission
@@ -112,22 +115,23 @@ final class RunSession {
     }
 
     /// Admits the request under every cap, waiting in the queue (telling the client its place) or refusing,
-    /// as the template or the daemon says. False when the request did not get through (it is recorded).
-    private func waitForCaps(_ constraints: [AdmissionGate.Constraint], policy: Policy, record: inout RunRecord) -> Bool {
+    /// as the template or the daemon says. The GPUs leased to it, or nil when it did not get through (it
+    /// is recorded).
+    private func waitForCaps(_ constraints: [AdmissionGate.Constraint], gpus: Int, policy: Policy, record: inout RunRecord) -> [Int]? {
         let queue = (policy.caps.overCap ?? supervisor.config.overCap) == .queue
         let waiter: AdmissionGate.Waiter
-        do { waiter = try AdmissionGate.Waiter(constraints) } catch {
+        do { waiter = try AdmissionGate.Waiter(constraints, gpus: gpus) } catch {
             refuse(&record, "\(error)")
-            return false
+            return nil
         }
         var told: QueueNote?
         while true {
             switch supervisor.gate.request(waiter, queue: queue) {
-            case .admitted:
-                return true
+            case .admitted(let leased):
+                return leased
             case .refused(let why):
                 refuse(&record, "over a cap: \(why)")
-                return false
+                return nil
             case .waiting(let why, let position, let retryAt):
                 let note = QueueNote(position: position, reason: why)
                 if note != told { send(.queued, note); told = note }
@@ -145,7 +149,7 @@ final class RunSession {
                     logger.info("request left the queue", metadata: ["reason": "\(reason)"])
                     supervisor.audit(.runCancelled, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: request.template, reason)
                     send(.finished, record)
-                    return false
+                    return nil
                 }
             }
         }
@@ -193,7 +197,9 @@ final class RunSession {
             throw Refusal("\(error) (template '\(policy.template)')")
         }
         record.limits = Self.recordLimits(limits)
-        if limits.gpus > 0 { throw Refusal("template '\(policy.template)' asks for \(limits.gpus) GPU(s) and this daemon has no GPU pool") }
+        if limits.gpus > supervisor.gpus.gpus.count {
+            throw Refusal("\(limits.gpus) GPU(s) asked for and this server has \(supervisor.gpus.gpus.count) (template '\(policy.template)')")
+        }
         if request.outputs.count > 256 { throw Refusal("too many --output paths (\(request.outputs.count); at most 256: name directories instead)") }
         for path in request.outputs where WorkspaceOutputs.normalize(path) == nil {
             throw Refusal("output '\(path)' must be a relative path inside the workdir, without '..' or '.'")
@@ -249,13 +255,22 @@ final class RunSession {
 
     // MARK: - Running
 
-    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, active: ActiveRun) {
+    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, active: ActiveRun, gpus: [Int]) {
         let policy = admitted.entry.policy
         var spec = SandboxRun.Spec(
             name: "run-\(record.id)", argv: request.argv, environment: admitted.environment, limits: admitted.limits,
             readOnlyPaths: policy.readOnlyPaths, workdir: policy.workdir, lower: admitted.workdir, uid: uid, gid: uid,
             seccomp: admitted.entry.seccomp, directory: supervisor.config.stateDirectory + "/runs/run-\(record.id)")
         spec.lowerOwner = (peer.uid, peer.gid)
+        if !gpus.isEmpty {
+            // The leased GPUs and the driver's control nodes, nothing else; CUDA is told which by UUID
+            // where the driver says, so its numbering cannot point at another run's GPU.
+            let leased = gpus.map { supervisor.gpus.gpus[$0] }
+            spec.devices = leased.map(\.node) + supervisor.gpus.companions
+            spec.environment["CUDA_VISIBLE_DEVICES"] = leased.enumerated().map { $0.element.uuid ?? String($0.offset) }.joined(separator: ",")
+            spec.environment["NVIDIA_VISIBLE_DEVICES"] = leased.map { $0.uuid ?? $0.node.name }.joined(separator: ",")
+            logger.info("GPUs leased", metadata: ["gpus": "\(leased.map(\.node.hostPath))"])
+        }
         var sandbox: SandboxRun?
         defer { sandbox?.cleanup() }
         let outcome: RunOutcome

@@ -20,6 +20,7 @@ public final class Supervisor: Sendable {
     let policies: PolicyCatalog
     let uids: UIDPool
     let gate: AdmissionGate
+    let gpus: GPUInventory
     let kernel: String
     private let lock: FileDescriptor
     private let shutdownEvent: FileDescriptor
@@ -47,7 +48,9 @@ public final class Supervisor: Sendable {
         logger.info("cgroups ready", metadata: ["hierarchy": "\(cgroups.description)"])
         policies = PolicyCatalog.load(directory: config.policyDirectory, logger: logger)
         uids = UIDPool(base: config.sandboxUIDBase, count: config.sandboxUIDCount)
-        gate = AdmissionGate(maxQueued: config.maxQueued)
+        gpus = try GPUInventory.discover(configured: config.gpus)
+        gate = AdmissionGate(maxQueued: config.maxQueued, gpus: gpus.gpus.count)
+        logger.info("GPU pool", metadata: ["gpus": "\(gpus.gpus.map(\.node.hostPath))", "control": "\(gpus.companions.map(\.hostPath))"])
         kernel = Self.kernelRelease()
         shutdownEvent = FileDescriptor(gb_eventfd())
         drained = FileDescriptor(gb_eventfd())
@@ -76,7 +79,7 @@ public final class Supervisor: Sendable {
             do { try cgroup.remove() } catch { logger.error("cannot remove leftover cgroup", metadata: ["run": "\(name)", "error": "\(error)"]) }
             logger.warning("ended a run left by an earlier daemon", metadata: ["run": "\(name)"])
         }
-        for name in subdirectoryNames(config.stateDirectory + "/runs") {
+        for name in FileIO.entries(of: config.stateDirectory + "/runs") {
             let dir = config.stateDirectory + "/runs/" + name
             for sub in ["volume", "root"] { _ = rmdir(dir + "/" + sub) }
             if rmdir(dir) != 0 { logger.error("cannot remove leftover run directory", metadata: ["path": "\(dir)", "errno": "\(errno)"]) }
@@ -333,15 +336,4 @@ struct Peer: Sendable {
     let pid: pid_t
     let uid: uid_t
     let gid: gid_t
-}
-
-func subdirectoryNames(_ path: String) -> [String] {
-    guard let d = opendir(path) else { return [] }
-    defer { closedir(d) }
-    var names: [String] = []
-    while let e = readdir(d) {
-        let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
 }

@@ -245,9 +245,10 @@ final class DaemonConfigTests: XCTestCase {
         for bad in ["/dev/nvidia", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia0/", "dev/nvidia0", "/dev/dri/card0",
                     "/dev/nvidia1a", "/dev/../dev/nvidia0"] {
             assertConfigError("[gpus]\ndevices = [\"/dev/nvidia2\", \"\(bad)\"]\n", line: 2,
-                              "gpus.devices[1]: '\(bad)' is not a GPU device (/dev/nvidia followed by a number)")
+                              "gpus.devices[1]: '\(bad)' is not a GPU device node (an absolute path ending in nvidia followed by a number, e.g. /dev/nvidia0)")
         }
         XCTAssertEqual(assertParses("[gpus]\ndevices = [\"/dev/nvidia12\"]\n")?.gpus, ["/dev/nvidia12"])
+        XCTAssertEqual(assertParses("[gpus]\ndevices = [\"/var/tmp/gpus/nvidia0\"]\n")?.gpus, ["/var/tmp/gpus/nvidia0"])
     }
 
     func testSandboxUIDs() {

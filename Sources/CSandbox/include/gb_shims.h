@@ -66,6 +66,10 @@ long gb_fs_magic(const char *path);
 // memfd_create(name, MFD_CLOEXEC).
 int gb_memfd(const char *name);
 
+// major() and minor() of a device number (macros in C).
+unsigned gb_major(uint64_t dev);
+unsigned gb_minor(uint64_t dev);
+
 // eventfd(0, EFD_CLOEXEC).
 int gb_eventfd(void);
 
