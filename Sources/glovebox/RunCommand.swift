@@ -21,7 +21,7 @@ struct RunCommand: ParsableCommand {
         it wrote come back, written by this command as you. Links, devices and files over the policy's \
         size cap are not carried out.
 
-        Limits: --timeout, --memory, --pids, --cpus and --storage may only tighten the policy's. \
+        Limits: --timeout, --memory, --pids, --cpus, --storage and --gpus may only tighten the policy's. \
         A looser request is refused with the policy's value.
 
         Exit status: the program's own; 128+N if a signal N ended it; 124 if it hit its time limit; \
@@ -57,6 +57,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Limit on what the run may write (workspace and /tmp together), e.g. 1GiB.")
     var storage: String?
 
+    @Option(help: "Whole GPUs to lease (at most the policy's; 0 for none).")
+    var gpus: Int?
+
     @Option(name: .customLong("env"), help: "NAME=VALUE, or NAME to pass your value; only names the policy passes.")
     var environment: [String] = []
 
@@ -90,6 +93,7 @@ struct RunCommand: ParsableCommand {
         }
         limits.pids = pids
         limits.cpus = cpus
+        limits.gpus = gpus
         var env: [String: String] = [:]
         for item in environment {
             if let eq = item.firstIndex(of: "=") {
