@@ -7,6 +7,8 @@ set -u
 BIN=$(cd "${1:-gpu-bin}" && pwd)
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
+# Shared libraries the binaries need, from BIN where the host lacks them.
+if ldd "$BIN/gloveboxd" | grep -q "not found"; then export LD_LIBRARY_PATH=$BIN; fi
 exec > >(tee "$OUT/report.txt") 2>&1
 here=$(cd "$(dirname "$0")" && pwd)
 
