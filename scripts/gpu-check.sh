@@ -17,8 +17,22 @@ uname -r; id; head -3 /proc/self/cgroup
 nvidia-smi -L || echo "(no nvidia-smi)"
 ls -l /dev/nvidia* 2>&1
 
+# gloveboxd needs the memory, pids and cpu controllers delegated to a cgroup it has to itself
+# (Delegate=yes under systemd). Where this script's cgroup lacks them, the daemon starts alone in a
+# cgroup of its own under the root, where they can be enabled.
+own=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)
+echo "cgroup $own: controllers $(cat "$own/cgroup.controllers" 2>&1); the root enables: $(cat /sys/fs/cgroup/cgroup.subtree_control 2>&1)"
+delegate=""
+for c in memory pids cpu; do
+  if ! grep -qw $c "$own/cgroup.controllers" 2>/dev/null; then
+    echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || echo "cannot enable $c at the root"
+    delegate=/sys/fs/cgroup/glovebox-gpu-check
+  fi
+done
+[ -n "$delegate" ] && mkdir -p "$delegate" && echo "gloveboxd starts alone in $delegate"
+
 T=$(mktemp -d /var/tmp/glovebox-gpu.XXXXXX); chmod 755 "$T"
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; cp "$T/gloveboxd.log" "$OUT/" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; cp "$T/gloveboxd.log" "$OUT/" 2>/dev/null; rm -rf "$T"; [ -n "$delegate" ] && rmdir "$delegate/supervisor" "$delegate" 2>/dev/null' EXIT
 mkdir "$T/policies" "$T/work"
 cp "$here/gpu-probe.py" "$T/work/probe.py"
 cat > "$T/policies/gpu.toml" <<'TOML'
@@ -37,7 +51,8 @@ set = { PATH = "/usr/bin:/bin", HOME = "/workspace", LANG = "C.UTF-8" }
 [access]
 users = ["*"]
 TOML
-"$BIN/gloveboxd" --socket "$T/sock" --state-dir "$T/state" --policy-dir "$T/policies" --log-level info >"$T/gloveboxd.log" 2>&1 &
+sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$delegate" \
+  "$BIN/gloveboxd" --socket "$T/sock" --state-dir "$T/state" --policy-dir "$T/policies" --log-level info >"$T/gloveboxd.log" 2>&1 &
 daemon=$!
 for _ in $(seq 100); do [ -S "$T/sock" ] && break; sleep 0.1; done
 [ -S "$T/sock" ] || { echo "gloveboxd did not start:"; cat "$T/gloveboxd.log"; exit 1; }
