@@ -37,6 +37,10 @@ public final class DaemonConnection {
 
     public func send(_ frame: Frame, descriptor: Int32 = -1) throws {
         do { try FrameWriter.send(frame, to: socket.raw, descriptor: descriptor) } catch {
+            // The daemon may have said why before closing (too many connections): prefer its words.
+            if let reply = try? reader.next(), reply.kind == .error, let message = try? Wire.decode(ErrorMessage.self, reply) {
+                throw ClientError(message.message)
+            }
             throw ClientError("lost the connection to gloveboxd: \(error)")
         }
     }

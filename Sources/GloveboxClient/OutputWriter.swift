@@ -50,6 +50,15 @@ final class OutputWriter {
         if c.left == 0 { commit() }
     }
 
+    /// A file whose bytes stopped coming (the daemon gave up on a slow client): its temporary copy goes.
+    func discardPartial() {
+        guard let c = current else { return }
+        current = nil
+        c.fd.close()
+        unlinkat(c.parent.raw, c.temp, 0)
+        problems.append("\(c.path): incomplete, not written")
+    }
+
     private func commit() {
         guard let c = current else { return }
         current = nil

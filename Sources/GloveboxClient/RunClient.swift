@@ -68,6 +68,7 @@ public struct RunClient {
                 let note = try Wire.decode(OutputNote.self, frame)
                 skipped.append("\(note.path): \(note.reason)")
             case .finished:
+                outputs?.discardPartial()
                 let record = try Wire.decode(RunRecord.self, frame)
                 return Result(record: record, outputsWritten: outputs?.written ?? [], outputsSkipped: skipped + (outputs?.problems ?? []))
             case .error:

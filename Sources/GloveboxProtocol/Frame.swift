@@ -55,6 +55,7 @@ public enum ProtocolError: Error, CustomStringConvertible, Sendable {
     case unexpected(FrameKind)
     case malformed(String)
     case extraDescriptor
+    case timedOut
 
     public var description: String {
         switch self {
@@ -64,6 +65,7 @@ public enum ProtocolError: Error, CustomStringConvertible, Sendable {
         case .unexpected(let k): return "unexpected frame \(k)"
         case .malformed(let why): return "malformed message: \(why)"
         case .extraDescriptor: return "a descriptor was sent where none is accepted"
+        case .timedOut: return "the request did not arrive in time"
         }
     }
 }

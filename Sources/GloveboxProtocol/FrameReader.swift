@@ -31,6 +31,22 @@ public final class FrameReader {
         }
     }
 
+    /// The next frame, which must arrive whole before `deadline` (monotonic seconds): a client that
+    /// trickles bytes cannot hold a connection longer than that.
+    public func next(deadline: Double) throws -> Frame? {
+        while true {
+            if let frame = try parse() { return frame }
+            if sawEOF {
+                if buffer.count - start == 0 { return nil }
+                throw ProtocolError.truncated
+            }
+            let left = deadline - Monotonic.now()
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if left <= 0 || poll(&p, 1, Int32(left * 1000) + 1) == 0 { throw ProtocolError.timedOut }
+            try fill()
+        }
+    }
+
     /// A complete frame already buffered, without reading.
     public func buffered() throws -> Frame? { try parse() }
 

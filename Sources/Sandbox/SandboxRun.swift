@@ -59,9 +59,10 @@ public final class SandboxRun: @unchecked Sendable {
                 // the child binds it into its root. The overlay holds the directory from here on.
                 let merged = spec.directory + "/workspace"
                 try FileIO.mkdir(merged, mode: 0o755)
-                let idmapped = spec.lowerOwner.flatMap { idmap(lower, owner: $0) }
-                defer { if let idmapped { _ = gb_umount(idmapped); _ = rmdir(idmapped) } }
-                let options = "lowerdir=\(idmapped ?? "/proc/self/fd/\(lower.raw)"),upperdir=\(volume.upper),workdir=\(volume.overlayWork)"
+                guard let owner = spec.lowerOwner else { throw SandboxError.invalid("a workdir needs its owner's uid and gid") }
+                let idmapped = try idmap(lower, owner: owner)
+                defer { _ = gb_umount(idmapped); _ = rmdir(idmapped) }
+                let options = "lowerdir=\(idmapped),upperdir=\(volume.upper),workdir=\(volume.overlayWork)"
                 try syscallValue("mount the workspace overlay at", merged) { gb_mount_overlay(merged, options) }
                 overlay = merged
                 lower.close()
@@ -73,22 +74,21 @@ public final class SandboxRun: @unchecked Sendable {
     }
 
     /// An idmapped, read-only clone of the client's workdir in which the client's files belong to the run's
-    /// uid, so the run can change them (copy-on-write) as their owner would. Returns where it is attached,
-    /// or nil where the workdir's filesystem cannot be idmapped: then the files keep their owner and the
-    /// run can read, but not change, what is not writable by others. The overlay keeps a private clone
-    /// of the layer, so the attachment is removed right after the overlay is mounted.
-    private func idmap(_ lower: FileDescriptor, owner: (uid: uid_t, gid: gid_t)) -> String? {
+    /// uid, so the run can change them (copy-on-write) as their owner would; returns where it is attached.
+    /// There is no fallback to a plain layer: there, the run could rename a file of the workdir's root and
+    /// have the overlay copy it up with the daemon's credentials, whatever its permissions. A filesystem
+    /// that cannot be idmapped (NFS, FUSE, tmpfs before Linux 6.3, ...) is refused as a workdir. The
+    /// overlay keeps a private clone of the layer, so the attachment is removed once the overlay is mounted.
+    private func idmap(_ lower: FileDescriptor, owner: (uid: uid_t, gid: gid_t)) throws -> String {
         let target = spec.directory + "/lower"
-        do {
-            try FileIO.mkdir(target, mode: 0o700)
-            let userns = FileDescriptor(try syscallValue("create an idmapping") { gb_idmap_userns(owner.uid, spec.uid, owner.gid, spec.gid) })
-            try syscallValue("idmap the workdir at", target) { gb_idmapped_bind(lower.raw, userns.raw, target) }
-            return target
-        } catch {
-            logger.warning("workdir not idmapped; its files stay read-only to the run", metadata: ["run": "\(spec.name)", "error": "\(error)"])
+        try FileIO.mkdir(target, mode: 0o700)
+        let userns = FileDescriptor(try syscallValue("create an idmapping") { gb_idmap_userns(owner.uid, spec.uid, owner.gid, spec.gid) })
+        guard gb_idmapped_bind(lower.raw, userns.raw, target) == 0 else {
+            let e = errno
             _ = rmdir(target)
-            return nil
+            throw SandboxError.invalid("the workdir's filesystem cannot be idmapped (\(String(cString: strerror(e)))); use a directory on ext4, xfs or btrfs")
         }
+        return target
     }
 
     /// Starts the program. Throws if any step of the sandbox setup failed (nothing is left running).
@@ -140,7 +140,11 @@ public final class SandboxRun: @unchecked Sendable {
             if ending == nil { ending = reason }
             if killedAt == nil {
                 killedAt = Monotonic.now()
-                do { try cgroup.killAll() } catch { logger.error("cannot kill run", metadata: ["run": "\(spec.name)", "error": "\(error)"]) }
+                do { try cgroup.killAll() } catch {
+                    // The pid namespace dies with its init: that ends the run even without the cgroup.
+                    logger.error("cannot kill the run's cgroup; killing its init", metadata: ["run": "\(spec.name)", "error": "\(error)"])
+                    _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)
+                }
             }
         }
 
@@ -245,7 +249,7 @@ public final class SandboxRun: @unchecked Sendable {
         }
         volume?.remove()
         volume = nil
-        _ = rmdir(spec.directory + "/root")
+        for sub in ["workspace", "lower", "root"] { _ = rmdir(spec.directory + "/" + sub) }
         _ = rmdir(spec.directory)
     }
 }

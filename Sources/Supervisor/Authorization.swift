@@ -53,4 +53,20 @@ enum Authorization {
         guard getgrnam_r(group, &grp, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
         return grp.gr_gid
     }
+
+    /// A user or group whose id falls in `range`, named ("user alice (uid 1900000003)"), or nil. Runs use
+    /// these ids as uid and gid; a real owner would lend them its files.
+    static func firstTakenID(in range: Range<UInt32>) -> String? {
+        setpwent()
+        defer { endpwent() }
+        while let pw = getpwent() {
+            if range.contains(pw.pointee.pw_uid) { return "user \(String(cString: pw.pointee.pw_name)) (uid \(pw.pointee.pw_uid))" }
+        }
+        setgrent()
+        defer { endgrent() }
+        while let gr = getgrent() {
+            if range.contains(gr.pointee.gr_gid) { return "group \(String(cString: gr.pointee.gr_name)) (gid \(gr.pointee.gr_gid))" }
+        }
+        return nil
+    }
 }

@@ -234,12 +234,29 @@ final class RunSession {
         }
     }
 
+    /// At most 64 arguments and 4 KiB of them, marked when cut.
+    static func bounded(_ argv: [String]) -> [String] {
+        var out: [String] = []
+        var bytes = 0
+        for arg in argv.prefix(64) {
+            let room = 4096 - bytes
+            if room <= 0 { break }
+            out.append(arg.utf8.count <= room ? arg : String(decoding: arg.utf8.prefix(room), as: UTF8.self))
+            bytes += min(arg.utf8.count, room)
+        }
+        if out.count < argv.count || bytes >= 4096 { out.append("[… \(argv.count) arguments in all, cut]") }
+        return out
+    }
+
     static func recordLimits(_ l: Limits) -> [String: Double] {
         ["timeout_seconds": l.timeoutSeconds, "memory_bytes": Double(l.memoryBytes), "pids": Double(l.pids),
          "cpus": l.cpus, "storage_bytes": Double(l.storageBytes), "gpus": Double(l.gpus)]
     }
 
     private func refuse(_ record: inout RunRecord, _ message: String) {
+        // Anyone may be refused, as often as they like: what is kept of a refusal is bounded.
+        record.argv = Self.bounded(record.argv)
+        record.template = String(record.template.prefix(64))
         record.status = .refused
         record.message = message
         record.endedAt = Monotonic.wallNow()
@@ -249,7 +266,7 @@ final class RunSession {
             logger.error("cannot record a refusal", metadata: ["error": "\(error)"])
         }
         logger.notice("run refused", metadata: ["reason": "\(message)"])
-        supervisor.audit(.runRefused, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: request.template, message)
+        supervisor.audit(.runRefused, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: record.template, String(message.prefix(1024)))
         send(.error, ErrorMessage(message: message, runID: record.id == 0 ? nil : record.id))
     }
 
@@ -288,7 +305,9 @@ final class RunSession {
         } catch {
             sandbox?.cleanup()
             sandbox = nil
-            if case SandboxError.execFailed(_, let err) = error {
+            if case SandboxError.invalid(let why) = error {
+                finish(&record, status: .refused, message: why)
+            } else if case SandboxError.execFailed(_, let err) = error {
                 // The program itself could not be executed: the caller's mistake, reported like a shell does.
                 finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126, message: "\(error)")
             } else {
@@ -299,7 +318,9 @@ final class RunSession {
         }
         apply(outcome, to: &record, limits: admitted.limits)
         saveRecord(record)
-        if let volume = sandbox?.volume, !request.outputs.isEmpty { sendOutputs(from: volume, maxFileBytes: admitted.limits.outputFileBytes) }
+        if let volume = sandbox?.volume, !request.outputs.isEmpty {
+            sendOutputs(from: volume, owner: uid, caps: .init(fileBytes: admitted.limits.outputFileBytes, totalBytes: admitted.limits.storageBytes), active: active)
+        }
         // Everything the run made is gone before the client hears that it is over.
         sandbox?.cleanup()
         sandbox = nil
@@ -387,9 +408,19 @@ final class RunSession {
                          record.status.rawValue + outcome + (record.message.isEmpty ? "" : ": \(record.message)"))
     }
 
-    private func sendOutputs(from volume: StorageVolume, maxFileBytes: UInt64) {
+    /// Sends the outputs within 2 minutes; a client that reads slower, or a kill or shutdown meanwhile,
+    /// ends the delivery (the record is already saved), so no client can hold a finished run's resources.
+    private func sendOutputs(from volume: StorageVolume, owner: uid_t, caps: WorkspaceOutputs.Caps, active: ActiveRun) {
+        let deadline = Monotonic.now() + 120
+        struct Abandoned: Error, CustomStringConvertible { let description: String }
+        func check() throws {
+            if Monotonic.now() > deadline { throw Abandoned(description: "the client took longer than 2 minutes to take the outputs") }
+            var p = pollfd(fd: active.cancelEvent.raw, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 0) > 0 { throw Abandoned(description: active.reason ?? "cancelled") }
+        }
         do {
-            try WorkspaceOutputs.collect(upper: volume.upper, paths: request.outputs, maxFileBytes: maxFileBytes) { item in
+            try WorkspaceOutputs.collect(upper: volume.upper, paths: request.outputs, owner: owner, caps: caps) { item in
+                try check()
                 switch item {
                 case .directory(let path):
                     try FrameWriter.send(Wire.encode(.outputDirectory, OutputNote(path: path)), to: connection.raw)
@@ -399,6 +430,7 @@ final class RunSession {
                     try FrameWriter.send(Wire.encode(.outputFile, OutputFileHeader(path: path, mode: mode, size: size)), to: connection.raw)
                     var left = size
                     while left > 0 {
+                        try check()
                         let chunk = try descriptor.read(upTo: Int(min(left, 65536)))
                         if chunk.isEmpty { throw SystemError("read output", path, errno: EIO) }
                         try FrameWriter.send(Frame(.outputData, chunk), to: connection.raw)

@@ -31,6 +31,11 @@ public final class Supervisor: Sendable {
     /// client opening connections without end costs the daemon a descriptor each, briefly, not a thread.
     private let connections = Atomic<Int>(0)
     static let maxConnections = 1024
+    /// Per client uid, so that one user cannot take every slot.
+    private let connectionsByUID = Mutex<[uid_t: Int]>([:])
+    static let maxConnectionsPerUID = 64
+    /// Set when shutdown begins: a run that registers after that is cancelled at once.
+    private let shuttingDown = Atomic<Bool>(false)
 
     public init(config: DaemonConfig, logger: Logger) throws {
         self.config = config
@@ -64,8 +69,8 @@ public final class Supervisor: Sendable {
     /// letting runs go ahead with less protection.
     private func checkHost() throws {
         if gb_seccomp_available() < 0 { throw SandboxError.unavailable("seccomp (prctl PR_GET_SECCOMP failed)") }
-        if let base = UInt32(exactly: config.sandboxUIDBase), Authorization.userName(base) != nil {
-            throw SandboxError.invalid("sandbox uid \(base) belongs to user \(Authorization.userName(base)!); choose another --sandbox-uid-base")
+        if let taken = Authorization.firstTakenID(in: config.sandboxUIDBase..<(config.sandboxUIDBase + config.sandboxUIDCount)) {
+            throw SandboxError.invalid("the sandbox uid range \(config.sandboxUIDBase)+\(config.sandboxUIDCount) holds \(taken); choose another [sandbox] uid_base")
         }
     }
 
@@ -81,7 +86,9 @@ public final class Supervisor: Sendable {
         }
         for name in FileIO.entries(of: config.stateDirectory + "/runs") {
             let dir = config.stateDirectory + "/runs/" + name
-            for sub in ["volume", "root"] { _ = rmdir(dir + "/" + sub) }
+            // The daemon's mounts died with its mount namespace: only empty directories and an image are left.
+            unlink(dir + "/volume.img")
+            for sub in ["volume", "workspace", "lower", "root"] { _ = rmdir(dir + "/" + sub) }
             if rmdir(dir) != 0 { logger.error("cannot remove leftover run directory", metadata: ["path": "\(dir)", "errno": "\(errno)"]) }
         }
         do {
@@ -154,6 +161,7 @@ public final class Supervisor: Sendable {
     /// At shutdown: cancel the runs in flight, or with [shutdown] runs = "wait" let them finish for up to
     /// the grace period first. Returns when every run is recorded.
     private func finishInFlight() {
+        shuttingDown.store(true, ordering: .sequentiallyConsistent)
         if active.withLock({ $0.isEmpty }) { return }
         if config.shutdown == .wait {
             logger.info("waiting for runs in flight", metadata: ["grace": "\(config.shutdownGraceSeconds)"])
@@ -163,6 +171,7 @@ public final class Supervisor: Sendable {
         if runs.isEmpty { return }
         logger.info("cancelling runs in flight", metadata: ["count": "\(runs.count)"])
         for run in runs { run.cancel(reason: "the daemon is shutting down") }
+        // Runs that registered meanwhile are cancelled by register(); each ends its outputs within bounds.
         waitForRuns(until: .infinity)
     }
 
@@ -177,7 +186,10 @@ public final class Supervisor: Sendable {
         }
     }
 
-    func register(_ run: ActiveRun) { active.withLock { $0[run.id] = run } }
+    func register(_ run: ActiveRun) {
+        active.withLock { $0[run.id] = run }
+        if shuttingDown.load(ordering: .sequentiallyConsistent) { run.cancel(reason: "the daemon is shutting down") }
+    }
 
     func activeRun(_ id: Int64) -> ActiveRun? { active.withLock { $0[id] } }
 
@@ -224,12 +236,22 @@ public final class Supervisor: Sendable {
         var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
         guard gb_peer_credentials(connection.raw, &pid, &uid, &gid) == 0 else { return }
         let peer = Peer(pid: pid, uid: uid, gid: gid)
-        // A client gets 10 s to send its request; a stalled reader blocks its own thread for at most 30 s.
-        setTimeout(connection.raw, SO_RCVTIMEO, seconds: 10)
+        let admitted = connectionsByUID.withLock { counts -> Bool in
+            if counts[uid, default: 0] >= Self.maxConnectionsPerUID { return false }
+            counts[uid, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            logger.warning("connection refused: too many from one user", metadata: ["uid": "\(uid)", "limit": "\(Self.maxConnectionsPerUID)"])
+            try? FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "uid \(uid) has \(Self.maxConnectionsPerUID) connections open; try again later")), to: connection.raw)
+            return
+        }
+        defer { connectionsByUID.withLock { counts in counts[uid] = counts[uid, default: 1] > 1 ? counts[uid]! - 1 : nil } }
+        // A client gets 10 s in all to send its request; a stalled reader blocks its own thread for at most 30 s a write.
         setTimeout(connection.raw, SO_SNDTIMEO, seconds: 30)
         let reader = FrameReader(fd: connection.raw, acceptDescriptor: true)
         do {
-            guard let frame = try reader.next() else { return }
+            guard let frame = try reader.next(deadline: Monotonic.now() + 10) else { return }
             switch frame.kind {
             case .runRequest:
                 let request = try Wire.decode(RunRequest.self, frame)

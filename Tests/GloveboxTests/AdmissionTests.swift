@@ -188,3 +188,28 @@ extension AdmissionTests {
         XCTAssertEqual(outcome.record?.status, .ok, outcome.error ?? "")
     }
 }
+
+extension AdmissionTests {
+    func testWhatIsKeptOfARefusalIsBounded() throws {
+        let huge = [String](repeating: String(repeating: "x", count: 10_000), count: 50)
+        let outcome = daemon.run(["/bin/echo"] + huge, template: "nope")
+        XCTAssertNotNil(outcome.error)
+        let refused = try XCTUnwrap(try RecordStore(path: daemon.stateDir + "/glovebox.db").runs(status: .refused, limit: 1).first)
+        XCTAssertLessThan(refused.argv.joined().utf8.count, 5000)
+        XCTAssertTrue(refused.argv.last?.contains("51 arguments in all, cut") ?? false, "\(refused.argv.last ?? "")")
+    }
+
+    func testOneUserCannotTakeEveryConnection() throws {
+        // One process of uid 65534 holds 70 idle connections; the daemon serves 64 of them at most.
+        let holder = try DaemonFixture.spawn(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+            "import socket, time\nheld = []\nfor _ in range(70):\n  s = socket.socket(socket.AF_UNIX); s.connect('\(daemon.socket)'); held.append(s)\nprint('held', flush=True)\ntime.sleep(8)"],
+            stdout: daemon.scratch + "/holder.out", stderr: daemon.scratch + "/holder.err")
+        defer { kill(holder, SIGKILL); waitpid(holder, nil, 0) }
+        let deadline = Date().addingTimeInterval(10)
+        while ((try? String(contentsOfFile: daemon.scratch + "/holder.out")) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+        let same = try daemon.cli(["run", "--", "/bin/true"], asUser: 65534)
+        XCTAssertEqual(same.status, 125)
+        XCTAssertTrue(same.stderr.contains("connections open"), same.stderr)
+        XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok, "another user is still served")
+    }
+}

@@ -92,3 +92,30 @@ final class WorkspaceTests: DaemonTestCase {
         }
     }
 }
+
+extension WorkspaceTests {
+    func testADeepTreeOfOutputsIsCutAndTheDaemonKeepsServing() throws {
+        let script = "import os\nos.mkdir('d'); os.chdir('d')\nfor _ in range(1500): os.mkdir('a'); os.chdir('a')\nos.chdir('/workspace')\nopen('d/a/top.txt', 'w').write('top')"
+        let outcome = daemon.run([python, "-c", script], workdir: workdir, outputs: ["d"])
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + (outcome.error ?? ""))
+        XCTAssertEqual(contents("d/a/top.txt"), "top")
+        XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok, "the daemon survives")
+    }
+
+    func testSparseFilesCannotInflateWhatComesOut() throws {
+        // 40 sparse files of 1 MiB each under an 8 MiB storage cap: at most 8 MiB comes back.
+        let script = "import os\nos.mkdir('out')\nfor i in range(40):\n  f = open(f'out/{i:02d}', 'wb'); f.truncate(1 << 20); f.close()"
+        let outcome = daemon.run([python, "-c", script], limits: .init(storageBytes: 8 << 20), workdir: workdir, outputs: ["out"])
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: workdir + "/out")
+        XCTAssertEqual(names.count, 8, "\(names)")
+    }
+
+    func testAWorkdirThatCannotBeIdmappedIsRefused() {
+        // The overlay would copy a renamed file up with the daemon's credentials: no plain fallback.
+        let outcome = daemon.run(["/bin/true"], workdir: "/sys/kernel")
+        XCTAssertEqual(outcome.record?.status, .refused, outcome.error ?? "")
+        XCTAssertTrue(outcome.record?.message.contains("cannot be idmapped") ?? false, outcome.record?.message ?? "")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [], "nothing left behind")
+    }
+}
