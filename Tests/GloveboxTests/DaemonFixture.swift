@@ -35,13 +35,13 @@ final class DaemonFixture: @unchecked Sendable {
     /// Extra gloveboxd arguments (such as --config).
     let arguments: [String]
 
-    init(policies: [String: String] = [:], shipped: Bool = true, config: String? = nil) throws {
+    init(policies: [String: String] = [:], shipped: Bool = true, config: String? = nil, stateDirectory: String? = nil) throws {
         var template = Array("/var/tmp/glovebox-test.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp: \(String(cString: strerror(errno)))") }
         scratch = String(cString: template)
         chmod(scratch, 0o755)  // unprivileged test clients must reach the socket
         socket = scratch + "/glovebox.sock"
-        stateDir = scratch + "/state"
+        stateDir = stateDirectory ?? scratch + "/state"
         policyDir = scratch + "/policies"
         logPath = scratch + "/gloveboxd.log"
         arguments = config == nil ? [] : ["--config", scratch + "/gloveboxd.toml"]
