@@ -68,3 +68,16 @@ extension DaemonQueries {
         }
     }
 }
+
+extension DaemonQueries {
+    public static func policies(socketPath: String, template: String? = nil) throws -> [PolicySummary] {
+        let connection = try DaemonConnection(path: socketPath)
+        try connection.send(Wire.encode(.policyRequest, PolicyRequest(template: template)))
+        let frame = try connection.next()
+        switch frame.kind {
+        case .policyList: return try Wire.decode([PolicySummary].self, frame)
+        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
+        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
+        }
+    }
+}

@@ -11,6 +11,7 @@ public enum FrameKind: UInt8, Sendable {
     case logsRequest = 5       // JSON LogsRequest
     case killRequest = 6       // JSON RunReference
     case auditRequest = 7      // JSON AuditRequest
+    case policyRequest = 8     // JSON PolicyRequest
     // daemon → client
     case accepted = 10
     case stdout = 11
@@ -27,6 +28,7 @@ public enum FrameKind: UInt8, Sendable {
     case done = 22             // JSON OutputNote: a request was carried out (kill)
     case queued = 23           // JSON QueueNote: the request waits for a cap; sent again when its place changes
     case auditList = 24        // JSON [AuditEvent]
+    case policyList = 25       // JSON [PolicySummary]
 }
 
 public struct Frame: Sendable {

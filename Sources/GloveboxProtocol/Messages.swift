@@ -104,3 +104,41 @@ public struct AuditRequest: Codable, Sendable {
         self.since = since; self.runID = runID; self.limit = limit; self.verify = verify
     }
 }
+
+/// `glovebox policy list` (no name) or `glovebox policy show NAME`.
+public struct PolicyRequest: Codable, Sendable {
+    public var template: String?
+    public init(template: String? = nil) { self.template = template }
+}
+
+/// A policy as the daemon serves it, and whether the asking user may use it.
+public struct PolicySummary: Codable, Sendable, Equatable {
+    public var template: String
+    public var description: String
+    public var digest: String
+    public var usable: Bool
+    public var limits: Limits
+    public var readOnlyPaths: [String]
+    public var workdir: String
+    public var environment: [String: String]
+    public var passEnvironment: [String]
+    public var users: [String]
+    public var groups: [String]
+    public var seccompDeny: [String]
+    public var onDisconnect: String
+    public var caps: [String: String]
+
+    public init(_ p: Policy, usable: Bool) {
+        template = p.template; description = p.description; digest = p.digest; self.usable = usable; limits = p.limits
+        readOnlyPaths = p.readOnlyPaths; workdir = p.workdir; environment = p.environment; passEnvironment = p.passEnvironment
+        users = p.users; groups = p.groups; seccompDeny = p.seccompDeny; onDisconnect = p.onDisconnect.rawValue
+        var c: [String: String] = [:]
+        if let v = p.caps.concurrentRuns { c["concurrent_runs"] = String(v) }
+        if let v = p.caps.runsPerHour { c["runs_per_hour"] = String(v) }
+        if let v = p.caps.userConcurrentRuns { c["user_concurrent_runs"] = String(v) }
+        if let v = p.caps.userRunsPerHour { c["user_runs_per_hour"] = String(v) }
+        if let v = p.caps.overCap { c["over_cap"] = v.rawValue }
+        if let v = p.logBytes { c["log"] = ByteSize.format(v) }
+        caps = c
+    }
+}

@@ -30,6 +30,8 @@ public struct Policy: Sendable, Equatable {
     public var onDisconnect: DisconnectAction = .continue
     /// Caps on runs of this template, on top of the daemon's global and per-user ones.
     public var caps = TemplateCaps()
+    /// How much of a run's stdout and stderr the daemon keeps (`[limits] log`); nil: the daemon's setting.
+    public var logBytes: UInt64?
 
     public init(template: String, digest: String = "", description: String = "", limits: Limits,
                 readOnlyPaths: [String] = ["/usr", "/lib", "/lib64", "/bin", "/sbin"],

@@ -6,7 +6,7 @@ import TOMLKit
 struct PolicyParser {
     static let topLevelKeys = ["description", "limits", "filesystem", "environment", "access", "seccomp", "lifetime", "caps"]
     static let tableKeys: [(table: String, keys: [String])] = [
-        ("limits", ["timeout", "memory", "pids", "cpus", "storage", "gpus", "output_file"]),
+        ("limits", ["timeout", "memory", "pids", "cpus", "storage", "gpus", "output_file", "log"]),
         ("filesystem", ["read_only", "workdir"]),
         ("environment", ["set", "pass"]),
         ("access", ["users", "groups"]),
@@ -103,6 +103,10 @@ struct PolicyParser {
             policy.onDisconnect = try choice(lifetime, ["lifetime", "on_disconnect"], as: DisconnectAction.self) ?? .continue
         }
         if let caps = try table(root, ["caps"]) { policy.caps = try parseCaps(caps) }
+        if let t = try table(root, ["limits"]), let log = try size(t, ["limits", "log"]) {
+            try checkMinimum(log, 64 << 10, ["limits", "log"])
+            policy.logBytes = log
+        }
         return policy
     }
 

@@ -79,7 +79,7 @@ final class RunSession {
         let log: RunLog
         let active: ActiveRun
         do {
-            log = try RunLog(path: supervisor.logPath(run: record.id), cap: supervisor.config.logOutputBytes)
+            log = try RunLog(path: supervisor.logPath(run: record.id), cap: admitted.entry.policy.logBytes ?? supervisor.config.logOutputBytes)
             active = try ActiveRun(id: record.id, ownerUID: peer.uid, template: request.template, argv: request.argv,
                                    startedAt: record.startedAt, log: log)
         } catch {

@@ -266,6 +266,8 @@ public final class Supervisor: Sendable {
                 try answerKill(try Wire.decode(RunReference.self, frame), peer: peer, connection: connection)
             case .auditRequest:
                 try answerAudit(try Wire.decode(AuditRequest.self, frame), peer: peer, connection: connection)
+            case .policyRequest:
+                try answerPolicies(try Wire.decode(PolicyRequest.self, frame), peer: peer, connection: connection)
             default:
                 throw ProtocolError.unexpected(frame.kind)
             }
@@ -332,6 +334,19 @@ public final class Supervisor: Sendable {
         var events = try records.auditEvents(since: request.since, runID: request.runID, limit: max(1, min(request.limit, 100_000)))
         if !isAdmin(peer) { events = events.filter { $0.uid == peer.uid } }
         try FrameWriter.send(Wire.encode(.auditList, events), to: connection.raw)
+    }
+
+    /// Every template the daemon serves, marked usable or not for the peer; or one of them.
+    private func answerPolicies(_ request: PolicyRequest, peer: Peer, connection: FileDescriptor) throws {
+        var entries = policies.entries.values.map(\.policy).sorted { $0.template < $1.template }
+        if let name = request.template {
+            entries = entries.filter { $0.template == name }
+            if entries.isEmpty {
+                return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "unknown template '\(name)'; templates: \(policies.names.joined(separator: ", "))")), to: connection.raw)
+            }
+        }
+        let summaries = entries.map { PolicySummary($0, usable: Authorization.allows($0, uid: peer.uid, gid: peer.gid)) }
+        try FrameWriter.send(Wire.encode(.policyList, summaries), to: connection.raw)
     }
 
     private func answerKill(_ kill: RunReference, peer: Peer, connection: FileDescriptor) throws {

@@ -213,3 +213,16 @@ extension AdmissionTests {
         XCTAssertEqual(daemon.run(["/bin/true"]).record?.status, .ok, "another user is still served")
     }
 }
+
+extension AdmissionTests {
+    func testPolicyListAndShowSayWhatAUserMayUse() throws {
+        let nobody = try daemon.cli(["policy", "list"], asUser: 65534)
+        XCTAssertEqual(nobody.status, 0, nobody.stderr)
+        XCTAssertTrue(nobody.stdout.contains("restricted (not for you)"), nobody.stdout)
+        XCTAssertTrue(nobody.stdout.contains("default  timeout 10m, memory 1 GiB"), nobody.stdout)
+        XCTAssertFalse(nobody.stdout.contains("broken"), "a refused file is not served")
+        let show = try daemon.cli(["policy", "show", "--json", "restricted"])
+        XCTAssertTrue(show.stdout.contains("\"usable\" : true"), show.stdout)
+        XCTAssertEqual(try daemon.cli(["policy", "show", "nope"]).status, 125)
+    }
+}

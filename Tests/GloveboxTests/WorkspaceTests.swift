@@ -10,7 +10,7 @@ import Glibc
 final class WorkspaceTests: DaemonTestCase {
     var workdir = ""
 
-    override class var policies: [String: String] { ["small": policy(extra: "output_file = \"1KiB\"")] }
+    override class var policies: [String: String] { ["small": policy(extra: "output_file = \"1KiB\"\nlog = \"64KiB\"")] }
 
     override func setUpWithError() throws {
         workdir = daemon.scratch + "/work-\(UUID().uuidString.prefix(8))"
@@ -117,5 +117,15 @@ extension WorkspaceTests {
         XCTAssertEqual(outcome.record?.status, .refused, outcome.error ?? "")
         XCTAssertTrue(outcome.record?.message.contains("cannot be idmapped") ?? false, outcome.record?.message ?? "")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [], "nothing left behind")
+    }
+}
+
+extension WorkspaceTests {
+    func testThePolicyCapsWhatIsKeptOfTheOutput() throws {
+        let big = daemon.run([python, "-c", "import sys; sys.stdout.write('y' * 300000)"], template: "small")
+        XCTAssertEqual(big.stdout.count, 300_000)
+        let kept = try daemon.cli(["logs", "\(try XCTUnwrap(big.record?.id))"])
+        XCTAssertLessThan(kept.stdout.count, 70_000, "the template keeps 64 KiB")
+        XCTAssertTrue(kept.stderr.contains("was not kept"), kept.stderr)
     }
 }
