@@ -4,6 +4,8 @@ public enum SandboxError: Error, CustomStringConvertible, Sendable {
     case unavailable(String)
     /// The child failed at a named step of the launch.
     case launchFailed(step: String, errno: Int32)
+    /// The program was not running yet when the run's time limit passed (setup or exec hung).
+    case startTimedOut
     /// Everything was set up; execve of the program itself failed (not found, not executable).
     case execFailed(program: String, errno: Int32)
     case invalid(String)
@@ -12,6 +14,7 @@ public enum SandboxError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .unavailable(let what): return "unavailable on this host: \(what)"
         case .launchFailed(let step, let e): return "sandbox setup failed at '\(step)': \(String(cString: strerror(e)))"
+        case .startTimedOut: return "the program had not started when the run's time limit passed"
         case .execFailed(let program, let e): return "cannot execute \(program): \(String(cString: strerror(e)))"
         case .invalid(let what): return what
         }

@@ -31,7 +31,9 @@ public struct LaunchedProcess: Sendable {
 /// where there is one), places the child in v1 cgroups while it waits, lets it go, and returns once
 /// the program has been exec'd, or throws the step and errno at which the child failed.
 public enum SandboxLauncher {
-    public static func launch(_ spec: LaunchSpec, cgroup: RunCgroup) throws -> LaunchedProcess {
+    /// `deadline` (monotonic): the program must be exec'd by then, or the run is killed and this throws —
+    /// setup can then never outlast the run's own time limit.
+    public static func launch(_ spec: LaunchSpec, cgroup: RunCgroup, deadline: Double) throws -> LaunchedProcess {
         let go = try FileDescriptor.pipe()
         let report = try FileDescriptor.pipe()
         let status = try FileDescriptor.pipe()
@@ -94,6 +96,13 @@ public enum SandboxLauncher {
             throw error
         }
         // EOF on the report pipe: the program was exec'd (the pipe is close-on-exec).
+        var ready = pollfd(fd: report.read.raw, events: Int16(POLLIN), revents: 0)
+        while poll(&ready, 1, Int32(max(0, min(deadline - Monotonic.now(), 3600)) * 1000) + 1) < 0 && errno == EINTR {}
+        if ready.revents == 0 {
+            _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)
+            reap(process)
+            throw SandboxError.startTimedOut
+        }
         let bytes = (try? report.read.readToEnd(limit: 64)) ?? []
         if bytes.count >= MemoryLayout<gb_error_report>.size {
             let r = bytes.withUnsafeBytes { $0.loadUnaligned(as: gb_error_report.self) }

@@ -108,7 +108,7 @@ public final class SandboxRun: @unchecked Sendable {
             ],
             seccomp: spec.seccomp)
         startedAt = Monotonic.now()
-        process = try SandboxLauncher.launch(launch, cgroup: cgroup)
+        process = try SandboxLauncher.launch(launch, cgroup: cgroup, deadline: startedAt + spec.limits.timeoutSeconds)
     }
 
     /// What a readable control descriptor means for the run.

@@ -307,6 +307,8 @@ final class RunSession {
             sandbox = nil
             if case SandboxError.invalid(let why) = error {
                 finish(&record, status: .refused, message: why)
+            } else if case SandboxError.startTimedOut = error {
+                finish(&record, status: .timeout, message: "\(error)")
             } else if case SandboxError.execFailed(_, let err) = error {
                 // The program itself could not be executed: the caller's mistake, reported like a shell does.
                 finish(&record, status: .exitedNonzero, exitCode: err == ENOENT ? 127 : 126, message: "\(error)")
