@@ -1,28 +1,44 @@
 import GloveboxProtocol
 import Records
 
-/// The short requests: list runs, end a run, read a run's output.
+/// The short requests: one frame out, one answer back.
 public enum DaemonQueries {
-    public static func ps(socketPath: String, all: Bool, limit: Int = 50) throws -> [RunRecord] {
+    /// Sends `request` and decodes the answer of kind `reply`; an error frame becomes a ClientError.
+    static func ask<Request: Encodable, Reply: Decodable>(_ socketPath: String, _ kind: FrameKind, _ request: Request,
+                                                          expect reply: FrameKind, as _: Reply.Type) throws -> Reply {
         let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.psRequest, PsRequest(all: all, limit: limit)))
+        try connection.send(Wire.encode(kind, request))
         let frame = try connection.next()
         switch frame.kind {
-        case .runList: return try Wire.decode([RunRecord].self, frame)
+        case reply: return try Wire.decode(Reply.self, frame)
         case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
         default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
         }
     }
 
+    public static func show(socketPath: String, runID: Int64) throws -> RunRecord {
+        try ask(socketPath, .showRequest, ShowRequest(runID: runID), expect: .record, as: RunRecord.self)
+    }
+
+    public static func ps(socketPath: String, all: Bool, limit: Int = 50) throws -> [RunRecord] {
+        try ask(socketPath, .psRequest, PsRequest(all: all, limit: limit), expect: .runList, as: [RunRecord].self)
+    }
+
     public static func kill(socketPath: String, runID: Int64) throws -> String {
-        let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.killRequest, RunReference(runID: runID)))
-        let frame = try connection.next()
-        switch frame.kind {
-        case .done: return try Wire.decode(OutputNote.self, frame).reason
-        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
-        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
-        }
+        try ask(socketPath, .killRequest, RunReference(runID: runID), expect: .done, as: OutputNote.self).reason
+    }
+
+    public static func audit(socketPath: String, request: AuditRequest) throws -> [AuditEvent] {
+        try ask(socketPath, .auditRequest, request, expect: .auditList, as: [AuditEvent].self)
+    }
+
+    /// The chain's state in words; throws when the daemon refuses.
+    public static func verifyAudit(socketPath: String) throws -> String {
+        try ask(socketPath, .auditRequest, AuditRequest(verify: true), expect: .done, as: OutputNote.self).reason
+    }
+
+    public static func policies(socketPath: String, template: String? = nil) throws -> [PolicySummary] {
+        try ask(socketPath, .policyRequest, PolicyRequest(template: template), expect: .policyList, as: [PolicySummary].self)
     }
 
     /// Streams the run's kept output to `stdout`/`stderr`; returns the record when the run is over (nil
@@ -40,44 +56,6 @@ public enum DaemonQueries {
             case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
             default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
             }
-        }
-    }
-}
-
-extension DaemonQueries {
-    public static func audit(socketPath: String, request: AuditRequest) throws -> [AuditEvent] {
-        let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.auditRequest, request))
-        let frame = try connection.next()
-        switch frame.kind {
-        case .auditList: return try Wire.decode([AuditEvent].self, frame)
-        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
-        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
-        }
-    }
-
-    /// The chain's state in words; throws when the daemon refuses.
-    public static func verifyAudit(socketPath: String) throws -> String {
-        let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.auditRequest, AuditRequest(verify: true)))
-        let frame = try connection.next()
-        switch frame.kind {
-        case .done: return try Wire.decode(OutputNote.self, frame).reason
-        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
-        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
-        }
-    }
-}
-
-extension DaemonQueries {
-    public static func policies(socketPath: String, template: String? = nil) throws -> [PolicySummary] {
-        let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.policyRequest, PolicyRequest(template: template)))
-        let frame = try connection.next()
-        switch frame.kind {
-        case .policyList: return try Wire.decode([PolicySummary].self, frame)
-        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
-        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
         }
     }
 }

@@ -92,18 +92,6 @@ public struct RunClient {
         }
     }
 
-    /// `glovebox show RUN`.
-    public static func show(socketPath: String, runID: Int64) throws -> RunRecord {
-        let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.showRequest, ShowRequest(runID: runID)))
-        let frame = try connection.next()
-        switch frame.kind {
-        case .record: return try Wire.decode(RunRecord.self, frame)
-        case .error: throw ClientError(try Wire.decode(ErrorMessage.self, frame).message)
-        default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
-        }
-    }
-
     /// The client's exit status for a finished run (documented in `glovebox run --help`).
     public static func exitStatus(for record: RunRecord) -> Int32 {
         switch record.status {

@@ -35,11 +35,7 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         let path = DaemonConnection.socketPath(socket.socket)
         if verify {
-            let result: String
-            do { result = try DaemonQueries.verifyAudit(socketPath: path) } catch {
-                FileHandleStderr.print("glovebox: \(error)")
-                throw ExitCode(125)
-            }
+            let result = try daemonRequest { try DaemonQueries.verifyAudit(socketPath: path) }
             print(result)
             if !result.hasPrefix("the audit log is intact") { throw ExitCode(1) }
             return
@@ -49,22 +45,17 @@ struct AuditCommand: ParsableCommand {
             guard let seconds = DurationText.parse(since) else { throw ValidationError("--since: '\(since)' is not a duration (e.g. 30m, 2h, 7d)") }
             sinceTime = Monotonic.wallNow() - seconds
         }
-        do {
-            let events = try DaemonQueries.audit(socketPath: path, request: AuditRequest(since: sinceTime, runID: runID, limit: limit))
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(events), as: UTF8.self))
-            } else {
-                for e in events {
-                    let who = [e.runID.map { "run \($0)" }, e.uid.map { "user \(RecordText.user($0))" }, e.template.map { "template \($0)" }]
-                        .compactMap { $0 }.joined(separator: ", ")
-                    print("\(e.seq)  \(RecordText.time(e.time))  \(e.kind.rawValue)" + (who.isEmpty ? "" : "  [\(who)]") + (e.detail.isEmpty ? "" : "  \(e.detail)"))
-                }
-            }
-        } catch {
-            FileHandleStderr.print("glovebox: \(error)")
-            throw ExitCode(125)
+        let events = try daemonRequest { try DaemonQueries.audit(socketPath: path, request: AuditRequest(since: sinceTime, runID: runID, limit: limit)) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(events), as: UTF8.self))
+            return
+        }
+        for e in events {
+            let who = [e.runID.map { "run \($0)" }, e.uid.map { "user \(RecordText.user($0))" }, e.template.map { "template \($0)" }]
+                .compactMap { $0 }.joined(separator: ", ")
+            print("\(e.seq)  \(RecordText.time(e.time))  \(e.kind.rawValue)" + (who.isEmpty ? "" : "  [\(who)]") + (e.detail.isEmpty ? "" : "  \(e.detail)"))
         }
     }
 }

@@ -12,3 +12,13 @@ struct SocketOption: ParsableArguments {
     @Option(name: .long, help: "gloveboxd's socket (default: $GLOVEBOX_SOCKET, else /run/glovebox/glovebox.sock).")
     var socket: String?
 }
+
+/// A request to gloveboxd: a failure is printed as "glovebox: …" and the command exits 125.
+func daemonRequest<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        FileHandleStderr.print("glovebox: \(error)")
+        throw ExitCode(125)
+    }
+}

@@ -47,10 +47,7 @@ struct PolicyCommand: ParsableCommand {
     }
 
     static func fetch(_ socket: SocketOption, _ template: String?) throws -> [PolicySummary] {
-        do { return try DaemonQueries.policies(socketPath: DaemonConnection.socketPath(socket.socket), template: template) } catch {
-            FileHandleStderr.print("glovebox: \(error)")
-            throw ExitCode(125)
-        }
+        try daemonRequest { try DaemonQueries.policies(socketPath: DaemonConnection.socketPath(socket.socket), template: template) }
     }
 
     static func json(_ list: [PolicySummary]) throws -> String {

@@ -112,7 +112,7 @@ struct RunCommand: ParsableCommand {
             result = try client.run(forwardSignals: true)
         } catch let refusal as RunClient.Refused {
             FileHandleStderr.print("glovebox: \(refusal.message) (run \(refusal.runID))")
-            if let record, let refused = try? RunClient.show(socketPath: client.socketPath, runID: refusal.runID) {
+            if let record, let refused = try? DaemonQueries.show(socketPath: client.socketPath, runID: refusal.runID) {
                 try? RecordJSON.write(refused, to: record)
             }
             throw ExitCode(125)

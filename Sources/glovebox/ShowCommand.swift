@@ -17,13 +17,8 @@ struct ShowCommand: ParsableCommand {
     var runID: Int64
 
     func run() throws {
-        do {
-            let record = try RunClient.show(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID)
-            print(json ? try RecordJSON.encode(record) : RecordText.describe(record))
-        } catch {
-            FileHandleStderr.print("glovebox: \(error)")
-            throw ExitCode(125)
-        }
+        let record = try daemonRequest { try DaemonQueries.show(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID) }
+        print(json ? try RecordJSON.encode(record) : RecordText.describe(record))
     }
 }
 
@@ -43,18 +38,13 @@ struct PsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        do {
-            let runs = try DaemonQueries.ps(socketPath: DaemonConnection.socketPath(socket.socket), all: all, limit: limit)
-            if json {
-                print("[" + (try runs.map { try RecordJSON.encode($0) }).joined(separator: ",\n") + "]")
-            } else if runs.isEmpty {
-                print(all ? "no runs" : "no runs in flight")
-            } else {
-                print(RecordText.table(runs))
-            }
-        } catch {
-            FileHandleStderr.print("glovebox: \(error)")
-            throw ExitCode(125)
+        let runs = try daemonRequest { try DaemonQueries.ps(socketPath: DaemonConnection.socketPath(socket.socket), all: all, limit: limit) }
+        if json {
+            print("[" + (try runs.map { try RecordJSON.encode($0) }).joined(separator: ",\n") + "]")
+        } else if runs.isEmpty {
+            print(all ? "no runs" : "no runs in flight")
+        } else {
+            print(RecordText.table(runs))
         }
     }
 }
@@ -69,12 +59,7 @@ struct KillCommand: ParsableCommand {
     var runID: Int64
 
     func run() throws {
-        do {
-            print(try DaemonQueries.kill(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID))
-        } catch {
-            FileHandleStderr.print("glovebox: \(error)")
-            throw ExitCode(125)
-        }
+        print(try daemonRequest { try DaemonQueries.kill(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID) })
     }
 }
 
@@ -93,13 +78,7 @@ struct LogsCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        let record: Records.RunRecord?
-        do {
-            record = try DaemonQueries.logs(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID, follow: follow)
-        } catch {
-            FileHandleStderr.print("glovebox: \(error)")
-            throw ExitCode(125)
-        }
+        let record = try daemonRequest { try DaemonQueries.logs(socketPath: DaemonConnection.socketPath(socket.socket), runID: runID, follow: follow) }
         if follow, let record { throw ExitCode(RunClient.exitStatus(for: record)) }
     }
 }
