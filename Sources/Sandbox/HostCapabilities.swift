@@ -12,6 +12,8 @@ public enum HostCapabilities {
         (CAP_NET_ADMIN, "CAP_NET_ADMIN", "bringing up the run's loopback"),
         (CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "cgroup and state files"),
         (CAP_KILL, "CAP_KILL", "ending runs"),
+        (CAP_FOWNER, "CAP_FOWNER", "a run's chmod in its workspace (overlayfs acts with the daemon's credentials)"),
+        (CAP_FSETID, "CAP_FSETID", "keeping set-group-ID bits a run sets in its workspace"),
     ]
 
     /// "CAP_X (why)" for each required capability missing from the effective set.

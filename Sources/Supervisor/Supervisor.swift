@@ -115,11 +115,11 @@ public final class Supervisor: Sendable {
     /// Binds the socket and serves until `requestShutdown()`; then cancels the runs in flight, waits for
     /// their records, and removes the daemon's cgroup subtree.
     public func serve() throws {
-        let listener = try bindSocket()
-        logger.info("listening", metadata: ["socket": "\(config.socketPath)"])
+        let (listener, passedBySystemd) = try bindSocket()
         defer {
             listener.close()
-            unlink(config.socketPath)
+            // A socket systemd passed stays: gloveboxd.socket owns its path.
+            if !passedBySystemd { unlink(config.socketPath) }
         }
         while true {
             var fds = [pollfd(fd: listener.raw, events: Int16(POLLIN), revents: 0), pollfd(fd: shutdownEvent.raw, events: Int16(POLLIN), revents: 0)]
@@ -201,7 +201,29 @@ public final class Supervisor: Sendable {
         _ = write(drained.raw, &one, 8)
     }
 
-    private func bindSocket() throws -> FileDescriptor {
+    /// The listening socket: the one systemd passed (socket activation; systemd owns its path, mode and
+    /// group, so it is neither bound, chmod'ed nor unlinked here) or, without one, the configured path,
+    /// bound now. Returns whether systemd passed it. A failure removes the cgroup subtree made at start.
+    private func bindSocket() throws -> (FileDescriptor, passedBySystemd: Bool) {
+        do {
+            if let passed = try SocketActivation.inherited() {
+                logger.info("socket-activated: listening on the socket systemd passed", metadata: ["socket": "\(passed.path)"])
+                if passed.path != config.socketPath {
+                    logger.warning("the passed socket is not the configured one; [socket] path, group and mode do not apply",
+                                   metadata: ["passed": "\(passed.path)", "configured": "\(config.socketPath)"])
+                }
+                return (passed.descriptor, true)
+            }
+            let fd = try bindConfiguredSocket()
+            logger.info("listening", metadata: ["socket": "\(config.socketPath)"])
+            return (fd, false)
+        } catch {
+            cgroups.removeInstance()
+            throw error
+        }
+    }
+
+    private func bindConfiguredSocket() throws -> FileDescriptor {
         let path = config.socketPath
         let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !parent.isEmpty { try FileIO.mkdir(parent, mode: 0o755) }
