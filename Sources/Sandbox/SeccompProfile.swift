@@ -70,6 +70,12 @@ public struct SeccompProfile: Sendable {
         for call in [socket, socketpair] {
             try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_GT, datum_a: highestFamily, datum_b: 0)])
         }
+        // NETLINK_KOBJECT_UEVENT: the kernel broadcasts the host's device events to every network namespace
+        // of the initial user namespace, a run's included. Netlink routing (only `lo` to see) stays.
+        for call in [socket, socketpair] {
+            try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: 16, datum_b: 0),
+                                        scmp_arg_cmp(arg: 2, op: SCMP_CMP_EQ, datum_a: 15, datum_b: 0)])
+        }
         let ioctl = seccomp_syscall_resolve_name("ioctl")
         for command in deniedIoctls {
             try rule(ctx, eperm, ioctl, [scmp_arg_cmp(arg: 1, op: SCMP_CMP_MASKED_EQ, datum_a: 0xFFFF_FFFF, datum_b: command)])
