@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/mount.h>
@@ -172,6 +173,8 @@ int gb_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 unsigned gb_major(uint64_t dev) { return major(dev); }
 unsigned gb_minor(uint64_t dev) { return minor(dev); }
+
+int gb_limit_malloc_arenas(int n) { return mallopt(M_ARENA_MAX, n); }
 
 int gb_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
 

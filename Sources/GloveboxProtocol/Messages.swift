@@ -66,14 +66,30 @@ public struct ErrorMessage: Codable, Sendable {
     public var message: String
     /// The run's record when the refusal was recorded.
     public var runID: Int64?
-    public init(message: String, runID: Int64? = nil) { self.message = message; self.runID = runID }
+    /// Messages may quote what a client sent; at most 4096 characters of them go back.
+    public init(message: String, runID: Int64? = nil) {
+        self.message = message.count > 4096 ? String(message.prefix(4096)) + "…" : message
+        self.runID = runID
+    }
 }
 
 public enum Wire {
     public static func encode<T: Encodable>(_ kind: FrameKind, _ value: T) -> Frame {
         let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return Frame(kind, Array((try? encoder.encode(value)) ?? Data()))
+    }
+
+    /// The longest prefix (or, with `fromEnd`, suffix) of `items` whose frame fits under Frame.maxPayload.
+    public static func encodeFitting<T: Encodable>(_ kind: FrameKind, _ items: [T], keepEnd: Bool = false) -> Frame {
+        var count = items.count
+        while true {
+            let slice = keepEnd ? Array(items.suffix(count)) : Array(items.prefix(count))
+            let frame = encode(kind, slice)
+            if frame.payload.count <= Frame.maxPayload || count == 0 { return frame }
+            count = count * Frame.maxPayload / max(frame.payload.count, 1) * 9 / 10
+        }
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, _ frame: Frame) throws -> T {

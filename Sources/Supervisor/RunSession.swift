@@ -52,6 +52,17 @@ final class RunSession {
         } catch {
             return refuse(&record, "\(error)")
         }
+        // A cancel (or anything else) the client sent right behind its request is already buffered: act
+        // on it now, as if it had come during the run.
+        if let reason = bufferedControl() {
+            record.status = .cancelled
+            record.message = reason
+            record.endedAt = Monotonic.wallNow()
+            do { record.id = try supervisor.records.insert(record) } catch { logger.error("cannot record a cancelled request", metadata: ["error": "\(error)"]) }
+            supervisor.audit(.runCancelled, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: request.template, reason)
+            send(.finished, record)
+            return
+        }
         let constraints = capConstraints(admitted.entry.policy)
         guard let leased = waitForCaps(constraints, gpus: admitted.limits.gpus, policy: admitted.entry.policy, record: &record) else { return }
         defer { supervisor.gate.release(constraints, gpus: leased) }
@@ -153,6 +164,19 @@ final class RunSession {
                 }
             }
         }
+    }
+
+    /// Frames that arrived with the request: a cancel, or a protocol error.
+    private func bufferedControl() -> String? {
+        do {
+            while let frame = try reader.buffered() {
+                if frame.kind == .cancel { return "cancelled by the client" }
+                throw ProtocolError.unexpected(frame.kind)
+            }
+        } catch {
+            return "protocol error from the client: \(error)"
+        }
+        return nil
     }
 
     /// While queued, the client may only cancel (or go away).
@@ -258,7 +282,7 @@ final class RunSession {
         record.argv = Self.bounded(record.argv)
         record.template = String(record.template.prefix(64))
         record.status = .refused
-        record.message = message
+        record.message = message.count > 1024 ? String(message.prefix(1024)) + "…" : message
         record.endedAt = Monotonic.wallNow()
         do {
             record.id = try supervisor.records.insert(record)

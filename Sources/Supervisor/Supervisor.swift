@@ -335,7 +335,7 @@ public final class Supervisor: Sendable {
     private func answerPs(_ ps: PsRequest, peer: Peer, connection: FileDescriptor) throws {
         let owner: UInt32? = isAdmin(peer) ? nil : peer.uid
         let runs = try records.runs(clientUID: owner, status: ps.all ? nil : .running, limit: max(1, min(ps.limit, 1000)))
-        try FrameWriter.send(Wire.encode(.runList, runs), to: connection.raw)
+        try FrameWriter.send(Wire.encodeFitting(.runList, runs), to: connection.raw)
     }
 
     /// Admins see every event and may verify the chain; others see the events of their own runs.
@@ -355,7 +355,7 @@ public final class Supervisor: Sendable {
         }
         var events = try records.auditEvents(since: request.since, runID: request.runID, limit: max(1, min(request.limit, 100_000)))
         if !isAdmin(peer) { events = events.filter { $0.uid == peer.uid } }
-        try FrameWriter.send(Wire.encode(.auditList, events), to: connection.raw)
+        try FrameWriter.send(Wire.encodeFitting(.auditList, events, keepEnd: true), to: connection.raw)
     }
 
     /// Every template the daemon serves, marked usable or not for the peer; or one of them.

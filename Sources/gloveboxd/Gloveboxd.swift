@@ -93,6 +93,9 @@ struct Gloveboxd: ParsableCommand {
         }
         for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 { _ = open("/dev/null", O_RDWR) }
         signal(SIGPIPE, SIG_IGN)
+        // glibc keeps each malloc arena's high-water mark, 8 arenas a core: with a thread per connection
+        // that is resident memory without end on a big machine. Two arenas hold it flat.
+        _ = gb_limit_malloc_arenas(2)
         // Each client connection is a descriptor: use all the hard limit allows.
         var files = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0 && files.rlim_cur < files.rlim_max {

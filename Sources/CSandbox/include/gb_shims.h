@@ -70,6 +70,9 @@ int gb_memfd(const char *name);
 unsigned gb_major(uint64_t dev);
 unsigned gb_minor(uint64_t dev);
 
+// mallopt(M_ARENA_MAX, n).
+int gb_limit_malloc_arenas(int n);
+
 // eventfd(0, EFD_CLOEXEC).
 int gb_eventfd(void);
 
