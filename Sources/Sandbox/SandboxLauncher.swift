@@ -81,6 +81,7 @@ public enum SandboxLauncher {
             }
         }
         if pid < 0 { throw SystemError("clone3 into new namespaces", errno: errno) }
+        FaultInjection.hit(.afterClone)
         let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(pidfd), stdout: out.read, stderr: err.read, status: status.read)
         // The parent keeps only its ends.
         go.read.close(); report.write.close(); status.write.close(); out.write.close(); err.write.close(); devNull.close()

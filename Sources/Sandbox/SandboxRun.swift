@@ -49,6 +49,7 @@ public final class SandboxRun: @unchecked Sendable {
         do {
             try FileIO.mkdir(spec.directory, mode: 0o700, existOK: false)
             try FileIO.mkdir(spec.directory + "/root", mode: 0o755)
+            FaultInjection.hit(.beforeCgroup)
             let devices = MountPlan.devices.map(\.number) + spec.devices.map(\.number)
             cgroup = try cgroups.createRun(name: spec.name, limits: CgroupLimits(
                 memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus, devices: devices))

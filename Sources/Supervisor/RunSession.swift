@@ -419,6 +419,7 @@ final class RunSession {
     }
 
     private func saveRecord(_ record: RunRecord) {
+        FaultInjection.hit(.writingRecord)
         do {
             try supervisor.records.update(record)
         } catch {
@@ -454,6 +455,7 @@ final class RunSession {
                     try FrameWriter.send(Wire.encode(.outputSkipped, OutputNote(path: path, reason: reason)), to: connection.raw)
                 case .file(let path, let mode, let size, let descriptor):
                     try FrameWriter.send(Wire.encode(.outputFile, OutputFileHeader(path: path, mode: mode, size: size)), to: connection.raw)
+                    FaultInjection.hit(.duringOutputs)
                     var left = size
                     while left > 0 {
                         try check()

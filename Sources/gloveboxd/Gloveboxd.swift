@@ -80,6 +80,9 @@ struct Gloveboxd: ParsableCommand {
             logger.critical("cannot start: bad configuration", metadata: ["problem": "\(error)"])
             throw ExitCode(1)
         }
+        if let point = FaultInjection.armedPoint {
+            logger.warning("fault injection armed: the daemon will SIGKILL itself", metadata: ["point": "\(point.rawValue)"])
+        }
         let missing = HostCapabilities.missing()
         guard missing.isEmpty else {
             logger.critical("cannot start: missing capabilities", metadata: ["missing": "\(missing.joined(separator: ", "))"])

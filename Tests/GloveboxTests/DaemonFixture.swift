@@ -34,6 +34,8 @@ final class DaemonFixture: @unchecked Sendable {
     /// a test names its own.
     /// Extra gloveboxd arguments (such as --config).
     let arguments: [String]
+    /// Extra environment for gloveboxd (GLOVEBOX_FAULT); read at each start().
+    var daemonEnvironment: [String: String] = [:]
 
     init(policies: [String: String] = [:], shipped: Bool = true, config: String? = nil, stateDirectory: String? = nil) throws {
         var template = Array("/var/tmp/glovebox-test.XXXXXX".utf8CString)
@@ -81,7 +83,7 @@ final class DaemonFixture: @unchecked Sendable {
     func start() throws {
         unlink(socket)
         pid = try Self.spawn([Self.gloveboxd, "--socket", socket, "--state-dir", stateDir, "--policy-dir", policyDir, "--log-level", "debug"] + arguments,
-                        stdout: logPath, stderr: logPath)
+                             stdout: logPath, stderr: logPath, environment: ["PATH": "/usr/bin:/bin"].merging(daemonEnvironment) { $1 })
         let deadline = Date().addingTimeInterval(20)
         while access(socket, F_OK) != 0 {
             var status: Int32 = 0

@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Crash points for the fault-injection tests: when gloveboxd was started with GLOVEBOX_FAULT=<point>
+/// (only whoever starts the daemon, root, can set it), reaching that point SIGKILLs the daemon, as a
+/// crash or an OOM kill would, at that exact moment of a run's life. Unset, each point is one comparison.
+public enum FaultInjection {
+    public enum Point: String, Sendable, CaseIterable {
+        case beforeCgroup = "before-cgroup"
+        case afterClone = "after-clone"
+        case duringOutputs = "during-outputs"
+        case writingRecord = "writing-record"
+    }
+
+    nonisolated(unsafe) private static let armed: Point? = {
+        // Read once, before any thread that could change the environment exists (the first call is made
+        // from the daemon's start-up, below); never written afterwards.
+        guard let value = getenv("GLOVEBOX_FAULT") else { return nil }
+        return Point(rawValue: String(cString: value))
+    }()
+
+    /// The armed point, for the daemon's start-up log.
+    public static var armedPoint: Point? { armed }
+
+    public static func hit(_ point: Point) {
+        guard armed == point else { return }
+        let message = "gloveboxd: fault injection: SIGKILL at \(point.rawValue)\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        kill(getpid(), SIGKILL)
+    }
+}

@@ -1,0 +1,70 @@
+import GloveboxSystem
+import Records
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon killed at chosen points of a run's life, and a locked database: afterwards no process
+/// escaped, no record is lost or corrupt, nothing is leaked.
+final class FaultInjectionTests: XCTestCase {
+    override func setUp() { signal(SIGPIPE, SIG_IGN) }
+
+    func testTheDaemonKilledAtAnyPointOfARunLeavesNothingAndLosesNoRecord() throws {
+        for point in FaultInjection.Point.allCases {
+            let f = try DaemonFixture()
+            defer {
+                f.stop()
+                XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "\(point.rawValue): cgroups left behind")
+            }
+            let loopsBefore = try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout
+            f.stopDaemon()
+            f.daemonEnvironment = ["GLOVEBOX_FAULT": point.rawValue]
+            try f.start()
+            let workdir = f.scratch + "/wd"
+            mkdir(workdir, 0o755)
+            let tag = "\(Int.random(in: 100_000...999_999))"
+            let outcome = f.run(["/bin/sh", "-c", "mkdir out; echo \(tag) > out/f; sleep 0.3 # \(tag)"], workdir: workdir, outputs: ["out"])
+            XCTAssertNil(outcome.record, "\(point.rawValue): the client cannot have a record from a daemon that died")
+            var status: Int32 = 0
+            XCTAssertEqual(waitpid(f.pid, &status, 0), f.pid)
+            XCTAssertEqual(status & 0x7f, SIGKILL, "\(point.rawValue): the daemon died by the injected SIGKILL\n\(f.log.suffix(1500))")
+            let deadline = Date().addingTimeInterval(5)
+            while !HostState.processes(containing: tag).isEmpty && Date() < deadline { usleep(20_000) }
+            XCTAssertEqual(HostState.processes(containing: tag), [], "\(point.rawValue): a process of the run escaped")
+            XCTAssertEqual(HostState.gloveboxMounts(), [], "\(point.rawValue): mounts")
+            let loopDeadline = Date().addingTimeInterval(5)
+            while try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout != loopsBefore && Date() < loopDeadline { usleep(20_000) }
+            XCTAssertEqual(try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout, loopsBefore, "\(point.rawValue): loop devices")
+
+            f.daemonEnvironment = [:]
+            try f.start()
+            let records = try RecordStore(path: f.stateDir + "/glovebox.db").runs(limit: 5)
+            let record = try XCTUnwrap(records.first { $0.argv.joined(separator: " ").contains(tag) }, "\(point.rawValue): the run's record is lost")
+            // The record is written before the outputs go out: a crash there keeps the finished record.
+            XCTAssertEqual(record.status, point == .duringOutputs ? .ok : .supervisorLost, "\(point.rawValue)")
+            XCTAssertEqual(try DaemonFixture.run(["/usr/bin/sqlite3", f.stateDir + "/glovebox.db", "PRAGMA integrity_check"]).stdout, "ok\n")
+            XCTAssertEqual(try f.cli(["audit", "--verify"]).status, 0, "\(point.rawValue): audit chain")
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: f.stateDir + "/runs"), [], "\(point.rawValue): run directories")
+            XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "\(point.rawValue): serving again")
+        }
+    }
+
+    func testALockedDatabaseRefusesRunsClearlyAndTheDaemonRecovers() throws {
+        let f = try DaemonFixture()
+        defer { f.stop() }
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        // Another process holds the database's write lock for 8 s (longer than the 5 s busy timeout).
+        let script = "import sqlite3, time\nc = sqlite3.connect('\(f.stateDir)/glovebox.db', isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\ntime.sleep(8)"
+        let holder = try DaemonFixture.spawn(["/usr/bin/python3", "-c", script], stdout: f.scratch + "/holder.out", stderr: f.scratch + "/holder.err")
+        defer { kill(holder, SIGKILL); waitpid(holder, nil, 0) }
+        let locked0 = Date().addingTimeInterval(10)
+        while ((try? String(contentsOfFile: f.scratch + "/holder.out")) ?? "").isEmpty && Date() < locked0 { usleep(20_000) }
+        let locked = f.run(["/bin/true"])
+        XCTAssertNil(locked.record)
+        XCTAssertTrue(locked.error?.contains("locked") ?? false, locked.error ?? "")
+        var status: Int32 = 0
+        waitpid(holder, &status, 0)
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "served again once the lock is gone")
+    }
+}
