@@ -5,25 +5,7 @@ import Glibc
 #endif
 
 /// The daemon itself: what it refuses to start without, how it stops, and what it finds after a crash.
-final class DaemonLifecycleTests: XCTestCase {
-    var fixtures: [DaemonFixture] = []
-
-    override func setUp() { signal(SIGPIPE, SIG_IGN) }
-
-    override func tearDown() {
-        for f in fixtures {
-            f.stop()
-            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "cgroups left behind")
-        }
-        fixtures = []
-    }
-
-    func fixture() throws -> DaemonFixture {
-        let f = try DaemonFixture()
-        fixtures.append(f)
-        return f
-    }
-
+final class DaemonLifecycleTests: FixturesTestCase {
     func testItRefusesToStartWithoutTheCapabilitiesItNeeds() throws {
         let f = try fixture()
         let result = try DaemonFixture.run(["/usr/sbin/capsh", "--drop=cap_sys_admin", "--", "-c",

@@ -42,3 +42,29 @@ class DaemonTestCase: XCTestCase {
         """
     }
 }
+
+/// A test class whose tests each start daemons of their own (`fixture()`), all stopped after the test and
+/// checked to have left no cgroup behind.
+class FixturesTestCase: XCTestCase {
+    private var fixtures: [DaemonFixture] = []
+
+    override func setUp() {
+        super.setUp()
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    override func tearDown() {
+        for f in fixtures {
+            f.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "cgroups left behind")
+        }
+        fixtures = []
+        super.tearDown()
+    }
+
+    func fixture(policies: [String: String] = [:], config: String? = nil) throws -> DaemonFixture {
+        let f = try DaemonFixture(policies: policies, config: config)
+        fixtures.append(f)
+        return f
+    }
+}

@@ -6,25 +6,7 @@ import Glibc
 
 /// gloveboxd as a shared service: the audit log, caps and the queue, detached runs, the configuration
 /// file, and shutdown.
-final class ServiceTests: XCTestCase {
-    var fixtures: [DaemonFixture] = []
-
-    override func setUp() { signal(SIGPIPE, SIG_IGN) }
-
-    override func tearDown() {
-        for f in fixtures {
-            f.stop()
-            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "cgroups left behind")
-        }
-        fixtures = []
-    }
-
-    func fixture(policies: [String: String] = [:], config: String? = nil) throws -> DaemonFixture {
-        let f = try DaemonFixture(policies: policies, config: config)
-        fixtures.append(f)
-        return f
-    }
-
+final class ServiceTests: FixturesTestCase {
     func spawnClient(_ f: DaemonFixture, _ arguments: [String], stderr: String = "/dev/null") throws -> pid_t {
         try DaemonFixture.spawn([DaemonFixture.glovebox] + arguments, stdout: "/dev/null", stderr: stderr, environment: ["GLOVEBOX_SOCKET": f.socket])
     }
