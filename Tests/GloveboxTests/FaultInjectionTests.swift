@@ -5,8 +5,8 @@ import XCTest
 import Glibc
 #endif
 
-/// The daemon killed at chosen points of a run's life, and a locked database: afterwards no process
-/// escaped, no record is lost or corrupt, nothing is leaked.
+/// The daemon killed at chosen points of a run's life, a locked database, a cgroup that will not go
+/// away: afterwards no process escaped, no record is lost or corrupt, nothing is leaked.
 final class FaultInjectionTests: XCTestCase {
     override func setUp() { signal(SIGPIPE, SIG_IGN) }
 
@@ -66,5 +66,40 @@ final class FaultInjectionTests: XCTestCase {
         var status: Int32 = 0
         waitpid(holder, &status, 0)
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "served again once the lock is gone")
+    }
+}
+
+extension FaultInjectionTests {
+    func testACgroupThatWillNotGoAwayIsReportedAndRemovedAtTheNextStart() throws {
+        let f = try DaemonFixture()
+        defer {
+            f.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
+        }
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sh", "-c", "sleep 1 # \(tag)"],
+                                             stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": f.socket])
+        let deadline = Date().addingTimeInterval(10)
+        var runDirs: [String] = []
+        while runDirs.isEmpty && Date() < deadline {
+            runDirs = try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", "*\(f.cgroupInstance)/run-*"]).stdout
+                .split(separator: "\n").map(String.init)
+            usleep(20_000)
+        }
+        XCTAssertFalse(runDirs.isEmpty)
+        // A child cgroup in every hierarchy of the run: rmdir of the run's cgroup then fails (EBUSY).
+        for dir in runDirs { mkdir(dir + "/stuck", 0o755) }
+        var status: Int32 = 0
+        waitpid(client, &status, 0)
+        XCTAssertEqual((status >> 8) & 0xff, 0, "the run itself ends normally")
+        let record = try XCTUnwrap(try RecordStore(path: f.stateDir + "/glovebox.db").runs(limit: 1).first)
+        XCTAssertEqual(record.status, .ok, "its record is complete")
+        XCTAssertTrue(f.log.contains("cannot remove run cgroup"), f.log.suffix(2000).description)
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "the daemon keeps serving")
+        for dir in runDirs { rmdir(dir + "/stuck") }
+        f.stopDaemon()
+        try f.start()
+        XCTAssertEqual(try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", "*\(f.cgroupInstance)/run-*"]).stdout, "",
+                       "the leftover is removed at the next start")
     }
 }
