@@ -13,8 +13,6 @@ public struct RunOutcome: Sendable, Equatable {
     public var wallSeconds: Double
     public var stats: CgroupStats
     public var storageFull: Bool
-    /// Seconds from the deadline until every process of the run was gone (timeouts only).
-    public var killLatency: Double?
 }
 
 public enum OutputStream: UInt8, Sendable { case stdout = 1, stderr = 2 }

@@ -216,7 +216,6 @@ public final class SandboxRun: @unchecked Sendable {
             try? cgroup.killAll()
             if !cgroup.waitUntilEmpty(milliseconds: 5000) { logger.error("run cgroup not empty after kill", metadata: ["run": "\(spec.name)"]) }
         }
-        let gone = Monotonic.now()
         let stats = cgroup.stats()
         if ending == nil {
             if stats.oomKills > 0 {
@@ -228,9 +227,7 @@ public final class SandboxRun: @unchecked Sendable {
                 ending = .failed("the run's init ended without reporting the program's status")
             }
         }
-        var latency: Double?
-        if case .timeout = ending! { latency = gone - deadline }
-        return RunOutcome(ending: ending!, wallSeconds: wall, stats: stats, storageFull: volume?.isFull ?? false, killLatency: latency)
+        return RunOutcome(ending: ending!, wallSeconds: wall, stats: stats, storageFull: volume?.isFull ?? false)
     }
 
     /// Removes everything the run made: processes (if any are left), cgroup, storage, directories.

@@ -31,12 +31,8 @@ final class DaemonLifecycleTests: FixturesTestCase {
 
     func testSIGTERMCancelsRunsInFlightRecordsThemAndRemovesItsCgroups() throws {
         let f = try fixture()
-        let tag = "\(Int.random(in: 100_000...999_999))"
-        let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag], stdout: "/dev/null", stderr: "/dev/null",
-                                             environment: ["GLOVEBOX_SOCKET": f.socket])
+        let (client, tag) = try startSleeper(f)
         defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
-        let deadline = Date().addingTimeInterval(10)
-        while HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < deadline { usleep(20_000) }
         XCTAssertEqual(f.stopDaemon(signal: SIGTERM), 0, f.log)
         XCTAssertEqual(HostState.processes(containing: "^/bin/sleep \(tag)"), [])
         let record = try RecordStore(path: f.stateDir + "/glovebox.db").runs(limit: 1).first
@@ -48,12 +44,8 @@ final class DaemonLifecycleTests: FixturesTestCase {
 
     func testAfterASIGKILLedDaemonNothingRunsAndTheRunIsRecordedLost() throws {
         let f = try fixture()
-        let tag = "\(Int.random(in: 100_000...999_999))"
-        let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sleep", tag], stdout: "/dev/null", stderr: "/dev/null",
-                                             environment: ["GLOVEBOX_SOCKET": f.socket])
+        let (client, tag) = try startSleeper(f)
         defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
-        let deadline = Date().addingTimeInterval(10)
-        while HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < deadline { usleep(20_000) }
         f.stopDaemon(signal: SIGKILL)
         // The run's init dies with the daemon (parent-death signal), and with it the whole pid namespace.
         let gone = Date().addingTimeInterval(5)

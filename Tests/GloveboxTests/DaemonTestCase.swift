@@ -67,4 +67,18 @@ class FixturesTestCase: XCTestCase {
         fixtures.append(f)
         return f
     }
+
+    /// `glovebox <arguments>` against `f`, in the background.
+    func spawnClient(_ f: DaemonFixture, _ arguments: [String], stderr: String = "/dev/null") throws -> pid_t {
+        try DaemonFixture.spawn([DaemonFixture.glovebox] + arguments, stdout: "/dev/null", stderr: stderr, environment: ["GLOVEBOX_SOCKET": f.socket])
+    }
+
+    /// A client running `/bin/sleep <tag>` against `f`, returned once the sleep is running in its sandbox.
+    func startSleeper(_ f: DaemonFixture) throws -> (client: pid_t, tag: String) {
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let client = try spawnClient(f, ["run", "--", "/bin/sleep", tag])
+        let deadline = Date().addingTimeInterval(10)
+        while HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < deadline { usleep(20_000) }
+        return (client, tag)
+    }
 }

@@ -7,10 +7,6 @@ import Glibc
 /// gloveboxd as a shared service: the audit log, caps and the queue, detached runs, the configuration
 /// file, and shutdown.
 final class ServiceTests: FixturesTestCase {
-    func spawnClient(_ f: DaemonFixture, _ arguments: [String], stderr: String = "/dev/null") throws -> pid_t {
-        try DaemonFixture.spawn([DaemonFixture.glovebox] + arguments, stdout: "/dev/null", stderr: stderr, environment: ["GLOVEBOX_SOCKET": f.socket])
-    }
-
     func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
