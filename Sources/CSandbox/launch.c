@@ -1,10 +1,11 @@
 // The run's first process: clone3 into new namespaces, build the root, drop privileges, then act as the
-// run's init (pid 1) while a forked child installs seccomp and execs the program.
+// run's init (pid 1) while a child installs seccomp and execs the program.
 //
 // Only raw system calls and pure string helpers run in the child. glibc wrappers that keep process-wide
 // state are avoided on purpose: the child comes from a raw clone3 of a multithreaded daemon, so glibc
 // still believes the daemon's other threads exist (its setxid broadcast and fork handlers would touch
-// them, or deadlock on locks those threads held). Hence syscall(SYS_setresuid), SYS_clone, and no malloc.
+// them, or deadlock on locks those threads held). Hence syscall(SYS_setresuid), no fork() and no malloc;
+// the program's process comes from glibc's clone() wrapper, a bare system call on a stack of its own.
 
 #include "gb_launch.h"
 
@@ -22,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -281,6 +283,23 @@ static _Noreturn void run_program(const struct gb_launch *spec) {
     _exit(127);
 }
 
+// The program's process starts the way posix_spawn starts one: CLONE_VM | CLONE_VFORK, on a stack of its
+// own, sharing init's memory until its execve. init is a copy of the whole daemon's address space, and a
+// plain fork would copy those page tables once more only for the child to replace them at execve; with
+// CLONE_VFORK init sleeps until then, so nothing else touches the shared memory meanwhile.
+enum { PROGRAM_STACK_BYTES = 256 * 1024 };
+
+static int program_entry(void *spec) {
+    run_program((const struct gb_launch *)spec);
+}
+
+static pid_t spawn_program(const struct gb_launch *spec) {
+    void *stack = mmap(NULL, PROGRAM_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    // glibc's clone() wrapper starts the child on the new stack; it takes no locks and runs no fork handlers.
+    return clone(program_entry, (char *)stack + PROGRAM_STACK_BYTES, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)spec);
+}
+
 // MARK: - init
 
 // pid 1 of the run: reaps every orphan, forwards signals to the program, and when the program exits
@@ -338,9 +357,8 @@ static _Noreturn void child_main(const struct gb_launch *spec) {
     sigfillset(&all);
     CHECK(sigprocmask(SIG_SETMASK, &all, NULL), GB_STEP_SIGNALS);
 
-    pid_t program = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    pid_t program = spawn_program(spec);
     CHECK(program, GB_STEP_FORK);
-    if (program == 0) run_program(spec);
     run_init(spec, program);
 }
 

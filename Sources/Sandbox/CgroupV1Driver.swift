@@ -77,6 +77,9 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     var oomEvents: FileDescriptor?
     var oomEventsArePriority: Bool { false }
     private var oomControl: FileDescriptor?
+    /// Each controller's cgroup.procs, opened when the cgroups are made so that placing a new run (between
+    /// its clone and its go-ahead) is one write per hierarchy.
+    private var procs: [(path: String, fd: FileDescriptor)] = []
 
     init(name: String, dirs: [String: String], unified: String?) {
         self.name = name
@@ -107,10 +110,18 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         oomEvents = eventFD
         oomControl = control
         if let unified { cloneTarget = try FileDescriptor.open(unified, O_RDONLY | O_DIRECTORY) }
+        procs = try CgroupV1Driver.controllers.map { controller in
+            let path = file(controller, "cgroup.procs")
+            return (path, try FileDescriptor.open(path, O_WRONLY))
+        }
     }
 
     func place(pid: Int32) throws {
-        for controller in CgroupV1Driver.controllers { try FileIO.write(file(controller, "cgroup.procs"), String(pid)) }
+        let text = Array(String(pid).utf8)
+        for (path, fd) in procs {
+            let n = text.withUnsafeBytes { write(fd.raw, $0.baseAddress, $0.count) }
+            guard n == text.count else { throw SystemError("write", path, errno: n < 0 ? errno : EIO) }
+        }
     }
 
     func killAll() throws {
@@ -159,6 +170,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         cloneTarget?.close()
         oomEvents?.close()
         oomControl?.close()
+        for (_, fd) in procs { fd.close() }
+        procs = []
         var firstError: Error?
         for dir in Array(dirs.values) + (unified.map { [$0] } ?? []) {
             if rmdir(dir) != 0 && errno != ENOENT && firstError == nil { firstError = SystemError("remove cgroup", dir, errno: errno) }

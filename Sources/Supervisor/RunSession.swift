@@ -41,6 +41,9 @@ final class RunSession {
         let workdir: FileDescriptor?
     }
 
+    /// When each phase of this run ended, for the debug log (`--log-level debug`): where a run's time goes.
+    private var phases = PhaseClock()
+
     func run() {
         var record = RunRecord(template: request.template, policyDigest: "", clientUID: peer.uid, clientPID: peer.pid,
                                argv: request.argv, startedAt: Monotonic.wallNow(), kernel: supervisor.kernel)
@@ -86,6 +89,7 @@ final class RunSession {
                          "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
                          + (leasedNames.isEmpty ? "" : "; GPUs \(leasedNames.joined(separator: ", "))"))
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
+        phases.mark("accepted")
 
         let log: RunLog
         let active: ActiveRun
@@ -318,7 +322,9 @@ final class RunSession {
         do {
             let run = try SandboxRun(spec: spec, cgroups: supervisor.cgroups, logger: logger)
             sandbox = run
+            phases.mark("prepared")
             try run.start()
+            phases.mark("launched")
             if !run.missingPaths.isEmpty { logger.warning("policy paths missing on this host", metadata: ["paths": "\(run.missingPaths)"]) }
             let client = ClientSink(fd: connection.raw)
             let sink = RunOutputSink(client: client, log: active.log)
@@ -342,16 +348,23 @@ final class RunSession {
             }
             return
         }
+        phases.mark("ended")
         apply(outcome, to: &record, limits: admitted.limits)
         saveRecord(record)
+        phases.mark("recorded")
         if let volume = sandbox?.volume, !request.outputs.isEmpty {
             sendOutputs(from: volume, owner: uid, caps: .init(fileBytes: admitted.limits.outputFileBytes, totalBytes: admitted.limits.storageBytes), active: active)
         }
-        // Everything the run made is gone before the client hears that it is over.
+        // Every process of the run is dead (its cgroup killed and empty), its record saved and its outputs
+        // sent: the client hears now. The empty cgroups, the volume and the run's directory go right after,
+        // while this run still holds its place under the caps and its uid, so they cannot pile up.
+        send(.finished, record)
+        phases.mark("replied")
         sandbox?.cleanup()
         sandbox = nil
-        send(.finished, record)
+        phases.mark("cleaned")
         logger.info("run finished", metadata: ["status": "\(record.status.rawValue)", "wall": "\(record.wallSeconds ?? 0)"])
+        logger.debug("run phases", metadata: ["ms": "\(phases.description)"])
     }
 
     /// A readable control descriptor: the run's cancel event (a kill, the daemon stopping), or the client's
@@ -475,5 +488,21 @@ final class RunSession {
         do { try FrameWriter.send(Wire.encode(kind, value), to: connection.raw) } catch {
             logger.debug("client gone", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// Milliseconds from a start to each named mark: "accepted 0.41 prepared 1.20 ...".
+struct PhaseClock: CustomStringConvertible {
+    private let start = Monotonic.now()
+    private var marks: [(String, Double)] = []
+
+    mutating func mark(_ name: String) { marks.append((name, Monotonic.now())) }
+
+    var description: String {
+        marks.map { mark in
+            let hundredths = Int(((mark.1 - start) * 100_000).rounded())
+            let fraction = hundredths % 100
+            return "\(mark.0) \(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+        }.joined(separator: " ")
     }
 }

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Glovebox: ParsableCommand {
@@ -6,6 +9,23 @@ struct Glovebox: ParsableCommand {
         commandName: "glovebox",
         abstract: "Run programs in gloveboxd's sandboxes and read their records.",
         subcommands: [RunCommand.self, ShowCommand.self, PsCommand.self, LogsCommand.self, KillCommand.self, AuditCommand.self, PolicyCommand.self])
+
+    /// `glovebox run` is what agents call thousands of times: a command line the fast path understands
+    /// goes straight to the daemon; every other one, and every other command, goes to ArgumentParser.
+    static func main() {
+        if let invocation = RunFastPath.parse(Array(CommandLine.arguments.dropFirst())) {
+            do {
+                try invocation.execute()
+            } catch let code as ExitCode {
+                Glibc.exit(code.rawValue)
+            } catch {
+                FileHandleStderr.print("glovebox: \(error)")
+                Glibc.exit(125)
+            }
+            Glibc.exit(0)
+        }
+        main(nil as [String]?)
+    }
 }
 
 struct SocketOption: ParsableArguments {

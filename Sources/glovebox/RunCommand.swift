@@ -75,9 +75,40 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        // A closed stdout (`| head`) must not kill the client before the run's record arrives.
-        signal(SIGPIPE, SIG_IGN)
-        let argv = command
+        // Reached when the fast path (RunInvocation.parse) left the command line to ArgumentParser; by
+        // now it is valid, so only what ArgumentParser cannot check is left to report.
+        try RunInvocation(self).execute()
+    }
+}
+
+/// One `glovebox run`, its command line parsed and checked: what `RunCommand` and the fast path
+/// (`RunInvocation.parse`) both produce, and what executes it.
+struct RunInvocation: Equatable {
+    var socketPath: String
+    var request: RunRequest
+    var workdir: String?
+    var record: String?
+
+    init(socketPath: String, request: RunRequest, workdir: String?, record: String?) {
+        self.socketPath = socketPath
+        self.request = request
+        self.workdir = workdir
+        self.record = record
+    }
+
+    /// From ArgumentParser's parse. Throws ValidationError for what it cannot check itself (sizes,
+    /// durations, environment names).
+    init(_ command: RunCommand) throws {
+        let limits = try Self.limits(timeout: command.timeout, memory: command.memory, storage: command.storage,
+                                     pids: command.pids, cpus: command.cpus, gpus: command.gpus)
+        let environment = try Self.environment(command.environment)
+        self.init(socketPath: DaemonConnection.socketPath(command.socket.socket),
+                  request: RunRequest(template: command.template, argv: command.command, environment: environment,
+                                      limits: limits, outputs: command.outputs),
+                  workdir: command.workdir, record: command.record)
+    }
+
+    static func limits(timeout: String?, memory: String?, storage: String?, pids: Int?, cpus: Double?, gpus: Int?) throws -> LimitRequest {
         var limits = LimitRequest()
         if let timeout {
             guard let s = DurationText.parse(timeout) else { throw ValidationError("--timeout: '\(timeout)' is not a duration (e.g. 90s, 10m, 2h)") }
@@ -94,8 +125,12 @@ struct RunCommand: ParsableCommand {
         limits.pids = pids
         limits.cpus = cpus
         limits.gpus = gpus
+        return limits
+    }
+
+    static func environment(_ items: [String]) throws -> [String: String] {
         var env: [String: String] = [:]
-        for item in environment {
+        for item in items {
             if let eq = item.firstIndex(of: "=") {
                 env[String(item[..<eq])] = String(item[item.index(after: eq)...])
             } else if let value = getenv(item) {
@@ -104,8 +139,14 @@ struct RunCommand: ParsableCommand {
                 throw ValidationError("--env \(item): not set in your environment")
             }
         }
-        let request = RunRequest(template: template, argv: argv, environment: env, limits: limits, outputs: outputs)
-        var client = RunClient(socketPath: DaemonConnection.socketPath(socket.socket), request: request, workdir: workdir)
+        return env
+    }
+
+    /// Runs it; throws ExitCode with the status `glovebox run --help` documents.
+    func execute() throws {
+        // A closed stdout (`| head`) must not kill the client before the run's record arrives.
+        signal(SIGPIPE, SIG_IGN)
+        var client = RunClient(socketPath: socketPath, request: request, workdir: workdir)
         client.onQueued = { note in FileHandleStderr.print("glovebox: waiting in the queue, place \(note.position): \(note.reason) (Ctrl-C gives up)") }
         let result: RunClient.Result
         do {

@@ -65,6 +65,12 @@ final class PolicyEnforcementTests: DaemonTestCase {
         mkdir(workdir, 0o755)
         XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a; echo y > b"], workdir: workdir).record?.status, .ok)
         XCTAssertEqual(daemon.run(["/bin/sh", "-c", "echo x > /tmp/a"], template: "python", limits: LimitRequest(storageBytes: 300 << 20)).record?.status, .ok)
+        // The client hears as soon as the run's processes are gone and its record is saved; the empty
+        // scratch space goes right after.
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline && (!((try? FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs")) ?? []).isEmpty || !HostState.gloveboxMounts().isEmpty) {
+            usleep(10_000)
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [])
         XCTAssertEqual(HostState.gloveboxMounts(), [])
     }
