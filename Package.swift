@@ -4,8 +4,9 @@ import PackageDescription
 // Dependency direction (leaf first):
 //   CSandbox, CSeccomp, CCap, CSQLite  (C)
 //   GloveboxSystem                     syscall helpers, descriptors, SHA-256
-//   Policy                             policy model + TOML validation (pure)
-//   Records                            SQLite run records
+//   PolicyModel, RecordModel           the policy and run-record types (all the client needs)
+//   Policy                             reading and validating policy and config files (TOML)
+//   Records                            SQLite run records and the audit log
 //   GloveboxProtocol                   wire framing shared by daemon and client
 //   Sandbox                            cgroups, mounts, storage, seccomp, launch
 //   Supervisor                         admission, run lifecycle, socket server
@@ -29,22 +30,24 @@ let package = Package(
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "GloveboxSystem", dependencies: ["CSandbox"]),
-        .target(name: "Policy", dependencies: ["GloveboxSystem", "TOMLKit"]),
-        .target(name: "Records", dependencies: ["CSQLite", "GloveboxSystem"]),
-        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "Policy", "Records"]),
+        .target(name: "PolicyModel", dependencies: ["GloveboxSystem"]),
+        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit"]),
+        .target(name: "RecordModel", dependencies: ["GloveboxSystem"]),
+        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "GloveboxSystem"]),
+        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "PolicyModel", "RecordModel"]),
         .target(name: "Sandbox", dependencies: ["CSandbox", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Supervisor", dependencies: ["Sandbox", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
                                                    .product(name: "Logging", package: "swift-log")]),
-        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSandbox", "Policy", "Records"]),
+        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSandbox", "PolicyModel", "RecordModel"]),
         .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "Policy", "GloveboxSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "Records", "Policy",
+        .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
-        .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "Policy",
+        .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "Sandbox", "Supervisor", "Records", "Policy"]),
     ]

@@ -1,5 +1,5 @@
 import GloveboxProtocol
-import Records
+import RecordModel
 
 /// The short requests: one frame out, one answer back.
 public enum DaemonQueries {

@@ -1,8 +1,8 @@
 import CSandbox
 import GloveboxProtocol
 import GloveboxSystem
-import Policy
-import Records
+import PolicyModel
+import RecordModel
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,6 @@
 import FoundationEssentials
-import Policy
-import Records
+import PolicyModel
+import RecordModel
 
 /// `glovebox run`: what to run, under which template, with what tighter limits.
 public struct RunRequest: Codable, Sendable, Equatable {

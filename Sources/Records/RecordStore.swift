@@ -1,4 +1,5 @@
 import CSQLite
+@_exported import RecordModel
 import FoundationEssentials
 import Synchronization
 

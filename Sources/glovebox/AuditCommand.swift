@@ -3,8 +3,8 @@ import FoundationEssentials
 import GloveboxClient
 import GloveboxProtocol
 import GloveboxSystem
-import Policy
-import Records
+import PolicyModel
+import RecordModel
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

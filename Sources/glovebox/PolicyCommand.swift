@@ -2,7 +2,10 @@ import ArgumentParser
 import FoundationEssentials
 import GloveboxClient
 import GloveboxProtocol
-import Policy
+import PolicyModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,7 +45,7 @@ struct PolicyCommand: ParsableCommand {
                 ("digest", p.digest),
             ]
             let width = rows.map(\.0.count).max() ?? 0
-            for (k, v) in rows where !v.isEmpty { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
+            for (k, v) in rows where !v.isEmpty { print(k.padded(to: width) + "  " + v) }
         }
     }
 
@@ -63,23 +66,41 @@ struct PolicyCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate policy files; prints each problem with its file and line.",
-            discussion: "Exit status 0 when every file is valid, 1 otherwise.")
+            discussion: """
+            Exit status 0 when every file is valid, 1 otherwise. Needs no daemon: the policy parser lives in \
+            gloveboxd, so this runs `gloveboxd --check-policy FILE...` (the gloveboxd next to glovebox, else the \
+            first on PATH), which reads the files as you and builds each policy's seccomp filter. The client \
+            itself carries no TOML parser.
+            """)
 
         @Argument(help: "Policy files (<template>.toml).")
         var files: [String]
 
         func run() throws {
-            var failed = false
-            for file in files {
-                do {
-                    let policy = try Policy.load(path: file)
-                    print("\(file): ok (template '\(policy.template)', timeout \(DurationText.format(policy.limits.timeoutSeconds)), memory \(ByteSize.format(policy.limits.memoryBytes)))")
-                } catch {
-                    print("\(error)")
-                    failed = true
-                }
+            guard let daemon = Self.gloveboxd() else {
+                FileHandleStderr.print("glovebox: policy check needs gloveboxd, which holds the policy parser; none next to glovebox or on PATH")
+                throw ExitCode(125)
             }
-            if failed { throw ExitCode(1) }
+            let argv = [daemon, "--check-policy"] + files
+            var cArgs = argv.map { strdup($0) } + [nil]
+            defer { for p in cArgs { free(p) } }
+            execv(daemon, &cArgs)
+            FileHandleStderr.print("glovebox: cannot run \(daemon): \(String(cString: strerror(errno)))")
+            throw ExitCode(125)
+        }
+
+        /// gloveboxd beside this executable (as installed, or in a build directory), else the first on PATH.
+        static func gloveboxd() -> String? {
+            var candidates: [String] = []
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+            if n > 0 {
+                let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if let slash = exe.lastIndex(of: "/") { candidates.append(String(exe[..<slash]) + "/gloveboxd") }
+            }
+            let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+            candidates += path.split(separator: ":").filter { $0.hasPrefix("/") }.map { $0 + "/gloveboxd" }
+            return candidates.first { access($0, X_OK) == 0 }
         }
     }
 }

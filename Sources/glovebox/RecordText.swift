@@ -1,5 +1,5 @@
-import Policy
-import Records
+import PolicyModel
+import RecordModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +24,7 @@ enum RecordText {
         lines.append(("policy digest", r.policyDigest.isEmpty ? "-" : String(r.policyDigest.prefix(16))))
         lines.append(("kernel", r.kernel))
         let width = lines.map(\.0.count).max() ?? 0
-        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return lines.map { $0.0.padded(to: width) + "  " + $0.1 }.joined(separator: "\n")
     }
 
     static func table(_ records: [RunRecord]) -> String {
@@ -35,7 +35,7 @@ enum RecordText {
         }
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
         return ([header] + rows).map { row in
-            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padded(to: widths[i]) }
                 .joined(separator: "  ")
         }.joined(separator: "\n")
     }
@@ -76,5 +76,12 @@ enum RecordText {
     static func quote(_ arg: String) -> String {
         if !arg.isEmpty && arg.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@%+".contains($0) }) { return arg }
         return "'" + arg.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}
+
+extension String {
+    /// Left-aligned in a column `width` characters wide (never cut).
+    func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

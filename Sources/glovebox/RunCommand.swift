@@ -2,8 +2,8 @@ import ArgumentParser
 import FoundationEssentials
 import GloveboxClient
 import GloveboxProtocol
-import Policy
-import Records
+import PolicyModel
+import RecordModel
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,6 @@
 import ArgumentParser
 import GloveboxClient
-import Records
+import RecordModel
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -33,6 +33,10 @@ struct Gloveboxd: ParsableCommand {
     @Flag(help: "Validate the configuration and every policy, print what is wrong, and exit (0: all valid).")
     var checkConfig = false
 
+    @Option(name: .customLong("check-policy"), parsing: .remaining,
+            help: "Validate these policy files (parsed, and each seccomp filter built), print each problem with its file and line, and exit (0: all valid). Needs no root; `glovebox policy check` runs this.")
+    var checkPolicies: [String] = []
+
     @Option(help: "Unix socket to listen on (overrides [socket] path).")
     var socket: String?
 
@@ -66,6 +70,7 @@ struct Gloveboxd: ParsableCommand {
     }
 
     func run() throws {
+        if !checkPolicies.isEmpty { return try Self.check(policyFiles: checkPolicies) }
         if checkConfig { return try Self.check(settings: settings) }
         guard geteuid() == 0 else { throw ValidationError("gloveboxd must run as root: it creates namespaces, cgroups and mounts") }
         let level = Logger.Level(rawValue: logLevel)!
@@ -131,6 +136,22 @@ struct Gloveboxd: ParsableCommand {
             logger.critical("cannot serve", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+    }
+
+    /// --check-policy: each file parsed as a policy and its seccomp filter built, one line per file.
+    static func check(policyFiles: [String]) throws {
+        var failed = false
+        for file in policyFiles {
+            do {
+                let policy = try Policy.load(path: file)
+                _ = try SeccompProfile.build(extraDenied: policy.seccompDeny)
+                print("\(file): ok (template '\(policy.template)', timeout \(DurationText.format(policy.limits.timeoutSeconds)), memory \(ByteSize.format(policy.limits.memoryBytes)))")
+            } catch {
+                print("\(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
     }
 
     /// --check-config: the configuration file, then every policy (parsed, and its seccomp filter built).

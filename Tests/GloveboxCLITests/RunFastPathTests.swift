@@ -1,6 +1,6 @@
 import ArgumentParser
 import GloveboxProtocol
-import Policy
+import PolicyModel
 import XCTest
 @testable import glovebox
 

@@ -83,6 +83,17 @@ final class PolicyEnforcementTests: DaemonTestCase {
         XCTAssertTrue(result.stdout.contains("bad.toml:3"), result.stdout)
         XCTAssertTrue(result.stdout.contains("default.toml: ok"), result.stdout)
     }
+
+    func testTheClientLinksNeitherTheTOMLParserNorSQLite() throws {
+        // The unprivileged client needs only the policy and record types: the TOML parser (C++) and SQLite
+        // stay in gloveboxd. `glovebox policy check` reaches the parser through `gloveboxd --check-policy`.
+        let libraries = try DaemonFixture.run(["/usr/bin/ldd", DaemonFixture.glovebox]).stdout
+        XCTAssertFalse(libraries.contains("libsqlite3"), libraries)
+        let symbols = try DaemonFixture.run(["/usr/bin/nm", "--defined-only", DaemonFixture.glovebox]).stdout
+        XCTAssertFalse(symbols.contains("TOMLKit"), "glovebox contains TOMLKit symbols")
+        XCTAssertFalse(symbols.contains("sqlite3_open"), "glovebox contains SQLite")
+        XCTAssertTrue(symbols.contains("RunFastPath"), "nm read the wrong binary")
+    }
 }
 
 extension PolicyEnforcementTests {

@@ -99,7 +99,7 @@ extension Limits {
     }
 
     /// "2", "0.5", "1.25".
-    static func formatCPUs(_ c: Double) -> String {
+    package static func formatCPUs(_ c: Double) -> String {
         if c.isFinite, c == c.rounded(), abs(c) < 1e15 { return String(Int64(c)) }
         return String(describing: c)
     }

@@ -67,47 +67,6 @@ public struct DaemonConfig: Sendable, Equatable {
         shutdownGraceSeconds = 30
         logOutputBytes = 64 << 20
     }
-
-    /// Parses and validates configuration text; `source` (a path) is used in messages.
-    public static func parse(_ text: String, source: String) throws(PolicyError) -> DaemonConfig {
-        try DaemonConfigParser.parse(text, source: source)
-    }
-
-    /// Reads and parses; a missing file at the DEFAULT path means all defaults (returns DaemonConfig()), a missing
-    /// file at any other (explicitly given) path is an error.
-    ///
-    /// `explicit` says whether the path was given (`--config`); when it was not, a file that does not exist
-    /// (ENOENT, not a dangling symbolic link) gives the defaults.
-    public static func load(path: String, explicit: Bool) throws(PolicyError) -> DaemonConfig {
-        func failure(_ what: String, _ code: Int32) -> PolicyError {
-            PolicyError(file: path, message: "\(what): \(String(cString: strerror(code)))")
-        }
-        let fd: FileDescriptor
-        do {
-            // O_NONBLOCK: opening a FIFO must not hang; regular files ignore it.
-            fd = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK)
-        } catch {
-            let code = (error as? SystemError)?.errno ?? EIO
-            var info = stat()
-            if code == ENOENT, !explicit, lstat(path, &info) != 0 { return DaemonConfig() }
-            throw failure("cannot open", code)
-        }
-        var info = stat()
-        guard fstat(fd.raw, &info) == 0 else { throw failure("cannot stat", errno) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw PolicyError(file: path, message: "not a regular file") }
-        let bytes: [UInt8]
-        do {
-            bytes = try fd.readToEnd(limit: PolicyRules.maximumFileBytes)
-        } catch {
-            let code = (error as? SystemError)?.errno ?? EIO
-            if code == EFBIG { throw PolicyError(file: path, message: "file is larger than 1 MiB") }
-            throw failure("cannot read", code)
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw PolicyError(file: path, message: "not valid UTF-8")
-        }
-        return try parse(text, source: path)
-    }
 }
 
 /// What happens to a run request that would go over a cap.

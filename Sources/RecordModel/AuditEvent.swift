@@ -124,7 +124,7 @@ public struct AuditEvent: Sendable, Codable, Equatable {
     }
 
     /// The bytes `chainHash` hashes (see there).
-    static func canonicalForm(seq: Int64, time: Double, kind: String, runID: Int64?, uid: Int64?,
+    package static func canonicalForm(seq: Int64, time: Double, kind: String, runID: Int64?, uid: Int64?,
                               template: String?, detail: String, previousHash: String) -> [UInt8] {
         var bytes = Array("glovebox-audit-v1".utf8)
         func field(_ value: String?) {

@@ -50,7 +50,7 @@ public enum DurationText {
 
 fileprivate extension StringProtocol {
     /// Without leading and trailing spaces and tabs.
-    func trimmingSpaces() -> Substring {
+    package func trimmingSpaces() -> Substring {
         var s = Substring(self)
         while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
         while let c = s.last, c == " " || c == "\t" { s.removeLast() }
