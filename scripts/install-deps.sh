@@ -24,6 +24,9 @@ packages=(
   # the cgroup-v2 VM tests (../shared/tools/v2vm): qemu, a static busybox and cpio for its initramfs
   # (without cpio the setup script silently builds a broken initrd)
   qemu-system-x86 busybox-static cpio
+  # the benchmarks (bench/run.sh, and its short mode in the tests): hyperfine times commands, bubblewrap is
+  # the sandbox Glovebox is measured against
+  hyperfine bubblewrap
 )
 
 missing=()
