@@ -12,12 +12,16 @@ import PackageDescription
 //   Supervisor                         admission, run lifecycle, socket server
 //   GloveboxClient                     client library
 //   gloveboxd, glovebox                thin executables
+//   CCurl                              (C) libcurl, with shims for its variadic calls
+//   Scientist                          LLM providers over libcurl, budgets, literature, ideas, the idea archive
+//   scientist                          thin executable
 let package = Package(
     name: "glovebox",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gloveboxd", targets: ["gloveboxd"]),
         .executable(name: "glovebox", targets: ["glovebox"]),
+        .executable(name: "scientist", targets: ["scientist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +49,13 @@ let package = Package(
                                                             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "Records", "TOMLKit",
+                                                  .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "scientist", dependencies: ["Scientist",
+                                                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScientistTests", dependencies: ["Scientist", "CSQLite"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",

@@ -19,6 +19,8 @@ packages=(
   # build: the system libraries of the CSeccomp, CCap and CSQLite targets, found through pkg-config;
   # the C compiler and headers for the CSandbox target; git to fetch the Swift package dependencies
   libseccomp-dev libcap-dev libsqlite3-dev sqlite3 pkg-config gcc libc6-dev git ca-certificates
+  # the CCurl target: libcurl (with OpenSSL) for the scientist's model and literature APIs
+  libcurl4-openssl-dev
   # tests and demo: the programs run inside sandboxes, mkfs/losetup/mount, ps/pgrep, ip
   python3 python3-numpy util-linux procps e2fsprogs iproute2
   # the cgroup-v2 VM tests (../shared/tools/v2vm): qemu, a static busybox and cpio for its initramfs
