@@ -2,13 +2,14 @@ import CSQLite
 
 /// A prepared statement on one connection. Non-copyable so that it is finalized exactly once, when it goes out
 /// of scope, on success and on every error path alike. Only used while the owning store's lock is held.
-struct Statement: ~Copyable {
+/// Public so that other SQLite stores in the package (the scientist's archive) share this one wrapper.
+public struct Statement: ~Copyable {
     private let handle: OpaquePointer
     private let db: OpaquePointer
     private let operation: String
     private let path: String
 
-    init(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(RecordError) {
+    public init(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(RecordError) {
         var handle: OpaquePointer?
         let rc = sql.withCString { sqlite3_prepare_v2(db, $0, -1, &handle, nil) }
         guard rc == SQLITE_OK, let handle else {
@@ -26,7 +27,7 @@ struct Statement: ~Copyable {
     }
 
     /// The error the connection reports now, falling back to `code` when the connection has none recorded.
-    static func error(_ db: OpaquePointer, operation: String, path: String, code: Int32) -> RecordError {
+    public static func error(_ db: OpaquePointer, operation: String, path: String, code: Int32) -> RecordError {
         let current = sqlite3_errcode(db)
         let resolved = current != SQLITE_OK ? current : code
         let message = current != SQLITE_OK ? String(cString: sqlite3_errmsg(db)) : String(cString: sqlite3_errstr(code))
@@ -39,28 +40,28 @@ struct Statement: ~Copyable {
 
     // MARK: Binding (indexes are 1-based, as in SQLite)
 
-    func bindNull(_ index: Int32) throws(RecordError) {
+    public func bindNull(_ index: Int32) throws(RecordError) {
         try check(sqlite3_bind_null(handle, index))
     }
 
-    func bind(_ index: Int32, _ value: Int64) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Int64) throws(RecordError) {
         try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    func bind(_ index: Int32, _ value: Int64?) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Int64?) throws(RecordError) {
         if let value { try bind(index, value) } else { try bindNull(index) }
     }
 
-    func bind(_ index: Int32, _ value: Double) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Double) throws(RecordError) {
         try check(sqlite3_bind_double(handle, index, value))
     }
 
-    func bind(_ index: Int32, _ value: Double?) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Double?) throws(RecordError) {
         if let value { try bind(index, value) } else { try bindNull(index) }
     }
 
     /// Binds the exact UTF-8 bytes (embedded NULs included); SQLite copies them.
-    func bind(_ index: Int32, _ value: String) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: String) throws(RecordError) {
         var text = value
         let rc = text.withUTF8 { bytes -> Int32 in
             if bytes.isEmpty {
@@ -77,7 +78,7 @@ struct Statement: ~Copyable {
     // MARK: Stepping
 
     /// Advances; true when a row is available, false when done.
-    func step() throws(RecordError) -> Bool {
+    public func step() throws(RecordError) -> Bool {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -86,33 +87,33 @@ struct Statement: ~Copyable {
     }
 
     /// Runs a statement expected to return no rows (or whose rows are of no interest).
-    func run() throws(RecordError) {
+    public func run() throws(RecordError) {
         while try step() {}
     }
 
     // MARK: Reading the current row (indexes are 0-based, as in SQLite)
 
-    func isNull(_ column: Int32) -> Bool {
+    public func isNull(_ column: Int32) -> Bool {
         sqlite3_column_type(handle, column) == SQLITE_NULL
     }
 
-    func int64(_ column: Int32) -> Int64 {
+    public func int64(_ column: Int32) -> Int64 {
         sqlite3_column_int64(handle, column)
     }
 
-    func optionalInt64(_ column: Int32) -> Int64? {
+    public func optionalInt64(_ column: Int32) -> Int64? {
         isNull(column) ? nil : int64(column)
     }
 
-    func double(_ column: Int32) -> Double {
+    public func double(_ column: Int32) -> Double {
         sqlite3_column_double(handle, column)
     }
 
-    func optionalDouble(_ column: Int32) -> Double? {
+    public func optionalDouble(_ column: Int32) -> Double? {
         isNull(column) ? nil : double(column)
     }
 
-    func string(_ column: Int32) -> String {
+    public func string(_ column: Int32) -> String {
         // sqlite3_column_text first, then sqlite3_column_bytes: the documented safe order.
         guard let text = sqlite3_column_text(handle, column) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, column))

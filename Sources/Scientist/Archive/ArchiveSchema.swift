@@ -1,0 +1,92 @@
+/// The archive's tables (PRAGMA user_version 1).
+enum ArchiveSchema {
+    static let version: Int64 = 1
+
+    static let create = """
+    CREATE TABLE IF NOT EXISTS launches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        model TEXT NOT NULL,
+        budget_usd REAL,
+        budget_tokens INTEGER,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL DEFAULT 'running',
+        message TEXT
+    );
+    CREATE TABLE IF NOT EXISTS ideas (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        template TEXT NOT NULL,
+        name TEXT NOT NULL,
+        title TEXT NOT NULL,
+        experiment TEXT NOT NULL,
+        interestingness INTEGER NOT NULL,
+        feasibility INTEGER NOT NULL,
+        novelty INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        launch_id INTEGER REFERENCES launches(id),
+        reflections INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        novelty_decision TEXT,
+        UNIQUE (template, name)
+    );
+    CREATE TABLE IF NOT EXISTS llm_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        launch_id INTEGER REFERENCES launches(id),
+        stage TEXT NOT NULL,
+        idea_id INTEGER REFERENCES ideas(id),
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        usage_estimated INTEGER NOT NULL DEFAULT 0,
+        started_at REAL NOT NULL,
+        seconds REAL NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS llm_calls_idea ON llm_calls(idea_id);
+    CREATE INDEX IF NOT EXISTS llm_calls_launch ON llm_calls(launch_id);
+    CREATE TABLE IF NOT EXISTS novelty_checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idea_id INTEGER NOT NULL REFERENCES ideas(id),
+        launch_id INTEGER REFERENCES launches(id),
+        engine TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        rounds INTEGER NOT NULL DEFAULT 0,
+        decision TEXT,
+        reasons TEXT
+    );
+    CREATE TABLE IF NOT EXISTS novelty_rounds (
+        check_id INTEGER NOT NULL REFERENCES novelty_checks(id),
+        round INTEGER NOT NULL,
+        thought TEXT NOT NULL,
+        query TEXT,
+        PRIMARY KEY (check_id, round)
+    );
+    CREATE TABLE IF NOT EXISTS novelty_papers (
+        check_id INTEGER NOT NULL REFERENCES novelty_checks(id),
+        round INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        paper_id TEXT,
+        title TEXT NOT NULL,
+        authors TEXT NOT NULL,
+        venue TEXT,
+        year INTEGER,
+        abstract TEXT,
+        citation_count INTEGER,
+        bibtex TEXT,
+        PRIMARY KEY (check_id, round, rank)
+    );
+    CREATE TABLE IF NOT EXISTS literature_cache (
+        engine TEXT NOT NULL,
+        query TEXT NOT NULL,
+        result_limit INTEGER NOT NULL,
+        fetched_at REAL NOT NULL,
+        total INTEGER,
+        papers TEXT NOT NULL,
+        PRIMARY KEY (engine, query, result_limit)
+    );
+    """
+}

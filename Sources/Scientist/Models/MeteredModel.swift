@@ -1,0 +1,57 @@
+import Foundation
+import Records
+import Logging
+
+/// A chat model whose every call passes the budget first and is recorded after, with its stage and idea.
+public struct MeteredModel: Sendable {
+    public let provider: any ChatProvider
+    public let ledger: UsageLedger
+    public let maxTokens: Int
+    public let temperature: Double
+    let logger: Logger
+
+    public init(provider: any ChatProvider, ledger: UsageLedger, maxTokens: Int, temperature: Double, logger: Logger) {
+        self.provider = provider
+        self.ledger = ledger
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.logger = logger
+    }
+
+    /// One call: refused before sending when it could pass the budget; recorded (even when it fails after the
+    /// server answered) with its tokens and cost. Returns the reply and the call's row id.
+    public func chat(system: String, messages: [ChatMessage], stage: String, ideaID: Int64? = nil) throws(ScientistError) -> (reply: ChatReply, callID: Int64) {
+        let request = ChatRequest(system: system, messages: messages, maxTokens: maxTokens, temperature: temperature)
+        do { try ledger.authorize(request, stage: stage) } catch { throw .budget(error) }
+        let started = Date().timeIntervalSince1970
+        let clock = ContinuousClock.now
+        let result = Result { () throws(ModelError) -> ChatReply in try provider.complete(request) }
+        let seconds = HTTPClient.seconds(ContinuousClock.now - clock)
+        do {
+            switch result {
+            case let .success(reply):
+                let id = try ledger.record(stage: stage, ideaID: ideaID, inputTokens: reply.inputTokens,
+                                           outputTokens: reply.outputTokens, estimated: !reply.usageReported,
+                                           startedAt: started, seconds: seconds, outcome: "ok")
+                logger.info("model call", metadata: ["stage": "\(stage)", "model": "\(provider.model)",
+                                                     "in": "\(reply.inputTokens)", "out": "\(reply.outputTokens)",
+                                                     "spent_usd": "\(String(format: "%.4f", ledger.spentUSD))"])
+                return (reply, id)
+            case let .failure(error):
+                // A reply that came back unusable may still have been billed: charge the worst case then.
+                let billed = error.mayHaveBeenBilled
+                try ledger.record(stage: stage, ideaID: ideaID, inputTokens: billed ? request.estimatedInputTokens : 0,
+                                  outputTokens: billed ? request.maxTokens : 0, estimated: true, startedAt: started,
+                                  seconds: seconds, outcome: billed ? "unusable reply" : "request failed")
+                logger.error("model call failed", metadata: ["stage": "\(stage)", "error": "\(error)"])
+                throw ScientistError.model(error)
+            }
+        } catch let error as ScientistError {
+            throw error
+        } catch let error as RecordError {
+            throw .archive(error)
+        } catch {
+            throw .archive(RecordError(operation: "record model call", code: 1, message: "\(error)"))
+        }
+    }
+}

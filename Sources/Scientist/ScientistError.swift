@@ -1,0 +1,31 @@
+import Records
+
+/// Why a step of the research loop failed. `.budget` ends the loop cleanly; the others fail one step (one idea,
+/// one novelty check) and the loop goes on or stops as the caller decides.
+public enum ScientistError: Error, Sendable, CustomStringConvertible {
+    case budget(BudgetError)
+    case model(ModelError)
+    /// The model's JSON was unusable even after the repair prompt.
+    case reply(stage: String, problem: String)
+    case literature(LiteratureError)
+    case archive(RecordError)
+    case config(ConfigError)
+    case template(String)
+
+    public var description: String {
+        switch self {
+        case let .budget(error): "\(error)"
+        case let .model(error): "\(error)"
+        case let .reply(stage, problem): "\(stage): the model's reply was unusable after one repair prompt: \(problem)"
+        case let .literature(error): "\(error)"
+        case let .archive(error): "archive: \(error)"
+        case let .config(error): "\(error)"
+        case let .template(message): "template: \(message)"
+        }
+    }
+
+    public var isBudgetStop: Bool {
+        if case .budget = self { return true }
+        return false
+    }
+}
