@@ -24,6 +24,11 @@ public enum ScientistError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    public var isArchiveFailure: Bool {
+        if case .archive = self { return true }
+        return false
+    }
+
     public var isBudgetStop: Bool {
         if case .budget = self { return true }
         return false

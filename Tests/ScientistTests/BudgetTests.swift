@@ -46,7 +46,7 @@ final class BudgetTests: XCTestCase {
                 _ = try h.model.chat(system: "s", messages: user, stage: "ideas")
                 completed += 1
             }
-        } catch let error as ScientistError {
+        } catch {
             XCTAssertTrue(error.isBudgetStop, "\(error)")
         }
         // After 2 calls $0.0105 spent, $0.0145 left ≥ worst case: a 3rd; after 3, $0.00925 left < $0.01005: stop.

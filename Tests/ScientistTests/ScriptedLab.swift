@@ -1,0 +1,79 @@
+import Foundation
+import Synchronization
+@testable import Scientist
+
+/// A fake model and literature service on one local server: chat completions are answered from a queue of
+/// model texts (in OpenAI's wire format, each reporting `usage`), Semantic Scholar searches from a queue of
+/// replies. An exhausted queue answers 599, which fails the test's expectations visibly.
+final class ScriptedLab: Sendable {
+    private struct Queues {
+        var chat: [(text: String, input: Int, output: Int)] = []
+        var literature: [TestHTTPServer.Reply] = []
+    }
+    /// Shared by reference with the server's handler.
+    private final class Box: Sendable {
+        let state = Mutex(Queues())
+        func withLock<T>(_ body: (inout Queues) -> T) -> T { state.withLock { body(&$0) } }
+    }
+    private let queues = Box()
+    let server: TestHTTPServer
+
+    init() throws {
+        let queues = self.queues
+        server = try TestHTTPServer { request in
+            if request.path.hasSuffix("/chat/completions") {
+                guard let next = queues.withLock({ $0.chat.isEmpty ? nil : $0.chat.removeFirst() }) else {
+                    return .text("chat script exhausted", status: 599)
+                }
+                return Wire.openAI(next.text, input: next.input, output: next.output)
+            }
+            if request.path == "/graph/v1/paper/search" {
+                return queues.withLock { $0.literature.isEmpty ? .text("literature script exhausted", status: 599) : $0.literature.removeFirst() }
+            }
+            return .text("unknown path \(request.path)", status: 404)
+        }
+    }
+
+    func say(_ text: String, input: Int = 100, output: Int = 100) {
+        queues.withLock { $0.chat.append((text, input, output)) }
+    }
+
+    func find(_ reply: TestHTTPServer.Reply) {
+        queues.withLock { $0.literature.append(reply) }
+    }
+
+    var chatRequests: [TestHTTPServer.Request] { server.requests.filter { $0.path.hasSuffix("/chat/completions") } }
+    var literatureRequests: [TestHTTPServer.Request] { server.requests.filter { $0.path == "/graph/v1/paper/search" } }
+
+    /// The messages of the n-th chat request.
+    func messages(_ n: Int) -> [[String: String]] {
+        (chatRequests[n].json?["messages"] as? [[String: String]]) ?? []
+    }
+
+    /// A reply proposing an idea, optionally declaring itself done.
+    static func idea(_ name: String, title: String, done: Bool = false, novelty: Int = 6) -> String {
+        Wire.fenced(done ? "Looks good. I am done" : "Here is my idea about \(name).",
+                    ["Name": name, "Title": title, "Experiment": "Modify experiment.py to test \(name).",
+                     "Interestingness": 7, "Feasibility": 8, "Novelty": novelty])
+    }
+
+    static func query(_ query: String) -> String {
+        Wire.fenced("I should search.", ["Thought": "I should search for \(query).", "Query": query])
+    }
+
+    static func decision(_ decision: String, _ reasons: String) -> String {
+        Wire.fenced("Decided.", ["Thought": "Enough evidence.", "Decision": decision, "Reasons": reasons])
+    }
+}
+
+/// A minimal template in the AI Scientist's layout.
+func writeTemplate(in directory: TemporaryDirectory, name: String = "toy") throws -> ResearchTemplate {
+    let root = directory.file(name)
+    try FileManager.default.createDirectory(atPath: root + "/latex", withIntermediateDirectories: true)
+    try #"{"system": "You are a careful ML researcher.", "task_description": "Study a toy regression task."}"#
+        .write(toFile: root + "/prompt.json", atomically: false, encoding: .utf8)
+    try "import argparse\nprint('experiment')\n".write(toFile: root + "/experiment.py", atomically: false, encoding: .utf8)
+    let seeds = #"[{"Name": "learning_rate_warmup", "Title": "Learning Rate Warmup for Toy Regression", "Experiment": "Add warmup.", "Interestingness": 4, "Feasibility": 9, "Novelty": 2}]"#
+    try seeds.write(toFile: root + "/seed_ideas.json", atomically: false, encoding: .utf8)
+    return try ResearchTemplate.load(directory: root)
+}
