@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Scientist
+
+/// Options every command shares: where the config and archive are, and model and budget overrides.
+struct CommonOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The config file (default: ~/.config/glovebox/scientist.toml).", valueName: "path"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("The archive database (default: ~/.local/share/glovebox/scientist.db).", valueName: "path"))
+    var archive: String?
+
+    @Option(help: ArgumentHelp("openai (any OpenAI-compatible endpoint) or anthropic.", valueName: "provider"))
+    var provider: String?
+
+    @Option(help: ArgumentHelp("The model name, e.g. gpt-4o-2024-08-06 or claude-3-5-sonnet-20241022.", valueName: "name"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("The API base URL: a vLLM, llama.cpp, Ollama or OpenRouter endpoint.", valueName: "url"))
+    var baseURL: String?
+
+    @Option(help: "Sampling temperature, 0 to 2.")
+    var temperature: Double?
+
+    @Option(help: "The most output tokens per call.")
+    var maxTokens: Int?
+
+    @Option(name: .customLong("budget-usd"), help: ArgumentHelp("Hard cap on this launch's cost in USD.", valueName: "usd"))
+    var budgetUSD: Double?
+
+    @Option(help: ArgumentHelp("Hard cap on this launch's tokens, in and out.", valueName: "n"))
+    var budgetTokens: Int?
+
+    @Flag(name: .shortAndLong, help: "Log each model call and search on stderr.")
+    var verbose = false
+
+    func validate() throws {
+        if let provider, ProviderKind(rawValue: provider) == nil { throw ValidationError("--provider must be openai or anthropic") }
+        if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be between 0 and 2") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let budgetUSD, !(budgetUSD > 0) { throw ValidationError("--budget-usd must be greater than 0") }
+        if let budgetTokens, budgetTokens < 1 { throw ValidationError("--budget-tokens must be at least 1") }
+        if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {
+            throw ValidationError("--base-url must be an http:// or https:// URL")
+        }
+    }
+
+    /// The config file with the flags applied over it.
+    func resolved() throws(ConfigError) -> ScientistConfig {
+        var result = try ScientistConfig.load(path: config ?? ScientistConfig.defaultPath, required: config != nil)
+        if let archive { result.archivePath = archive }
+        if let provider, let kind = ProviderKind(rawValue: provider) {
+            if kind != result.model.provider { result.model.apiKeyEnv = nil }
+            result.model.provider = kind
+        }
+        if let model { result.model.name = model }
+        if let baseURL { result.model.baseURL = baseURL }
+        if let temperature { result.model.temperature = temperature }
+        if let maxTokens { result.model.maxTokens = maxTokens }
+        if let budgetUSD { result.budget.usd = budgetUSD }
+        if let budgetTokens { result.budget.tokens = budgetTokens }
+        return result
+    }
+
+    func logger() -> Logger {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "scientist")
+        logger.logLevel = verbose ? .info : .warning
+        return logger
+    }
+
+    /// The archive alone, for commands that call no model.
+    func store() throws -> ScientistStore {
+        let config = try resolved()
+        do { return try ScientistStore(path: config.archivePath) } catch { throw ScientistError.archive(error) }
+    }
+}
+
+/// Where templates are looked up by name.
+struct TemplateOptions: ParsableArguments {
+    @Option(name: .customLong("templates-dir"), help: ArgumentHelp("A directory of templates searched by name (default: ./templates, then ~/.local/share/glovebox/templates).", valueName: "dir"))
+    var templatesDirectory: String?
+
+    var searchPath: [String] {
+        if let templatesDirectory { return [templatesDirectory] }
+        return [FileManager.default.currentDirectoryPath + "/templates", NSHomeDirectory() + "/.local/share/glovebox/templates"]
+    }
+
+    func load(_ reference: String) throws -> ResearchTemplate {
+        try ResearchTemplate.load(directory: ResearchTemplate.locate(reference, searchPath: searchPath))
+    }
+}

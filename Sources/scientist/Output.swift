@@ -1,0 +1,90 @@
+import Foundation
+import Scientist
+
+enum JSONOutput {
+    static func print<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        Swift.print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Human-readable text for ideas and usage.
+enum IdeaText {
+    static func line(_ outcome: IdeaGenerationReport.Outcome) -> String {
+        switch outcome {
+        case let .archived(idea):
+            let p = idea.proposal
+            return "archived \(idea.template)/\(p.name) (I\(p.interestingness) F\(p.feasibility) N\(p.novelty), \(idea.reflections) reflection(s), \(cost(idea.costUSD))): \(p.title)"
+        case let .rejectedDuplicate(name, reason): return "rejected \(name): duplicate: \(reason)"
+        case let .failed(message): return "failed: \(message)"
+        }
+    }
+
+    static func spent(_ ledger: UsageLedger) -> String {
+        let limit = ledger.budget.usd.map { String(format: " of $%.2f", $0) } ?? ""
+        let tokenLimit = ledger.budget.tokens.map { " of \($0)" } ?? ""
+        let usd = ledger.price == nil ? "cost unknown (no price for \(ledger.model))" : String(format: "$%.4f", ledger.spentUSD) + limit
+        return "spent \(usd), \(ledger.spentTokens)\(tokenLimit) tokens"
+    }
+
+    static func cost(_ usd: Double?) -> String {
+        usd.map { String(format: "$%.4f", $0) } ?? "cost unknown"
+    }
+
+    static func table(_ ideas: [ArchivedIdea]) -> String {
+        guard !ideas.isEmpty else { return "no ideas" }
+        var rows = [["ID", "TEMPLATE", "NAME", "I", "F", "N", "NOVELTY", "COST", "TITLE"]]
+        for idea in ideas {
+            let p = idea.proposal
+            rows.append(["\(idea.id)", idea.template, p.name, "\(p.interestingness)", "\(p.feasibility)", "\(p.novelty)",
+                         idea.novelty?.rawValue ?? (idea.source == .seed ? "seed" : "-"), cost(idea.costUSD), p.title])
+        }
+        return columns(rows)
+    }
+
+    static func detail(_ idea: ArchivedIdea, checks: [NoveltyCheckRecord]) -> String {
+        let p = idea.proposal
+        var text = """
+        \(idea.template)/\(p.name) (id \(idea.id), \(idea.source.rawValue))
+        Title: \(p.title)
+        Scores: interestingness \(p.interestingness), feasibility \(p.feasibility), novelty \(p.novelty)
+        Novelty verdict: \(idea.novelty?.rawValue ?? "not checked")
+        Cost: \(cost(idea.costUSD)), \(idea.inputTokens) tokens in, \(idea.outputTokens) out
+        Experiment:
+        \(p.experiment)
+        """
+        for check in checks {
+            text += "\n\nNovelty check \(check.id) (\(check.engine)): \(check.decision?.rawValue ?? "unfinished")"
+            if let reasons = check.reasons { text += "\n  Reasons: \(reasons)" }
+            for round in check.rounds {
+                text += "\n  Round \(round.round): " + (round.query.map { "query \"\($0)\"" } ?? "decided")
+                for (index, paper) in round.papers.enumerated() {
+                    let year = paper.year.map { " (\($0))" } ?? ""
+                    text += "\n    \(index + 1). \(paper.title)\(year)"
+                }
+            }
+        }
+        return text
+    }
+
+    static func usage(_ totals: [UsageTotal]) -> String {
+        guard !totals.isEmpty else { return "  no model calls" }
+        var rows = [["", "CALLS", "TOKENS IN", "TOKENS OUT", "COST"]]
+        for total in totals {
+            let unpriced = total.unpricedCalls > 0 ? " + \(total.unpricedCalls) unpriced" : ""
+            rows.append([total.key, "\(total.calls)", "\(total.inputTokens)", "\(total.outputTokens)", String(format: "$%.4f", total.costUSD) + unpriced])
+        }
+        return columns(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    static func columns(_ rows: [[String]]) -> String {
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
