@@ -195,4 +195,15 @@ final class HTTPClientTests: XCTestCase {
         case let .failure(other): XCTFail("\(other)")
         }
     }
+
+    func testProxyVariablesAreHonoured() throws {
+        // The "proxy" is the test server: libcurl must send it the absolute URL of a host that does not exist.
+        let server = try start([.json(#"{"via":"proxy"}"#)])
+        setenv("http_proxy", server.baseURL, 1)
+        defer { unsetenv("http_proxy") }
+        let response = try client(SleepRecorder().policy(maxAttempts: 1))
+            .send(HTTPRequest(method: .get, url: "http://api.example.invalid/v1/models"))
+        XCTAssertEqual(String(decoding: response.body, as: UTF8.self), #"{"via":"proxy"}"#)
+        XCTAssertEqual(server.requests.first?.target, "http://api.example.invalid/v1/models")
+    }
 }
