@@ -22,11 +22,14 @@ public struct Session: Sendable {
         }
         let price = PriceTable.price(for: settings.name, overrides: config.prices)
         if config.budget.usd != nil, price == nil { throw .budget(.unpricedModel(model: settings.name)) }
+        var modelHTTP = httpConfiguration(config.http)
+        modelHTTP.retry.retriesAfterSending = false
         let http = HTTPClient(configuration: httpConfiguration(config.http), logger: logger)
+        let modelClient = HTTPClient(configuration: modelHTTP, logger: logger)
         let provider: any ChatProvider = switch settings.provider {
         case .openai: OpenAICompatibleProvider(model: settings.name, baseURL: settings.resolvedBaseURL, key: key,
-                                               tokenLimitField: settings.tokenLimitField, http: http)
-        case .anthropic: AnthropicProvider(model: settings.name, baseURL: settings.resolvedBaseURL, key: key, http: http)
+                                               tokenLimitField: settings.tokenLimitField, http: modelClient)
+        case .anthropic: AnthropicProvider(model: settings.name, baseURL: settings.resolvedBaseURL, key: key, http: modelClient)
         }
         let store: ScientistStore
         let launchID: Int64

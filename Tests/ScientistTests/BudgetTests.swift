@@ -121,4 +121,18 @@ final class BudgetTests: XCTestCase {
         XCTAssertEqual(PriceTable.price(for: "gpt-4o", overrides: ["gpt-4o": mine]), mine)
         XCTAssertEqual(Price(inputPerMillion: 3, outputPerMillion: 15).cost(input: 1_000_000, output: 100_000), 4.5)
     }
+
+    func testAModelCallThatTimesOutIsNotRepeatedAndIsChargedAtItsWorstCase() throws {
+        let server = try TestHTTPServer(script: [.stall(limit: .seconds(10)), Wire.openAI("late")])
+        self.server = server
+        let h = try ModelHarness(server: server, directory: directory, budget: Budget(usd: 1), maxTokens: 500,
+                                 attempts: 3, timeout: .milliseconds(300))
+        let error = expectError(ScientistError.self) { try h.model.chat(system: "s", messages: user, stage: "ideas") }
+        guard case .model(.noReply)? = error else { return XCTFail("\(String(describing: error))") }
+        XCTAssertTrue(error?.description.contains("may still have been billed") ?? false)
+        XCTAssertEqual(server.requests.count, 1, "not sent again")
+        let total = try XCTUnwrap(try h.store.usage(by: .stage).first)
+        XCTAssertEqual(total.outputTokens, 500)
+        XCTAssertEqual(h.model.ledger.spentUSD, Price(inputPerMillion: 2.5, outputPerMillion: 10).cost(input: total.inputTokens, output: 500), accuracy: 1e-12)
+    }
 }

@@ -128,10 +128,11 @@ final class HTTPClientTests: XCTestCase {
                 .send(HTTPRequest(method: .get, url: server.baseURL + "/"))
         }
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(3))
-        guard case let .transport(_, code, message, attempts) = error else { return XCTFail("\(String(describing: error))") }
+        guard case let .transport(_, code, message, attempts, sent) = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(code, 28, "CURLE_OPERATION_TIMEDOUT")
         XCTAssertEqual(attempts, 2)
         XCTAssertTrue(message.contains("timed out"), message)
+        XCTAssertTrue(sent)
         XCTAssertEqual(server.requests.count, 2)
     }
 
@@ -141,7 +142,7 @@ final class HTTPClientTests: XCTestCase {
         let error = expectError(HTTPError.self) {
             try client(SleepRecorder().policy(maxAttempts: 2)).send(HTTPRequest(method: .get, url: server.baseURL + "/"))
         }
-        guard case let .transport(_, code, _, attempts) = error else { return XCTFail("\(String(describing: error))") }
+        guard case let .transport(_, code, _, attempts, _) = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(code, 18, "CURLE_PARTIAL_FILE")
         XCTAssertEqual(attempts, 2)
     }
@@ -170,8 +171,9 @@ final class HTTPClientTests: XCTestCase {
         let error = expectError(HTTPError.self) {
             try client(sleeps.policy(maxAttempts: 3)).send(HTTPRequest(method: .get, url: url))
         }
-        guard case let .transport(_, code, _, attempts) = error else { return XCTFail("\(String(describing: error))") }
+        guard case let .transport(_, code, _, attempts, _) = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(code, 7, "CURLE_COULDNT_CONNECT")
+        guard case .transport(_, _, _, _, requestSent: false) = error else { return XCTFail("nothing was sent") }
         XCTAssertEqual(attempts, 3)
         XCTAssertEqual(sleeps.recorded.count, 2)
     }
@@ -191,7 +193,7 @@ final class HTTPClientTests: XCTestCase {
                                       maxResponseBytes: 1 << 20, userAgent: "t")
         switch transport.perform(HTTPRequest(method: .get, url: "file:///etc/hostname")) {
         case .success: XCTFail("file:// was read")
-        case let .failure(.curl(code, _)): XCTAssertEqual(code.rawValue, 1, "CURLE_UNSUPPORTED_PROTOCOL")
+        case let .failure(.curl(code, _, _)): XCTAssertEqual(code.rawValue, 1, "CURLE_UNSUPPORTED_PROTOCOL")
         case let .failure(other): XCTFail("\(other)")
         }
     }
@@ -205,5 +207,19 @@ final class HTTPClientTests: XCTestCase {
             .send(HTTPRequest(method: .get, url: "http://api.example.invalid/v1/models"))
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), #"{"via":"proxy"}"#)
         XCTAssertEqual(server.requests.first?.target, "http://api.example.invalid/v1/models")
+    }
+
+    func testFailuresAfterSendingAreNotRetriedWhenThePolicySaysSo() throws {
+        // Model calls: a timeout or a cut-short reply may already have been billed, so it is not repeated.
+        let cut = TestHTTPServer.Reply.truncated(status: 200, declaredLength: 500, body: Array("{".utf8))
+        let server = try start([.stall(limit: .seconds(10)), cut, .json("{}")])
+        var policy = SleepRecorder().policy(maxAttempts: 3)
+        policy.retriesAfterSending = false
+        let once = client(policy, total: .milliseconds(300))
+        let timeout = expectError(HTTPError.self) { try once.send(HTTPRequest(method: .post, url: server.baseURL + "/")) }
+        guard case .transport(_, 28, _, 1, requestSent: true)? = timeout else { return XCTFail("\(String(describing: timeout))") }
+        let partial = expectError(HTTPError.self) { try once.send(HTTPRequest(method: .post, url: server.baseURL + "/")) }
+        guard case .transport(_, 18, _, 1, requestSent: true)? = partial else { return XCTFail("\(String(describing: partial))") }
+        XCTAssertEqual(server.requests.count, 2)
     }
 }

@@ -44,11 +44,13 @@ struct ModelHarness {
     init(server: TestHTTPServer, directory: TemporaryDirectory, provider kind: ProviderKind = .openai,
          modelName: String = "gpt-4o-2024-08-06", budget: Budget = .unlimited, price: Price? = Price(inputPerMillion: 2.5, outputPerMillion: 10),
          maxTokens: Int = 1000, key: APIKey? = APIKey(value: "sk-test-secret-0123456789", origin: "test"),
-         logger: Logger = quietLogger(), attempts: Int = 2) throws {
+         logger: Logger = quietLogger(), attempts: Int = 2, timeout: Duration = .seconds(5)) throws {
         self.server = server
         store = try ScientistStore(path: directory.file("scientist.db"))
-        let http = HTTPClient(configuration: .init(connectTimeout: .seconds(2), totalTimeout: .seconds(5),
-                                                   retry: SleepRecorder().policy(maxAttempts: attempts)), logger: logger)
+        // As Session configures model calls: no retry once the request has gone out.
+        var retry = SleepRecorder().policy(maxAttempts: attempts)
+        retry.retriesAfterSending = false
+        let http = HTTPClient(configuration: .init(connectTimeout: .seconds(2), totalTimeout: timeout, retry: retry), logger: logger)
         let provider: any ChatProvider = switch kind {
         case .openai: OpenAICompatibleProvider(model: modelName, baseURL: server.baseURL + "/v1", key: key, http: http)
         case .anthropic: AnthropicProvider(model: modelName, baseURL: server.baseURL, key: key, http: http)

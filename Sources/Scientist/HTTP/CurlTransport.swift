@@ -15,7 +15,8 @@ struct CurlTransport: Sendable {
 
     enum Failure: Error {
         case invalid(String)
-        case curl(code: CURLcode, message: String)
+        /// `requestSent`: libcurl had sent request bytes (CURLINFO_REQUEST_SIZE > 0) before failing.
+        case curl(code: CURLcode, message: String, requestSent: Bool)
         case tooLarge
     }
 
@@ -90,7 +91,9 @@ struct CurlTransport: Sendable {
             guard code == CURLE_OK else {
                 let detail = String(cString: errorBuffer)
                 let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-                return .failure(.curl(code: code, message: message))
+                var sent = 0
+                _ = ccurl_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &sent)
+                return .failure(.curl(code: code, message: message, requestSent: sent > 0))
             }
             var status = 0
             _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

@@ -59,10 +59,12 @@ public struct HTTPClient: Sendable {
                                                body: response.bodyExcerpt(), attempts: attempt)
                 guard RetryPolicy.isRetryable(status: response.status), attempt < policy.maxAttempts else { throw failure }
                 wait = try delay(after: response, attempt: attempt, request: request)
-            case let .failure(.curl(code, message)):
+            case let .failure(.curl(code, message, sent)):
                 let failure = HTTPError.transport(request: request.summary, curlCode: Int32(code.rawValue),
-                                                  message: message, attempts: attempt)
-                guard CurlTransport.isTransient(code), attempt < policy.maxAttempts else { throw failure }
+                                                  message: message, attempts: attempt, requestSent: sent)
+                guard CurlTransport.isTransient(code), !sent || policy.retriesAfterSending, attempt < policy.maxAttempts else {
+                    throw failure
+                }
                 wait = policy.backoff(afterAttempt: attempt)
             case .failure(.tooLarge):
                 throw .responseTooLarge(request: request.summary, limit: configuration.maxResponseBytes)

@@ -4,7 +4,8 @@ public enum HTTPError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The request could not be made at all (bad URL, unsupported scheme, libcurl refused an option).
     case invalidRequest(request: String, reason: String)
     /// libcurl failed: connection refused, timeout, body shorter than Content-Length, TLS failure, ...
-    case transport(request: String, curlCode: Int32, message: String, attempts: Int)
+    /// `requestSent`: the request had gone out, so the server may have acted on it.
+    case transport(request: String, curlCode: Int32, message: String, attempts: Int, requestSent: Bool)
     /// The server answered with a status that is not 2xx (after retries, where the status is retryable).
     case status(request: String, status: Int, body: String, attempts: Int)
     /// The response body exceeded the configured cap; the transfer was aborted.
@@ -16,7 +17,7 @@ public enum HTTPError: Error, Sendable, CustomStringConvertible, Equatable {
         switch self {
         case let .invalidRequest(request, reason):
             return "\(request): invalid request: \(reason)"
-        case let .transport(request, _, message, attempts):
+        case let .transport(request, _, message, attempts, _):
             return "\(request): \(message)\(Self.after(attempts))"
         case let .status(request, status, body, attempts):
             let detail = body.isEmpty ? "" : ": \(body)"

@@ -8,7 +8,10 @@ import Glibc
 ///
 /// Retried: HTTP 429 and every 5xx, and transport failures that may be transient (connection refused or reset,
 /// timeouts, a body cut short, nothing received). Not retried: other 4xx, TLS and certificate failures, an
-/// oversized response. A Retry-After header (delta-seconds or HTTP-date) sets the wait; otherwise the wait
+/// oversized response. With `retriesAfterSending` false, a transport failure after the request went out
+/// (a timeout or a connection lost mid-reply) is not retried either: a model call is not idempotent — the
+/// provider may have run and billed it — so it is reported and charged once instead of repeated unseen by the
+/// budget. A Retry-After header (delta-seconds or HTTP-date) sets the wait; otherwise the wait
 /// doubles from `baseDelay` up to `maxDelay`, with up to 25% jitter added. A Retry-After longer than
 /// `maxRetryAfter` ends the request at once with a clear error instead of sleeping for it.
 public struct RetryPolicy: Sendable {
@@ -17,15 +20,18 @@ public struct RetryPolicy: Sendable {
     public var baseDelay: Duration
     public var maxDelay: Duration
     public var maxRetryAfter: Duration
+    /// Whether a transport failure after the request was sent is retried (true for searches, false for model calls).
+    public var retriesAfterSending: Bool
     /// How the client waits; tests substitute one that records the waits.
     public var sleep: @Sendable (Duration) -> Void
 
     public init(maxAttempts: Int = 5, baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(60),
-                maxRetryAfter: Duration = .seconds(300), sleep: @escaping @Sendable (Duration) -> Void = RetryPolicy.threadSleep) {
+                maxRetryAfter: Duration = .seconds(300), retriesAfterSending: Bool = true, sleep: @escaping @Sendable (Duration) -> Void = RetryPolicy.threadSleep) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.maxRetryAfter = maxRetryAfter
+        self.retriesAfterSending = retriesAfterSending
         self.sleep = sleep
     }
 

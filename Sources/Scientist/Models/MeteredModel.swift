@@ -42,7 +42,7 @@ public struct MeteredModel: Sendable {
                 let billed = error.mayHaveBeenBilled
                 try ledger.record(stage: stage, ideaID: ideaID, inputTokens: billed ? request.estimatedInputTokens : 0,
                                   outputTokens: billed ? request.maxTokens : 0, estimated: true, startedAt: started,
-                                  seconds: seconds, outcome: billed ? "unusable reply" : "request failed")
+                                  seconds: seconds, outcome: billed ? "no usable reply" : "request failed")
                 logger.error("model call failed", metadata: ["stage": "\(stage)", "error": "\(error)"])
                 throw ScientistError.model(error)
             }

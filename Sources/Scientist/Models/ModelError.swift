@@ -3,6 +3,9 @@
 public enum ModelError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The HTTP exchange failed (after retries where they apply); the text is the redacted `HTTPError`.
     case request(model: String, detail: String)
+    /// The request went out but no complete reply came back (timeout, connection lost, body cut short): the
+    /// provider may have run, and billed, the call. Not retried.
+    case noReply(model: String, detail: String)
     /// The provider answered 2xx with a body that is not its documented reply format.
     case malformedReply(model: String, detail: String)
     /// The reply was well formed but held no text (refusal, empty content).
@@ -11,6 +14,7 @@ public enum ModelError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .request(model, detail): "model \(model): request failed: \(detail)"
+        case let .noReply(model, detail): "model \(model): no complete reply (the call may still have been billed, and is charged at its worst case): \(detail)"
         case let .malformedReply(model, detail): "model \(model): malformed reply: \(detail)"
         case let .emptyReply(model, reason): "model \(model): reply contained no text (stop reason: \(reason ?? "none"))"
         }
@@ -20,7 +24,7 @@ public enum ModelError: Error, Sendable, CustomStringConvertible, Equatable {
     var mayHaveBeenBilled: Bool {
         switch self {
         case .request: false
-        case .malformedReply, .emptyReply: true
+        case .noReply, .malformedReply, .emptyReply: true
         }
     }
 }

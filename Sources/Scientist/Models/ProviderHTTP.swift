@@ -13,6 +13,9 @@ enum ProviderHTTP {
         do {
             return try http.send(HTTPRequest(method: .post, url: url, headers: headers, body: Array(body)))
         } catch {
+            if case .transport(_, _, _, _, requestSent: true) = error {
+                throw .noReply(model: model, detail: key.redact(error.description))
+            }
             throw .request(model: model, detail: key.redact(error.description))
         }
     }
