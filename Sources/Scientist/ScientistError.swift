@@ -29,8 +29,12 @@ public enum ScientistError: Error, Sendable, CustomStringConvertible {
         return false
     }
 
+    /// The budget refused a call: the loop stops cleanly. (A budget that cannot be enforced is a
+    /// configuration error, not a stop.)
     public var isBudgetStop: Bool {
-        if case .budget = self { return true }
-        return false
+        switch self {
+        case .budget(.wouldExceedUSD), .budget(.wouldExceedTokens): true
+        default: false
+        }
     }
 }

@@ -53,8 +53,13 @@ struct IdeasCommand: ParsableCommand {
                     print("stopped: \(stop)\n\(report.archived.count) idea(s) archived; \(spent)")
                     throw BudgetStop(message: stop)
                 }
-                session.finish(status: "completed", message: nil)
                 print("\(report.archived.count) of \(count) idea(s) archived; \(spent)")
+                let failures = report.outcomes.compactMap { if case let .failed(message) = $0 { message } else { nil } }
+                if failures.count == report.outcomes.count, let last = failures.last {
+                    session.finish(status: "failed", message: last)
+                    throw ExitCode.failure
+                }
+                session.finish(status: "completed", message: nil)
             }
         }
     }

@@ -39,7 +39,8 @@ enum IdeaText {
         for idea in ideas {
             let p = idea.proposal
             rows.append(["\(idea.id)", idea.template, p.name, "\(p.interestingness)", "\(p.feasibility)", "\(p.novelty)",
-                         idea.novelty?.rawValue ?? (idea.source == .seed ? "seed" : "-"), cost(idea.costUSD), p.title])
+                         idea.novelty?.rawValue ?? (idea.source == .seed ? "seed" : "-"),
+                         idea.source == .seed && idea.costUSD == 0 ? "-" : cost(idea.costUSD), p.title])
         }
         return columns(rows)
     }

@@ -21,7 +21,7 @@ struct ScientistCommand: ParsableCommand {
         override): ideas, novelty checks with the papers consulted, every model call with tokens and cost, \
         launches with their budgets, and the literature cache.
 
-        Exit status: 0 done; 1 failed; 3 stopped by the budget (everything finished before the stop is kept).
+        Exit status: 0 done; 1 failed (for ideas: every idea failed); 3 stopped by the budget (everything finished before the stop is kept).
 
         Examples:
           scientist ideas --template toy_regression --count 3 --budget-usd 1

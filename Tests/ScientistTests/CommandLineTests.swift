@@ -113,6 +113,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(lab.chatRequests.count, 0)
     }
 
+    func testConfigurationErrorsAndAllIdeasFailingExitWithStatus1() throws {
+        try "[archive]\npath = \"\(directory.file("a.db"))\"\n[http]\nattempts = 1\n"
+            .write(toFile: directory.file("scientist.toml"), atomically: false, encoding: .utf8)
+        let template = try writeTemplate(in: directory)
+        let unpriced = try run(["ideas", "--template", template.directory, "--model", "my-local", "--base-url", lab.server.baseURL, "--budget-usd", "1"])
+        XCTAssertEqual(unpriced.status, 1, "a budget that cannot be enforced is an error, not a budget stop")
+        XCTAssertTrue(unpriced.stderr.contains("add [prices.\"my-local\"]"), unpriced.stderr)
+
+        // The lab has no replies scripted: every chat request gets 599, and http.attempts = 1.
+        let refused = try run(["ideas", "--template", template.directory, "--count", "2", "--base-url", lab.server.baseURL + "/v1"])
+        XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
+        XCTAssertTrue(refused.stdout.contains("failed: model gpt-4o-2024-08-06: request failed: POST \(lab.server.baseURL)/v1/chat/completions: HTTP 599: chat script exhausted"), refused.stdout)
+        XCTAssertEqual(lab.chatRequests.count, 2, "one per idea, each failing on its own")
+    }
+
     func testTheShippedTemplateFollowsTheContract() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let template = try ResearchTemplate.load(directory: root.appendingPathComponent("templates/toy_regression").path)

@@ -59,12 +59,12 @@ public struct IdeaGenerator: Sendable {
             do {
                 (outcome, budgetStop) = try generateOne()
             } catch {
-                if case let .budget(reason) = error {
-                    report.stoppedByBudget = reason.description
+                if error.isBudgetStop {
+                    report.stoppedByBudget = error.description
                     break
                 }
-                if case .archive = error { throw error }
-                logger.error("idea failed", metadata: ["index": "\(index)", "error": "\(error)"])
+                if error.isArchiveFailure { throw error }
+                logger.info("idea failed", metadata: ["index": "\(index)", "error": "\(error)"])
                 outcome = .failed(error.description)
             }
             report.outcomes.append(outcome)
@@ -97,7 +97,7 @@ public struct IdeaGenerator: Sendable {
                     answer = try model.ask(IdeaProposal.self, system: template.system, messages: messages, stage: "ideas")
                 } catch {
                     // Keep the last valid version; a budget stop is passed on after it is settled.
-                    if case let .budget(reason) = error { budgetStop = reason }
+                    if error.isBudgetStop, case let .budget(reason) = error { budgetStop = reason }
                     logger.warning("reflection stopped; keeping the previous version",
                                    metadata: ["round": "\(round)", "error": "\(error)"])
                     break
