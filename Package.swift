@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(name: "scientist", dependencies: ["Scientist",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ScientistTests", dependencies: ["Scientist", "CSQLite"]),
+        .testTarget(name: "ScientistTests", dependencies: ["Scientist"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
