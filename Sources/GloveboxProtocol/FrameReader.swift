@@ -51,11 +51,25 @@ public final class FrameReader {
     public func buffered() throws -> Frame? { try parse() }
 
     /// One read from the socket (blocks unless the caller polled first). Returns false at end of stream.
+    /// Output streams through here a gigabyte at a time: when everything read so far is consumed, the
+    /// socket is read straight into a new buffer (no zero-fill, no second copy).
     @discardableResult
     public func fill() throws -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
         var received: Int32 = -1
-        let n = chunk.withUnsafeMutableBytes { gb_recv_with_fd(fd, $0.baseAddress, $0.count, &received) }
+        var n = 0
+        if start == buffer.count {
+            buffer = [UInt8](unsafeUninitializedCapacity: Self.readSize) { storage, count in
+                n = gb_recv_with_fd(fd, storage.baseAddress, storage.count, &received)
+                count = max(n, 0)
+            }
+            start = 0
+        } else {
+            let tail = [UInt8](unsafeUninitializedCapacity: Self.readSize) { storage, count in
+                n = gb_recv_with_fd(fd, storage.baseAddress, storage.count, &received)
+                count = max(n, 0)
+            }
+            buffer += tail
+        }
         if n < 0 {
             if errno == EBADMSG { throw ProtocolError.extraDescriptor }
             throw SystemError("read from socket", errno: errno)
@@ -69,10 +83,10 @@ public final class FrameReader {
             sawEOF = true
             return false
         }
-        if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
-        buffer += chunk[0..<n]
         return true
     }
+
+    static let readSize = 128 << 10
 
     private func parse() throws -> Frame? {
         let available = buffer.count - start

@@ -14,15 +14,45 @@ final class ClientSink: OutputSink {
     private var pending: [UInt8] = []
     private var sent = 0
     private(set) var broken = false
-    let limit = 4 << 20
+    let limit = 256 << 10
 
     init(fd: Int32) { self.fd = fd }
 
     func output(_ stream: Sandbox.OutputStream, _ bytes: UnsafeRawBufferPointer) {
         if broken { return }
-        pending += Frame.header(kind: stream == .stdout ? .stdout : .stderr, payloadCount: bytes.count)
-        pending += bytes
+        let header = Frame.header(kind: stream == .stdout ? .stdout : .stderr, payloadCount: bytes.count)
+        // A client that keeps up gets the frame straight from the read buffer; only what the socket
+        // cannot take now is copied to wait.
+        let direct = sent == pending.count ? sendDirect(header, bytes) : 0
+        if broken { return }
+        let total = header.count + bytes.count
+        if direct < header.count {
+            pending += header[direct...]
+            pending += bytes
+        } else if direct < total {
+            pending += UnsafeRawBufferPointer(rebasing: bytes[(direct - header.count)...])
+        }
         flush()
+    }
+
+    /// One sendmsg of header and payload together; returns how many bytes went (0 if none could).
+    private func sendDirect(_ header: [UInt8], _ bytes: UnsafeRawBufferPointer) -> Int {
+        header.withUnsafeBytes { h in
+            var vectors = [iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress), iov_len: h.count),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)]
+            return vectors.withUnsafeMutableBufferPointer { v in
+                var message = msghdr()
+                message.msg_iov = v.baseAddress
+                message.msg_iovlen = v.count
+                while true {
+                    let n = sendmsg(fd, &message, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                    if n >= 0 { return n }
+                    if errno == EINTR { continue }
+                    if errno != EAGAIN && errno != EWOULDBLOCK { broken = true; pending = []; sent = 0 }
+                    return 0
+                }
+            }
+        }
     }
 
     var isBackedUp: Bool { !broken && pending.count - sent > limit }
