@@ -141,6 +141,23 @@ class Bench:
                 "min_s": result["min"], "max_s": result["max"], "runs": len(result["times"])}
         return medians
 
+    def interleaved(self, name, commands, runs):
+        """Runs the commands ({label: shell command line}) in turn, `runs` rounds, and returns {label: median
+        seconds}. Alternating, unlike hyperfine's one-after-the-other, so that a noisy neighbour or a change
+        of clock speed during the measurement falls on both sides alike."""
+        times = {label: [] for label in commands}
+        for _ in range(runs):
+            for label, command in commands.items():
+                t0 = time.perf_counter()
+                r = subprocess.run(["/bin/sh", "-c", command], env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                times[label].append(time.perf_counter() - t0)
+                if r.returncode != 0:
+                    self.failures.append(f"{name}: {label} exited {r.returncode}: {r.stderr.strip()[-300:]}")
+                    return None
+        self.raw[name] = {label: {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t), "runs": len(t)}
+                          for label, t in times.items()}
+        return {label: statistics.median(t) for label, t in times.items()}
+
     def gb(self, *args, template=None):
         t = f"--template {template} " if template else ""
         return f"{self.glovebox} run {t}-- " + " ".join(args)
@@ -209,7 +226,7 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
         outside = f"/usr/bin/env OPENBLAS_NUM_THREADS=1 {PY} {script}"
         if not self.check_run(inside.split(), "cpu workload"):
             return
-        m = self.hyperfine("cpu", {"glovebox": inside, "outside": outside}, 2 if self.short else 10, warmup=1)
+        m = self.interleaved("cpu", {"glovebox": inside, "outside": outside}, 2 if self.short else 10)
         if not m:
             return
         ratio = m["glovebox"] / m["outside"]
@@ -224,7 +241,7 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
         program = f"head -c {size} /dev/zero"
         inside = f"/bin/sh -c '{self.glovebox} run -- {program} >{target}'"
         direct = f"/bin/sh -c '{program} >{target}'"
-        m = self.hyperfine("output", {"glovebox": inside, "direct": direct}, 2 if self.short else 5, warmup=1)
+        m = self.interleaved("output", {"glovebox": inside, "direct": direct}, 2 if self.short else 7)
         try:
             ok = os.path.getsize(target) == size
         except OSError:
