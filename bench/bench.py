@@ -61,15 +61,17 @@ class Daemon:
              "--state-dir", os.path.join(self.tmp, "state"), "--policy-dir", os.path.join(repo, "policies"),
              "--log-level", "warning"],
             stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
         for _ in range(300):
             if os.path.exists(self.socket):
-                break
+                return
             if self.proc.poll() is not None:
-                raise SystemExit("bench: gloveboxd exited at start:\n" + self.log_tail())
+                tail = self.log_tail()
+                self.stop()
+                raise SystemExit("bench: gloveboxd exited at start:\n" + tail)
             time.sleep(0.05)
-        else:
-            raise SystemExit("bench: gloveboxd did not create its socket in 15 s")
-        self.pid = self.proc.pid
+        self.stop()
+        raise SystemExit("bench: gloveboxd did not create its socket in 15 s")
 
     def log_tail(self):
         self.logfile.flush()
@@ -395,8 +397,9 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
 
     def run(self):
         only = set(int(x) for x in self.args.only.split(",")) if self.args.only else set(range(1, 8))
-        self.daemon = Daemon(self.args.bin, self.args.repo)
+        self.daemon = None
         try:
+            self.daemon = Daemon(self.args.bin, self.args.repo)
             steps = [(1, lambda: self.startup(1, "/bin/true", "startup /bin/true")),
                      (2, lambda: self.startup(2, f"{PY} -c pass", "startup python")),
                      (3, self.cpu), (4, self.output), (5, self.throughput), (6, self.daemon_cost), (7, self.timeouts)]
@@ -405,7 +408,8 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
                     log(f"== {number}")
                     step()
         finally:
-            self.daemon.stop()
+            if self.daemon:
+                self.daemon.stop()
             shutil.rmtree(self.work, ignore_errors=True)
         self.report()
         for failure in self.failures:
@@ -424,6 +428,9 @@ def main():
     args.bin, args.repo = os.path.abspath(args.bin), os.path.abspath(args.repo)
     if os.geteuid() != 0:
         raise SystemExit("bench: must run as root (gloveboxd needs it)")
+    for program in ("gloveboxd", "glovebox"):
+        if not os.access(os.path.join(args.bin, program), os.X_OK):
+            raise SystemExit(f"bench: no {program} in {args.bin} (build first, or see bench/run.sh)")
     for tool in ("hyperfine", "bwrap", "unshare"):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} is missing (bench/run.sh installs it)")
