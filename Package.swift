@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "Records", "TOMLKit",
+        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "Records", "Policy", "TOMLKit",
                                                   .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "scientist", dependencies: ["Scientist",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -6,11 +6,11 @@
 ///
 /// Keys inside an inline table (`set = { PATH = "..." }`) are not recorded: `line(of:)` falls back to the
 /// nearest recorded ancestor, here the line of `set`.
-struct TOMLLineLocator {
+package struct TOMLLineLocator {
     private var keyLines: [[String]: Int] = [:]
     private var elementLines: [[String]: [Int]] = [:]
 
-    init(_ text: String) {
+    package init(_ text: String) {
         var scan = Scan(bytes: Array(text.utf8))
         scan.run()
         keyLines = scan.keyLines
@@ -18,7 +18,7 @@ struct TOMLLineLocator {
     }
 
     /// The line where `path` is defined, or else where its nearest defined ancestor is.
-    func line(of path: [String]) -> Int? {
+    package func line(of path: [String]) -> Int? {
         var p = path
         while !p.isEmpty {
             if let line = keyLines[p] { return line }
@@ -28,7 +28,7 @@ struct TOMLLineLocator {
     }
 
     /// The line of element `index` of the array at `path` (where it starts), or else that of `path`.
-    func line(of path: [String], element index: Int) -> Int? {
+    package func line(of path: [String], element index: Int) -> Int? {
         if let lines = elementLines[path], index >= 0, index < lines.count { return lines[index] }
         return line(of: path)
     }

@@ -64,10 +64,9 @@ final class RunFastPathTests: XCTestCase {
         }
     }
 
-    func testDeclinedLinesThatArgumentParserAcceptsStillMeanTheSame() throws {
-        // Lines the fast path declines out of caution; where ArgumentParser accepts them, the executable
-        // runs ArgumentParser's result, so nothing to compare; this checks that ArgumentParser does accept
-        // the ordinary ones, i.e. that the fast path's caution does not hide a real command.
+    func testArgumentParserDecidesTheLinesTheFastPathDeclines() throws {
+        // Declined lines are ArgumentParser's to accept or refuse, with its own messages: a repeated option
+        // it takes, a bad duration or an --output without --workdir it refuses.
         XCTAssertNoThrow(try reference(["run", "--template", "a", "--template", "b", "--", "/bin/true"]))
         XCTAssertThrowsError(try reference(["run", "--timeout", "soon", "--", "/bin/true"]))
         XCTAssertThrowsError(try reference(["run", "--output", "a", "--", "/bin/true"]))

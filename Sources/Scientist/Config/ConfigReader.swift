@@ -1,10 +1,11 @@
 import Foundation
+import Policy
 import TOMLKit
 
 /// Reads a parsed scientist.toml into `ScientistConfig`, refusing unknown keys and wrong types with file:line.
 struct ConfigReader {
     let source: String
-    let lines: ConfigLines
+    let lines: TOMLLineLocator
 
     static let tables: [String: Set<String>] = [
         "model": ["provider", "name", "base_url", "temperature", "max_tokens", "api_key_env", "api_key_file", "token_limit_field"],

@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import TOMLKit
 
 /// Everything the scientist can be told in ~/.config/glovebox/scientist.toml (see docs/scientist.md). Flags on
@@ -85,7 +86,7 @@ public struct ScientistConfig: Sendable, Equatable {
         } catch {
             throw ConfigError(file: source, "TOML syntax error: \(error)")
         }
-        let reader = ConfigReader(source: source, lines: ConfigLines(text))
+        let reader = ConfigReader(source: source, lines: TOMLLineLocator(text))
         return try reader.config(root)
     }
 }
