@@ -162,7 +162,7 @@ public final class RecordStore: @unchecked Sendable {
     /// Creates the file with mode 0600 before SQLite does (SQLite would use 0644 & ~umask), and tightens an
     /// existing file we own that is readable by others. The -wal and -shm files SQLite creates copy the
     /// database file's mode.
-    private static func createPrivately(path: String) throws(RecordError) {
+    package static func createPrivately(path: String) throws(RecordError) {
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if fd >= 0 {
             _ = fchmod(fd, 0o600)  // in case the umask removed owner bits

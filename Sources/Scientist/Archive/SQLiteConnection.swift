@@ -79,11 +79,8 @@ final class SQLiteConnection: @unchecked Sendable {
                 throw RecordError(operation: "create directory for", code: SQLITE_CANTOPEN, message: "\(error)", path: path)
             }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw RecordError(operation: "open", code: SQLITE_CANTOPEN, message: String(cString: strerror(errno)), path: path)
-        }
-        close(fd)
+        // The file itself as the run database makes it: 0600, tightened if it exists, never a symbolic link.
+        try RecordStore.createPrivately(path: path)
     }
 }
 
