@@ -108,7 +108,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.short = args.short
-        self.glovebox = os.path.join(args.bin, "glovebox")
+        self.glovebox = os.path.join(args.client_bin, "glovebox")
         self.rows = []      # (number, what, glovebox figure, reference figure, ratio text, target, met)
         self.raw = {}
         self.failures = []
@@ -419,18 +419,20 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", required=True, help="directory holding gloveboxd and glovebox")
+    p.add_argument("--bin", required=True, help="directory holding gloveboxd (and glovebox, without --client-bin)")
+    p.add_argument("--client-bin", help="directory holding glovebox, where it is built apart (default: --bin)")
     p.add_argument("--repo", required=True, help="the repository (for policies/)")
     p.add_argument("--short", action="store_true", help="a few iterations of each: checks that the harness works")
     p.add_argument("--out", help="directory to write the results to")
     p.add_argument("--only", help="comma-separated measurement numbers (1-7)")
     args = p.parse_args()
     args.bin, args.repo = os.path.abspath(args.bin), os.path.abspath(args.repo)
+    args.client_bin = os.path.abspath(args.client_bin or args.bin)
     if os.geteuid() != 0:
         raise SystemExit("bench: must run as root (gloveboxd needs it)")
-    for program in ("gloveboxd", "glovebox"):
-        if not os.access(os.path.join(args.bin, program), os.X_OK):
-            raise SystemExit(f"bench: no {program} in {args.bin} (build first, or see bench/run.sh)")
+    for program, directory in (("gloveboxd", args.bin), ("glovebox", args.client_bin)):
+        if not os.access(os.path.join(directory, program), os.X_OK):
+            raise SystemExit(f"bench: no {program} in {directory} (build first, or see bench/run.sh)")
     for tool in ("hyperfine", "bwrap", "unshare"):
         if shutil.which(tool) is None:
             raise SystemExit(f"bench: {tool} is missing (bench/run.sh installs it)")

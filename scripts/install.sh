@@ -23,16 +23,10 @@ if [[ $(id -u) -ne 0 && -z "$DESTDIR" ]]; then
     exit 1
 fi
 
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-command -v swift >/dev/null || { echo "install.sh: no swift on PATH (see README.md, Quick start)" >&2; exit 1; }
-
 # SCRATCH_PATH=DIR builds in DIR instead of .build (e.g. to leave a development build alone).
-build=(swift build -c release --scratch-path "${SCRATCH_PATH:-.build}")
-echo "== building (release)"
-"${build[@]}"
-bin="$("${build[@]}" --show-bin-path)"
+bins=$(scripts/build-release.sh)
+daemon_bin=$(sed -n 's/^DAEMON_BIN=//p' <<<"$bins")
+client_bin=$(sed -n 's/^CLIENT_BIN=//p' <<<"$bins")
 
 skipped=()
 
@@ -52,8 +46,8 @@ install_config() {
 }
 
 echo "== installing into ${DESTDIR:-/}"
-install_file 0755 "$bin/gloveboxd" /usr/local/bin/gloveboxd
-install_file 0755 "$bin/glovebox" /usr/local/bin/glovebox
+install_file 0755 "$daemon_bin/gloveboxd" /usr/local/bin/gloveboxd
+install_file 0755 "$client_bin/glovebox" /usr/local/bin/glovebox
 install_file 0644 systemd/gloveboxd.service /etc/systemd/system/gloveboxd.service
 install_file 0644 systemd/gloveboxd.socket /etc/systemd/system/gloveboxd.socket
 install_file 0644 systemd/glovebox.conf /etc/tmpfiles.d/glovebox.conf
