@@ -15,8 +15,9 @@ public struct RunClient {
     public var workdir: String?
     public var stdout: Int32 = 1
     public var stderr: Int32 = 2
-    /// Called once the daemon accepted the run.
-    public var onAccepted: (Accepted) -> Void = { _ in }
+    /// Called once the daemon accepted the run. Without it the acceptance is not even decoded (a client
+    /// that only runs a program spends nothing on it).
+    public var onAccepted: ((Accepted) -> Void)?
     /// Called while the request waits for a cap, each time its place changes.
     public var onQueued: (QueueNote) -> Void = { _ in }
 
@@ -34,10 +35,16 @@ public struct RunClient {
     }
 
     public struct Result {
-        public var record: RunRecord
+        /// How the run ended, read without Codable (the client's per-run path).
+        public var summary: RunSummary
+        /// The run's whole record as the daemon sent it; `record()` decodes it.
+        public var recordJSON: [UInt8]
         public var outputsWritten: [String]
         /// Outputs not carried out, with the reason ("results/link: a symbolic link").
         public var outputsSkipped: [String]
+
+        /// The whole record (decoded on demand: Codable's first use costs about a millisecond).
+        public func record() throws -> RunRecord { try Wire.decode(RunRecord.self, Frame(.finished, recordJSON)) }
     }
 
     public func run(forwardSignals: Bool = false) throws -> Result {
@@ -50,14 +57,14 @@ public struct RunClient {
         var request = self.request
         request.hasWorkdir = workdirFD != nil
         let connection = try DaemonConnection(path: socketPath)
-        try connection.send(Wire.encode(.runRequest, request), descriptor: workdirFD?.raw ?? -1)
+        try connection.send(Frame(.runRequest, request.wireJSON), descriptor: workdirFD?.raw ?? -1)
         if forwardSignals { _ = gb_forward_cancel_signals(connection.socket.raw) }
         let outputs = workdirFD.map { OutputWriter(root: $0) }
         var skipped: [String] = []
         while true {
             let frame = try connection.next()
             switch frame.kind {
-            case .accepted: onAccepted(try Wire.decode(Accepted.self, frame))
+            case .accepted: if let onAccepted { onAccepted(try Wire.decode(Accepted.self, frame)) }
             case .queued: onQueued(try Wire.decode(QueueNote.self, frame))
             case .stdout: Self.write(stdout, frame.payload)
             case .stderr: Self.write(stderr, frame.payload)
@@ -69,8 +76,8 @@ public struct RunClient {
                 skipped.append("\(note.path): \(note.reason)")
             case .finished:
                 outputs?.discardPartial()
-                let record = try Wire.decode(RunRecord.self, frame)
-                return Result(record: record, outputsWritten: outputs?.written ?? [], outputsSkipped: skipped + (outputs?.problems ?? []))
+                return Result(summary: try RunSummary(recordJSON: frame.payload), recordJSON: frame.payload,
+                              outputsWritten: outputs?.written ?? [], outputsSkipped: skipped + (outputs?.problems ?? []))
             case .error:
                 let error = try Wire.decode(ErrorMessage.self, frame)
                 if let id = error.runID { throw Refused(message: error.message, runID: id) }
@@ -93,7 +100,9 @@ public struct RunClient {
     }
 
     /// The client's exit status for a finished run (documented in `glovebox run --help`).
-    public static func exitStatus(for record: RunRecord) -> Int32 {
+    public static func exitStatus(for record: RunRecord) -> Int32 { exitStatus(for: RunSummary(record)) }
+
+    public static func exitStatus(for record: RunSummary) -> Int32 {
         switch record.status {
         case .ok: return 0
         case .exitedNonzero: return record.exitCode ?? 1

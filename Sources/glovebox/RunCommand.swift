@@ -163,15 +163,16 @@ struct RunInvocation: Equatable {
         }
         for skipped in result.outputsSkipped { FileHandleStderr.print("glovebox: output not written: \(skipped)") }
         if let record {
-            do { try RecordJSON.write(result.record, to: record) } catch {
+            do { try RecordJSON.write(try result.record(), to: record) } catch {
                 FileHandleStderr.print("glovebox: cannot write the record to \(record): \(error)")
                 throw ExitCode(125)
             }
         }
-        if result.record.status != .ok && result.record.status != .exitedNonzero && result.record.status != .signaled {
-            FileHandleStderr.print("glovebox: run \(result.record.id) \(result.record.status.rawValue)" + (result.record.message.isEmpty ? "" : ": \(result.record.message)"))
+        let summary = result.summary
+        if summary.status != .ok && summary.status != .exitedNonzero && summary.status != .signaled {
+            FileHandleStderr.print("glovebox: run \(summary.id) \(summary.status.rawValue)" + (summary.message.isEmpty ? "" : ": \(summary.message)"))
         }
-        throw ExitCode(RunClient.exitStatus(for: result.record))
+        throw ExitCode(RunClient.exitStatus(for: summary))
     }
 }
 

@@ -136,13 +136,16 @@ final class DaemonFixture: @unchecked Sendable {
         client.stdout = out.fileHandleForWriting.fileDescriptor
         client.stderr = err.fileHandleForWriting.fileDescriptor
         let collected = CollectedOutput(out: out, err: err)
-        do {
+        let outcome = Result { () throws -> RunRecord in
             let result = try client.run()
-            let (o, e) = collected.finish()
-            return Outcome(record: result.record, error: nil, stdout: o, stderr: e)
-        } catch {
-            let (o, e) = collected.finish()
-            return Outcome(record: nil, error: "\(error)", stdout: o, stderr: e)
+            let record = try result.record()
+            XCTAssertEqual(result.summary, RunSummary(record), "the client's summary reads the record as Codable does")
+            return record
+        }
+        let (o, e) = collected.finish()
+        switch outcome {
+        case .success(let record): return Outcome(record: record, error: nil, stdout: o, stderr: e)
+        case .failure(let error): return Outcome(record: nil, error: "\(error)", stdout: o, stderr: e)
         }
     }
 
