@@ -8,6 +8,7 @@
 // the program's process comes from glibc's clone() wrapper, a bare system call on a stack of its own.
 
 #include "gb_launch.h"
+#include "gb_shims.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,7 @@ static const char *const step_names[] = {
     [GB_STEP_CLOSE_FDS] = "close inherited descriptors", [GB_STEP_SIGNALS] = "reset signals",
     [GB_STEP_SECCOMP] = "install the seccomp filter", [GB_STEP_EXECVE] = "execute the program",
     [GB_STEP_AMBIENT] = "clear ambient capabilities", [GB_STEP_LOOPBACK] = "bring up loopback",
+    [GB_STEP_NETNS] = "join the network namespace",
 };
 
 const char *gb_step_name(int step) {
@@ -181,18 +183,14 @@ static void build_root(const struct gb_launch *spec) {
     CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL), GB_STEP_REMOUNT_ROOT);
 }
 
-// The new network namespace has only a loopback interface, down: bring it up so programs can use
-// localhost among themselves. Nothing else exists to reach.
-static void loopback_up(const struct gb_launch *spec) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    CHECK(fd, GB_STEP_LOOPBACK);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    CHECK(ioctl(fd, SIOCGIFFLAGS, &ifr), GB_STEP_LOOPBACK);
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr), GB_STEP_LOOPBACK);
-    close(fd);
+// A new network namespace has only a loopback interface, down: bring it up so programs can use localhost
+// among themselves. Nothing else exists to reach. A namespace from the daemon's pool is already like that.
+static void enter_network(const struct gb_launch *spec) {
+    if (spec->net_fd >= 0) {
+        CHECK(setns(spec->net_fd, CLONE_NEWNET), GB_STEP_NETNS);
+    } else {
+        CHECK(gb_loopback_up(), GB_STEP_LOOPBACK);
+    }
 }
 
 // MARK: - Privileges
@@ -338,7 +336,7 @@ static _Noreturn void child_main(const struct gb_launch *spec) {
 
     build_root(spec);
     CHECK(sethostname(spec->hostname, strlen(spec->hostname)), GB_STEP_HOSTNAME);
-    loopback_up(spec);
+    enter_network(spec);
     CHECK(chdir(spec->cwd), GB_STEP_CHDIR);
     for (int i = 0; i < spec->nrlimits; i++) {
         struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};
@@ -367,6 +365,8 @@ pid_t gb_launch(const struct gb_launch *spec, int *pidfd_out) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = gb_namespace_flags() | CLONE_PIDFD;
+    // A network namespace made ahead of need is joined by the child instead (enter_network).
+    if (spec->net_fd >= 0) args.flags &= ~(uint64_t)CLONE_NEWNET;
     args.pidfd = (uint64_t)(uintptr_t)&pidfd;
     args.exit_signal = SIGCHLD;
     if (spec->cgroup_fd >= 0) {

@@ -6,6 +6,7 @@
 #include <linux/loop.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <linux/mount.h>
@@ -300,4 +301,43 @@ int gb_idmapped_bind(int dirfd, int userns_fd, const char *target) {
     close(tree);
     errno = saved;
     return rc;
+}
+
+// MARK: - Network namespaces made ahead of need
+
+int gb_loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int gb_make_network_namespace(int home_fd, int *stranded) {
+    *stranded = 0;
+    if (unshare(CLONE_NEWNET) < 0) return -1;
+    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int saved = errno;
+    if (fd >= 0 && gb_loopback_up() < 0) {
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    if (setns(home_fd, CLONE_NEWNET) < 0) {
+        saved = errno;
+        *stranded = 1;
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    errno = saved;
+    return fd;
 }

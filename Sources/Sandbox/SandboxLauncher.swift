@@ -16,6 +16,8 @@ public struct LaunchSpec: Sendable {
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)]
     public var seccomp: SeccompProfile
     public var hostname = "glovebox"
+    /// A fresh network namespace to join (from NetworkNamespacePool), or nil for CLONE_NEWNET.
+    public var network: FileDescriptor?
 }
 
 /// The run's first process, started, with the descriptors the supervisor watches.
@@ -62,6 +64,7 @@ public enum SandboxLauncher {
                     c.stdout_fd = out.write.raw
                     c.stderr_fd = err.write.raw
                     c.cgroup_fd = cgroup.cloneTarget?.raw ?? -1
+                    c.net_fd = spec.network?.raw ?? -1
                     c.root = arena.add(spec.root)
                     c.mounts = mountsBuffer.baseAddress
                     c.nmounts = Int32(mountsBuffer.count)

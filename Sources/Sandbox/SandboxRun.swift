@@ -93,7 +93,10 @@ public final class SandboxRun: @unchecked Sendable {
     }
 
     /// Starts the program. Throws if any step of the sandbox setup failed (nothing is left running).
-    public func start() throws {
+    /// `network`: a namespace from NetworkNamespacePool for this run alone, closed here once the run's
+    /// init has joined it (or failed to); nil makes one at the clone.
+    public func start(network: FileDescriptor? = nil) throws {
+        defer { network?.close() }
         guard let cgroup, let volume else { throw SandboxError.invalid("run \(spec.name) was not prepared") }
         let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
                              tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4), extraDevices: spec.devices)
@@ -107,7 +110,7 @@ public final class SandboxRun: @unchecked Sendable {
                 // A single file can never be larger than the volume; ENOSPC comes first, this is a backstop.
                 (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes + (1 << 20), spec.limits.storageBytes + (1 << 20)),
             ],
-            seccomp: spec.seccomp)
+            seccomp: spec.seccomp, network: network)
         startedAt = Monotonic.now()
         process = try SandboxLauncher.launch(launch, cgroup: cgroup, deadline: startedAt + spec.limits.timeoutSeconds)
     }

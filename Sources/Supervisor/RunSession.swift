@@ -323,7 +323,7 @@ final class RunSession {
             let run = try SandboxRun(spec: spec, cgroups: supervisor.cgroups, logger: logger)
             sandbox = run
             phases.mark("prepared")
-            try run.start()
+            try run.start(network: supervisor.networkNamespaces?.take())
             phases.mark("launched")
             if !run.missingPaths.isEmpty { logger.warning("policy paths missing on this host", metadata: ["paths": "\(run.missingPaths)"]) }
             let client = ClientSink(fd: connection.raw)

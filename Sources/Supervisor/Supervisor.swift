@@ -22,6 +22,8 @@ public final class Supervisor: Sendable {
     let gate: AdmissionGate
     let gpus: GPUInventory
     let kernel: String
+    /// Network namespaces made between runs (nil where the maker thread could not start).
+    let networkNamespaces: NetworkNamespacePool?
     private let lock: FileDescriptor
     private let shutdownEvent: FileDescriptor
     /// The runs in flight, by id.
@@ -59,6 +61,12 @@ public final class Supervisor: Sendable {
         kernel = Self.kernelRelease()
         shutdownEvent = FileDescriptor(gb_eventfd())
         drained = FileDescriptor(gb_eventfd())
+        do {
+            networkNamespaces = try NetworkNamespacePool(capacity: 2, logger: logger)
+        } catch {
+            logger.error("no network namespaces ahead of need; each run makes its own", metadata: ["error": "\(error)"])
+            networkNamespaces = nil
+        }
         try checkHost()
         recover()
         for problem in policies.problems { audit(.policyRejected, problem) }

@@ -118,6 +118,31 @@ final class SandboxIsolationTests: DaemonTestCase {
         XCTAssertEqual(poll(&pfd, 1, 0), 0, "the host listener must see no connection")
     }
 
+    /// Network namespaces are made ahead of need (NetworkNamespacePool): each run still gets one of its own,
+    /// never the host's, never one another run had. Namespaces are told apart by their cookie
+    /// (SO_NETNS_COOKIE), which the kernel never reuses; inode numbers are reused once a namespace is gone.
+    func testEveryRunHasANetworkNamespaceOfItsOwn() throws {
+        let cookie = "import socket; print(int.from_bytes(socket.socket().getsockopt(socket.SOL_SOCKET, 71, 8), 'little'))"
+        let host = try DaemonFixture.run([python, "-c", cookie]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let seen = (0..<8).map { _ in runOK([python, "-c", cookie]).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertTrue(seen.allSatisfy { UInt64($0) != nil }, "\(seen)")
+        XCTAssertEqual(Set(seen).count, seen.count, "a network namespace went to two runs: \(seen)")
+        XCTAssertFalse(seen.contains(host), "a run had the host's network namespace (\(host))")
+        // Beside its own, the daemon holds only the namespaces it has ready (2): none leaks with a run.
+        func netns(_ path: String) -> String { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?" }
+        let own = netns("/proc/\(daemon.pid)/ns/net")
+        let fds = "/proc/\(daemon.pid)/fd"
+        var held: [String] = []
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            held = ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []).map { netns(fds + "/" + $0) }
+                .filter { $0.hasPrefix("net:[") && $0 != own }
+            if held.count == 2 { break }
+            usleep(20_000)
+        } while Date() < deadline
+        XCTAssertEqual(held.count, 2, "namespaces held by the daemon besides its own: \(held)")
+    }
+
     func testSeccompRefusesNamespacesMountsAndDangerousSockets() {
         let script = """
         import ctypes, os, socket, errno

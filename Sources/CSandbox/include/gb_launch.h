@@ -35,6 +35,8 @@ struct gb_launch {
     int status_fd;      // write end: init writes the program's raw wait status before it exits
     int stdin_fd, stdout_fd, stderr_fd;
     int cgroup_fd;      // a cgroup2 directory for CLONE_INTO_CGROUP, or -1
+    int net_fd;         // a fresh network namespace (loopback up, never used by another run) to join, or
+                        // -1 for CLONE_NEWNET at the clone
 
     // The new root: an empty directory on which the child mounts a small tmpfs.
     const char *root;
@@ -64,6 +66,7 @@ enum gb_step {
     GB_STEP_CHDIR, GB_STEP_RLIMIT, GB_STEP_SETSID, GB_STEP_CAPBSET, GB_STEP_SETGROUPS, GB_STEP_SETGID,
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
     GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
+    GB_STEP_NETNS,
 };
 
 struct gb_error_report {
