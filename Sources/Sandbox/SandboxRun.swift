@@ -24,6 +24,8 @@ public final class SandboxRun: @unchecked Sendable {
         public var gid: gid_t
         public var seccomp: SeccompProfile
         public var directory: String          // <state>/runs/<name>, created here
+        /// A directory on disk for a loop volume's image (nil: beside the volume).
+        public var imageDirectory: String?
 
         public init(name: String, argv: [String], environment: [String: String], limits: Limits, readOnlyPaths: [String],
                     workdir: String, lower: FileDescriptor?, uid: uid_t, gid: gid_t, seccomp: SeccompProfile, directory: String) {
@@ -53,7 +55,8 @@ public final class SandboxRun: @unchecked Sendable {
             let devices = MountPlan.devices.map(\.number) + spec.devices.map(\.number)
             cgroup = try cgroups.createRun(name: spec.name, limits: CgroupLimits(
                 memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus, devices: devices))
-            let volume = try StorageVolume(path: spec.directory + "/volume", capacityBytes: spec.limits.storageBytes, owner: spec.uid, group: spec.gid)
+            let volume = try StorageVolume(path: spec.directory + "/volume", capacityBytes: spec.limits.storageBytes, owner: spec.uid,
+                                           group: spec.gid, imageDirectory: spec.imageDirectory)
             self.volume = volume
             if let lower = spec.lower {
                 // The copy-on-write view of the client's workdir, mounted in the daemon's private namespace:

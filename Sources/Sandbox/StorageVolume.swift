@@ -28,8 +28,14 @@ public final class StorageVolume: @unchecked Sendable {
     public var overlayWork: String { path + "/work" }
     public var tmp: String { path + "/tmp" }
 
-    public init(path: String, capacityBytes: UInt64, owner: uid_t, group: gid_t) throws {
+    /// Where a loop volume's image file is made (and unlinked at once): a directory on disk, since the
+    /// volume's own directory may be on a tmpfs.
+    private let image: String
+
+    /// `imageDirectory`: where the image of a volume over `tmpfsLimit` goes (default: beside `path`).
+    public init(path: String, capacityBytes: UInt64, owner: uid_t, group: gid_t, imageDirectory: String? = nil) throws {
         self.path = path
+        image = imageDirectory.map { $0 + "/" + (path.split(separator: "/").suffix(2).joined(separator: "-")) + ".img" } ?? path + ".img"
         self.capacityBytes = capacityBytes
         backing = capacityBytes > Self.tmpfsLimit ? .loop : .tmpfs
         try FileIO.mkdir(path, mode: 0o700, existOK: false)
@@ -56,7 +62,6 @@ public final class StorageVolume: @unchecked Sendable {
     }
 
     private func mountImage(inodes: UInt64) throws {
-        let image = path + ".img"
         let file = try FileDescriptor.open(image, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
         defer { unlink(image) }
         try syscallValue("size the storage image", image) { ftruncate(file.raw, off_t(capacityBytes)) }
@@ -91,7 +96,7 @@ public final class StorageVolume: @unchecked Sendable {
             if umount(path) != 0 { _ = gb_umount(path) }
             mounted = false
         }
-        unlink(path + ".img")
+        unlink(image)
         _ = rmdir(path)
     }
 }

@@ -307,6 +307,7 @@ final class RunSession {
             readOnlyPaths: policy.readOnlyPaths, workdir: policy.workdir, lower: admitted.workdir, uid: uid, gid: uid,
             seccomp: admitted.entry.seccomp, directory: supervisor.config.stateDirectory + "/runs/run-\(record.id)")
         spec.lowerOwner = (peer.uid, peer.gid)
+        spec.imageDirectory = supervisor.imageDirectory
         if !gpus.isEmpty {
             // The leased GPUs and the driver's control nodes, nothing else; CUDA is told which by UUID
             // where the driver says, so its numbering cannot point at another run's GPU.

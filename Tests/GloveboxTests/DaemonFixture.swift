@@ -19,6 +19,17 @@ final class DaemonFixture: @unchecked Sendable {
     let logPath: String
     private(set) var pid: pid_t = 0
 
+    /// The runs' directories as the daemon sees them: a tmpfs in its own mount namespace, over the
+    /// on-disk `<state>/runs` the host sees (which stays empty).
+    var runsDirectory: String { "/proc/\(pid)/root" + stateDir + "/runs" }
+
+    /// Entries of the runs' directories, the daemon's view and the disk's beneath together.
+    var runDirectories: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? [])
+            + ((try? FileManager.default.contentsOfDirectory(atPath: stateDir + "/runs")) ?? [])
+            + ((try? FileManager.default.contentsOfDirectory(atPath: stateDir + "/images")) ?? [])
+    }
+
     static var buildDirectory: String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)

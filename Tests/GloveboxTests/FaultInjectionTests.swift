@@ -45,7 +45,7 @@ final class FaultInjectionTests: XCTestCase {
             XCTAssertEqual(record.status, point == .duringOutputs ? .ok : .supervisorLost, "\(point.rawValue)")
             XCTAssertEqual(try DaemonFixture.run(["/usr/bin/sqlite3", f.stateDir + "/glovebox.db", "PRAGMA integrity_check"]).stdout, "ok\n")
             XCTAssertEqual(try f.cli(["audit", "--verify"]).status, 0, "\(point.rawValue): audit chain")
-            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: f.stateDir + "/runs"), [], "\(point.rawValue): run directories")
+            XCTAssertEqual(f.runDirectories, [], "\(point.rawValue): run directories")
             XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "\(point.rawValue): serving again")
         }
     }

@@ -68,10 +68,10 @@ final class PolicyEnforcementTests: DaemonTestCase {
         // The client hears as soon as the run's processes are gone and its record is saved; the empty
         // scratch space goes right after.
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline && (!((try? FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs")) ?? []).isEmpty || !HostState.gloveboxMounts().isEmpty) {
+        while Date() < deadline && (!daemon.runDirectories.isEmpty || !HostState.gloveboxMounts().isEmpty) {
             usleep(10_000)
         }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [])
+        XCTAssertEqual(daemon.runDirectories, [])
         XCTAssertEqual(HostState.gloveboxMounts(), [])
     }
 

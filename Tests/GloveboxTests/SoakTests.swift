@@ -25,7 +25,7 @@ final class SoakTests: XCTestCase {
 
     struct Snapshot: CustomStringConvertible {
         var rssKiB = 0, hwmKiB = 0, threads = 0, descriptors = 0
-        var mounts: [String] = []       // this daemon's, in its mount namespace
+        var mounts: [String] = []       // this daemon's, in its mount namespace (but for the tmpfs of its runs' directories)
         var loops: [String] = []        // loop devices whose backing file is under the fixture's directory
         var cgroups: [String] = []      // run-* directories under this daemon's cgroup instance
         var runDirectories: [String] = []
@@ -52,13 +52,13 @@ final class SoakTests: XCTestCase {
         }
         s.descriptors = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(f.pid)/fd")) ?? []).count
         s.mounts = ((try? String(contentsOfFile: "/proc/\(f.pid)/mountinfo", encoding: .utf8)) ?? "")
-            .split(separator: "\n").filter { $0.contains(f.scratch) }.map(String.init)
+            .split(separator: "\n").filter { $0.contains(f.scratch) && !$0.contains(" \(f.stateDir)/runs ") }.map(String.init)
         let (_, loops, _) = (try? DaemonFixture.run(["/usr/sbin/losetup", "-a"])) ?? (0, "", "")
         s.loops = loops.split(separator: "\n").filter { $0.contains(f.scratch) }.map(String.init)
         let (_, cgroups, _) = (try? DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-path", "*/\(f.cgroupInstance)/*",
                                                        "-type", "d", "-name", "run-*"])) ?? (0, "", "")
         s.cgroups = cgroups.split(separator: "\n").map(String.init)
-        s.runDirectories = (try? FileManager.default.contentsOfDirectory(atPath: f.stateDir + "/runs")) ?? []
+        s.runDirectories = f.runDirectories
         return s
     }
 

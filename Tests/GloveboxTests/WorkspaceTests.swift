@@ -116,7 +116,7 @@ extension WorkspaceTests {
         let outcome = daemon.run(["/bin/true"], workdir: "/sys/kernel")
         XCTAssertEqual(outcome.record?.status, .refused, outcome.error ?? "")
         XCTAssertTrue(outcome.record?.message.contains("cannot be idmapped") ?? false, outcome.record?.message ?? "")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: daemon.stateDir + "/runs"), [], "nothing left behind")
+        XCTAssertEqual(daemon.runDirectories, [], "nothing left behind")
     }
 }
 
