@@ -7,7 +7,8 @@ import Glibc
 /// cgroup v1 controllers, each its own hierarchy: memory, pids, cpu, cpuacct, devices, freezer. When a
 /// unified (controller-less) cgroup2 mount sits beside them, as on hybrid hosts, a run also gets a cgroup
 /// there: CLONE_INTO_CGROUP, `cgroup.kill` and `cgroup.events` make placement, killing and waiting exact.
-/// Without it, the freezer stops the whole group before every task is SIGKILLed.
+/// Without it, the freezer stops the whole group before every task is SIGKILLed; with it, a run has no
+/// freezer cgroup at all (one hierarchy fewer to make, join and remove per run).
 public final class CgroupV1Driver: Sendable {
     static let controllers = ["memory", "pids", "cpu", "cpuacct", "devices", "freezer"]
     /// controller -> this instance's directory in that hierarchy
@@ -40,8 +41,12 @@ public final class CgroupV1Driver: Sendable {
         "cgroup v1 (" + Self.controllers.joined(separator: ", ") + ")" + (unifiedBase.map { " with unified \($0)" } ?? "")
     }
 
+    /// The hierarchies a new run joins: the freezer only where there is no unified cgroup to kill with.
+    var runControllers: [String] { unifiedBase == nil ? Self.controllers : Self.controllers.filter { $0 != "freezer" } }
+
     func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
-        let run = CgroupV1Run(name: name, dirs: bases.mapValues { cgroupJoin($0, name) }, unified: unifiedBase.map { cgroupJoin($0, name) })
+        let run = CgroupV1Run(name: name, dirs: bases.filter { runControllers.contains($0.key) }.mapValues { cgroupJoin($0, name) },
+                              unified: unifiedBase.map { cgroupJoin($0, name) })
         do {
             try run.create(limits)
         } catch {
@@ -51,6 +56,8 @@ public final class CgroupV1Driver: Sendable {
         return run
     }
 
+    /// A run left by an earlier daemon: every hierarchy is looked at (an older daemon made a freezer
+    /// cgroup for every run); the ones it does not have are skipped when removing.
     func adopt(name: String) -> RunCgroup {
         CgroupV1Run(name: name, dirs: bases.mapValues { cgroupJoin($0, name) }, unified: unifiedBase.map { cgroupJoin($0, name) })
     }
@@ -90,7 +97,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     private func file(_ controller: String, _ name: String) -> String { cgroupJoin(dirs[controller]!, name) }
 
     func create(_ limits: CgroupLimits) throws {
-        for controller in CgroupV1Driver.controllers { try FileIO.mkdir(dirs[controller]!, existOK: false) }
+        for controller in CgroupV1Driver.controllers where dirs[controller] != nil { try FileIO.mkdir(dirs[controller]!, existOK: false) }
         if let unified { try FileIO.mkdir(unified, existOK: false) }
 
         try FileIO.write(file("memory", "memory.limit_in_bytes"), String(limits.memoryBytes))
@@ -110,7 +117,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         oomEvents = eventFD
         oomControl = control
         if let unified { cloneTarget = try FileDescriptor.open(unified, O_RDONLY | O_DIRECTORY) }
-        procs = try CgroupV1Driver.controllers.map { controller in
+        procs = try CgroupV1Driver.controllers.filter { dirs[$0] != nil }.map { controller in
             let path = file(controller, "cgroup.procs")
             return (path, try FileDescriptor.open(path, O_WRONLY))
         }
