@@ -71,8 +71,15 @@ public final class FrameReader {
             buffer += tail
         }
         if n < 0 {
-            if errno == EBADMSG { throw ProtocolError.extraDescriptor }
-            throw SystemError("read from socket", errno: errno)
+            let err = errno
+            if err == EBADMSG { throw ProtocolError.extraDescriptor }
+            // A peer that died with data of ours unread resets the connection: it went away, like EOF
+            // (a daemon must not take that for a protocol error and, say, cancel the run it left).
+            if err == ECONNRESET {
+                sawEOF = true
+                return false
+            }
+            throw SystemError("read from socket", errno: err)
         }
         if received >= 0 {
             let got = FileDescriptor(received)

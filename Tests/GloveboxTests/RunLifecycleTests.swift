@@ -1,3 +1,5 @@
+import GloveboxClient
+import GloveboxProtocol
 import Policy
 import Records
 import XCTest
@@ -145,6 +147,22 @@ final class RunLifecycleTests: DaemonTestCase {
         XCTAssertEqual(try record(tagged: script)?.status, .ok)
         let again = try daemon.cli(["logs", "\(id)"])
         XCTAssertEqual(again.stdout, "start \(tag)\nend \(tag)\n", "the log is kept after the run")
+    }
+
+    /// A client that dies with the run's output unread resets its connection (ECONNRESET, not EOF, on the
+    /// daemon's side): that is still a client going away, and the run goes on under on_disconnect =
+    /// "continue", rather than being cancelled as if the client had sent something malformed.
+    func testAClientGoneWithOutputUnreadLeavesTheRunGoing() throws {
+        let tag = marker()
+        let script = "echo start \(tag); sleep 0.5; echo end \(tag)"
+        let connection = try DaemonConnection(path: daemon.socket)
+        try connection.send(Frame(.runRequest, RunRequest(template: "default", argv: ["/bin/sh", "-c", script]).wireJSON))
+        try waitFor { (try? record(tagged: script)) != nil }
+        usleep(200_000)  // the acceptance and "start" are now waiting, unread, in our receive queue
+        connection.socket.close()
+        try waitFor { (try? record(tagged: script))?.status != .running }
+        let finished = try XCTUnwrap(try record(tagged: script))
+        XCTAssertEqual(finished.status, .ok, finished.message)
     }
 
     func testKillEndsARunAndOnlyItsOwnerOrRootMayKillIt() throws {
