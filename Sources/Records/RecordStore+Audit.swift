@@ -10,6 +10,14 @@ import FoundationEssentials
 /// in the same transaction as each event) is what shows it. UPDATE and DELETE on `events` are refused by
 /// triggers; someone who can write the file can drop them (and rewrite `audit_head`), which is what
 /// `verifyAudit()` is for: it catches accidental and naive edits, not a forger who recomputes every hash.
+/// An event to append together with a change to a run's record (`RecordStore.insert(_:auditing:)`): its run,
+/// uid and template are the record's.
+public struct AuditNote: Sendable, Equatable {
+    public var kind: AuditKind
+    public var detail: String
+    public init(_ kind: AuditKind, _ detail: String) { self.kind = kind; self.detail = detail }
+}
+
 extension RecordStore {
     private static let auditColumns = "seq, time, kind, run_id, uid, template, detail, previous_hash, hash"
 
@@ -22,34 +30,83 @@ extension RecordStore {
     @discardableResult
     public func audit(_ kind: AuditKind, runID: Int64? = nil, uid: UInt32? = nil, template: String? = nil,
                       detail: String = "") throws(RecordError) -> AuditEvent {
-        let operation = "append audit event"
         let time = Date().timeIntervalSince1970
-        return try withTransaction("BEGIN IMMEDIATE", operation: operation) { (db) throws(RecordError) -> AuditEvent in
-            let (count, lastHash) = try auditHead(db, operation: operation)
-            var event = AuditEvent(seq: count + 1, time: time, kind: kind, runID: runID, uid: uid,
-                                   template: template, detail: detail, previousHash: lastHash)
-            event.hash = event.computedHash
-
-            let insert = try Statement(db, "INSERT INTO events (\(RecordStore.auditColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                                       operation: operation, path: path)
-            try insert.bind(1, event.seq)
-            try insert.bind(2, event.time)
-            try insert.bind(3, event.kind.rawValue)
-            try insert.bind(4, event.runID)
-            try insert.bind(5, event.uid.map { Int64($0) })
-            if let template = event.template { try insert.bind(6, template) } else { try insert.bindNull(6) }
-            try insert.bind(7, event.detail)
-            try insert.bind(8, event.previousHash)
-            try insert.bind(9, event.hash)
-            try insert.run()
-
-            let advance = try Statement(db, "UPDATE audit_head SET count = ?1, last_hash = ?2 WHERE id = 1",
-                                        operation: operation, path: path)
-            try advance.bind(1, event.seq)
-            try advance.bind(2, event.hash)
-            try advance.run()
-            return event
+        return try withTransaction("BEGIN IMMEDIATE", operation: "append audit event") { (db) throws(RecordError) -> AuditEvent in
+            try appendEvent(db, kind, runID: runID, uid: uid, template: template, detail: detail, time: time)
         }
+    }
+
+    /// Inserts a run's record and appends its events (`notes`, for this run, its client and template) in one
+    /// transaction: one commit where there were two. The events go in under a savepoint, so an event that
+    /// cannot be appended never costs the run its record: its error is returned, the record is saved.
+    public func insert(_ record: RunRecord, auditing notes: [AuditNote]) throws(RecordError) -> (id: Int64, auditError: RecordError?) {
+        let time = Date().timeIntervalSince1970
+        return try withTransaction("BEGIN IMMEDIATE", operation: "insert run") { (db) throws(RecordError) -> (id: Int64, auditError: RecordError?) in
+            let id = try insertRow(db, record)
+            var saved = record
+            saved.id = id
+            return (id, appendUnderSavepoint(db, notes, of: saved, time: time))
+        }
+    }
+
+    /// Updates a run's record and appends its events in one transaction, as `insert(_:auditing:)` does.
+    public func update(_ record: RunRecord, auditing notes: [AuditNote]) throws(RecordError) -> RecordError? {
+        let time = Date().timeIntervalSince1970
+        return try withTransaction("BEGIN IMMEDIATE", operation: "update run \(record.id)") { (db) throws(RecordError) -> RecordError? in
+            try updateRow(db, record)
+            return appendUnderSavepoint(db, notes, of: record, time: time)
+        }
+    }
+
+    private func appendUnderSavepoint(_ db: OpaquePointer, _ notes: [AuditNote], of record: RunRecord, time: Double) -> RecordError? {
+        if notes.isEmpty { return nil }
+        let operation = "append audit event"
+        do throws(RecordError) {
+            try Statement(db, "SAVEPOINT audit_events", operation: operation, path: path).run()
+        } catch {
+            return error
+        }
+        do throws(RecordError) {
+            for note in notes {
+                try appendEvent(db, note.kind, runID: record.id, uid: record.clientUID, template: record.template, detail: note.detail, time: time)
+            }
+            try Statement(db, "RELEASE audit_events", operation: operation, path: path).run()
+            return nil
+        } catch {
+            _ = try? Statement(db, "ROLLBACK TO audit_events", operation: operation, path: path).run()
+            _ = try? Statement(db, "RELEASE audit_events", operation: operation, path: path).run()
+            return error
+        }
+    }
+
+    /// Appends one event inside the caller's transaction (`audit_head` read and advanced with it).
+    private func appendEvent(_ db: OpaquePointer, _ kind: AuditKind, runID: Int64?, uid: UInt32?, template: String?,
+                             detail: String, time: Double) throws(RecordError) -> AuditEvent {
+        let operation = "append audit event"
+        let (count, lastHash) = try auditHead(db, operation: operation)
+        var event = AuditEvent(seq: count + 1, time: time, kind: kind, runID: runID, uid: uid,
+                               template: template, detail: detail, previousHash: lastHash)
+        event.hash = event.computedHash
+
+        let insert = try Statement(db, "INSERT INTO events (\(RecordStore.auditColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                   operation: operation, path: path)
+        try insert.bind(1, event.seq)
+        try insert.bind(2, event.time)
+        try insert.bind(3, event.kind.rawValue)
+        try insert.bind(4, event.runID)
+        try insert.bind(5, event.uid.map { Int64($0) })
+        if let template = event.template { try insert.bind(6, template) } else { try insert.bindNull(6) }
+        try insert.bind(7, event.detail)
+        try insert.bind(8, event.previousHash)
+        try insert.bind(9, event.hash)
+        try insert.run()
+
+        let advance = try Statement(db, "UPDATE audit_head SET count = ?1, last_hash = ?2 WHERE id = 1",
+                                    operation: operation, path: path)
+        try advance.bind(1, event.seq)
+        try advance.bind(2, event.hash)
+        try advance.run()
+        return event
     }
 
     /// Events in seq order, optionally only those at or after the Unix time `since` and/or of one run; when

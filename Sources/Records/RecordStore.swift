@@ -43,35 +43,44 @@ public final class RecordStore: @unchecked Sendable {
     /// Inserts `record` (its `id` is ignored) and returns the new id. Ids come from AUTOINCREMENT, so they are
     /// never reused, even after rows are deleted.
     public func insert(_ record: RunRecord) throws(RecordError) -> Int64 {
-        let operation = "insert run"
-        let columns = Schema.writableColumns
-        let placeholders = (1...columns.count).map { "?\($0)" }.joined(separator: ", ")
-        let sql = "INSERT INTO runs (\(columns.joined(separator: ", "))) VALUES (\(placeholders))"
-        return try connection.withLock { (db) throws(RecordError) -> Int64 in
-            let statement = try Statement(db, sql, operation: operation, path: path)
-            try bindFields(of: record, to: statement, operation: operation)
-            try statement.run()
-            return sqlite3_last_insert_rowid(db)
-        }
+        try connection.withLock { (db) throws(RecordError) -> Int64 in try insertRow(db, record) }
     }
 
     /// Replaces every field of the row with `record.id`; a missing row is an error (SQLITE_NOTFOUND).
     public func update(_ record: RunRecord) throws(RecordError) {
+        try connection.withLock { (db) throws(RecordError) in try updateRow(db, record) }
+    }
+
+    func insertRow(_ db: OpaquePointer, _ record: RunRecord) throws(RecordError) -> Int64 {
+        let operation = "insert run"
+        let statement = try Statement(db, Self.insertSQL, operation: operation, path: path)
+        try bindFields(of: record, to: statement, operation: operation)
+        try statement.run()
+        return sqlite3_last_insert_rowid(db)
+    }
+
+    func updateRow(_ db: OpaquePointer, _ record: RunRecord) throws(RecordError) {
         let operation = "update run \(record.id)"
-        let columns = Schema.writableColumns
-        let assignments = columns.enumerated().map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
-        let idParameter = Int32(columns.count + 1)
-        let sql = "UPDATE runs SET \(assignments) WHERE id = ?\(idParameter)"
-        try connection.withLock { (db) throws(RecordError) in
-            let statement = try Statement(db, sql, operation: operation, path: path)
-            try bindFields(of: record, to: statement, operation: operation)
-            try statement.bind(idParameter, record.id)
-            try statement.run()
-            if sqlite3_changes(db) == 0 {
-                throw RecordError(operation: operation, code: SQLITE_NOTFOUND, message: "no such run", path: path)
-            }
+        let statement = try Statement(db, Self.updateSQL, operation: operation, path: path)
+        try bindFields(of: record, to: statement, operation: operation)
+        try statement.bind(Int32(Schema.writableColumns.count + 1), record.id)
+        try statement.run()
+        if sqlite3_changes(db) == 0 {
+            throw RecordError(operation: operation, code: SQLITE_NOTFOUND, message: "no such run", path: path)
         }
     }
+
+    private static let insertSQL: String = {
+        let columns = Schema.writableColumns
+        let placeholders = (1...columns.count).map { "?\($0)" }.joined(separator: ", ")
+        return "INSERT INTO runs (\(columns.joined(separator: ", "))) VALUES (\(placeholders))"
+    }()
+
+    private static let updateSQL: String = {
+        let columns = Schema.writableColumns
+        let assignments = columns.enumerated().map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
+        return "UPDATE runs SET \(assignments) WHERE id = ?\(columns.count + 1)"
+    }()
 
     /// The run with `id`, or nil when there is none.
     public func run(id: Int64) throws(RecordError) -> RunRecord? {

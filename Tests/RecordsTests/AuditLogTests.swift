@@ -283,6 +283,63 @@ final class AuditLogTests: XCTestCase {
         XCTAssertEqual(try store.auditEvents().count, 2)
     }
 
+    // MARK: A record and its events in one transaction
+
+    private func sampleRecord() -> RunRecord {
+        RunRecord(template: "python", policyDigest: "d", clientUID: 1000, clientPID: 7, argv: ["x"], startedAt: 1)
+    }
+
+    func testARecordAndItsEventsAreSavedTogether() throws {
+        let store = try RecordStore(path: dbPath)
+        try append(1, to: store)
+        let (id, auditError) = try store.insert(sampleRecord(), auditing: [AuditNote(.runAccepted, "argv [x]")])
+        XCTAssertNil(auditError)
+        var record = sampleRecord()
+        record.id = id
+        record.status = .ok
+        record.limitsHit = [.memory]
+        XCTAssertNil(try store.update(record, auditing: [AuditNote(.limitHit, "memory"), AuditNote(.runFinished, "ok")]))
+        XCTAssertEqual(try store.run(id: id)?.status, .ok)
+        let events = try store.auditEvents()
+        XCTAssertEqual(events.map(\.kind), [.runAccepted, .runAccepted, .limitHit, .runFinished])
+        XCTAssertEqual(events.map(\.seq), [1, 2, 3, 4])
+        for event in events.dropFirst() {
+            XCTAssertEqual(event.runID, id)
+            XCTAssertEqual(event.uid, 1000)
+            XCTAssertEqual(event.template, "python")
+        }
+        XCTAssertEqual(events.map(\.detail).dropFirst(), ["argv [x]", "memory", "ok"])
+        XCTAssertNil(try store.verifyAudit())
+    }
+
+    /// An event that cannot be appended (here the audit head is gone) is reported, and the record it came
+    /// with is saved anyway: nothing of the run is lost to the audit log's trouble.
+    func testAnEventThatCannotBeAppendedDoesNotCostTheRecord() throws {
+        let store = try RecordStore(path: dbPath)
+        try append(1, to: store)
+        try dropTriggers(store)
+        try store.execute("DELETE FROM audit_head")
+        let (id, auditError) = try store.insert(sampleRecord(), auditing: [AuditNote(.runAccepted, "a")])
+        XCTAssertEqual(auditError?.code, 11)  // SQLITE_CORRUPT
+        XCTAssertEqual(try store.run(id: id)?.template, "python")
+        var record = sampleRecord()
+        record.id = id
+        record.status = .ok
+        XCTAssertEqual(try store.update(record, auditing: [AuditNote(.runFinished, "ok")])?.code, 11)
+        XCTAssertEqual(try store.run(id: id)?.status, .ok)
+        XCTAssertEqual(try store.auditEvents().count, 1, "no half-appended event")
+    }
+
+    /// A record that cannot be saved takes its events with it (one transaction).
+    func testAMissingRunTakesItsEventsWithIt() throws {
+        let store = try RecordStore(path: dbPath)
+        var record = sampleRecord()
+        record.id = 999
+        XCTAssertEqual(recordError { _ = try store.update(record, auditing: [AuditNote(.runFinished, "ok")]) }?.code, 12)  // SQLITE_NOTFOUND
+        XCTAssertEqual(try store.auditEvents().count, 0)
+        XCTAssertNil(try store.verifyAudit())
+    }
+
     // MARK: Concurrency and persistence
 
     func testConcurrentAppendsFromEightThreadsKeepOneChain() throws {
