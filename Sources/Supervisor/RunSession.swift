@@ -75,8 +75,14 @@ final class RunSession {
         }
         defer { supervisor.uids.release(uid) }
         record.sandboxUID = uid
+        let leasedNames = leased.map { supervisor.gpus.gpus[$0].node.hostPath }
+        let accepted = AuditNote(.runAccepted, "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+                                 + (leasedNames.isEmpty ? "" : "; GPUs \(leasedNames.joined(separator: ", "))"))
         do {
-            record.id = try supervisor.records.insert(record)
+            // The record and its acceptance in one transaction.
+            let (id, auditError) = try supervisor.records.insert(record, auditing: [accepted])
+            record.id = id
+            if let auditError { supervisor.auditLost(auditError, kind: .runAccepted, runID: id) }
         } catch {
             logger.error("cannot record run; refusing it", metadata: ["error": "\(error)"])
             send(.error, ErrorMessage(message: "the daemon cannot record runs: \(error)"))
@@ -84,10 +90,6 @@ final class RunSession {
         }
         logger[metadataKey: "run"] = "\(record.id)"
         logger.info("run accepted", metadata: ["argv": "\(request.argv)"])
-        let leasedNames = leased.map { supervisor.gpus.gpus[$0].node.hostPath }
-        supervisor.audit(.runAccepted, runID: record.id, uid: peer.uid, template: request.template,
-                         "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
-                         + (leasedNames.isEmpty ? "" : "; GPUs \(leasedNames.joined(separator: ", "))"))
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
         phases.mark("accepted")
 
@@ -432,21 +434,23 @@ final class RunSession {
         send(.finished, record)
     }
 
+    /// The run's final record, its limit hits and its end, in one transaction.
     private func saveRecord(_ record: RunRecord) {
         FaultInjection.hit(.writingRecord)
+        let kind: AuditKind = record.status == .cancelled ? .runCancelled : .runFinished
+        let outcome = record.exitCode.map { " exit \($0)" } ?? record.signal.map { " signal \($0)" } ?? ""
+        let notes = record.limitsHit.map { AuditNote(.limitHit, $0.rawValue) }
+            + [AuditNote(kind, record.status.rawValue + outcome + (record.message.isEmpty ? "" : ": \(record.message)"))]
         do {
-            try supervisor.records.update(record)
+            if let auditError = try supervisor.records.update(record, auditing: notes) {
+                supervisor.auditLost(auditError, kind: kind, runID: record.id)
+            }
         } catch {
             logger.critical(error.isDiskFull ? "state disk full: cannot save the run's record" : "cannot save the run's record",
                             metadata: ["error": "\(error)"])
+            // The events still go in on their own, if they can.
+            for note in notes { supervisor.audit(note.kind, runID: record.id, uid: record.clientUID, template: record.template, note.detail) }
         }
-        for hit in record.limitsHit {
-            supervisor.audit(.limitHit, runID: record.id, uid: record.clientUID, template: record.template, hit.rawValue)
-        }
-        let kind: AuditKind = record.status == .cancelled ? .runCancelled : .runFinished
-        let outcome = record.exitCode.map { " exit \($0)" } ?? record.signal.map { " signal \($0)" } ?? ""
-        supervisor.audit(kind, runID: record.id, uid: record.clientUID, template: record.template,
-                         record.status.rawValue + outcome + (record.message.isEmpty ? "" : ": \(record.message)"))
     }
 
     /// Sends the outputs within 2 minutes; a client that reads slower, or a kill or shutdown meanwhile,

@@ -329,9 +329,13 @@ public final class Supervisor: Sendable {
         do {
             try records.audit(kind, runID: runID, uid: uid, template: template, detail: detail)
         } catch {
-            logger.critical(error.isDiskFull ? "state disk full: audit event lost" : "audit event lost",
-                            metadata: ["kind": "\(kind.rawValue)", "run": "\(runID.map(String.init) ?? "-")", "error": "\(error)"])
+            auditLost(error, kind: kind, runID: runID)
         }
+    }
+
+    func auditLost(_ error: RecordError, kind: AuditKind, runID: Int64?) {
+        logger.critical(error.isDiskFull ? "state disk full: audit event lost" : "audit event lost",
+                        metadata: ["kind": "\(kind.rawValue)", "run": "\(runID.map(String.init) ?? "-")", "error": "\(error)"])
     }
 
     /// Root and members of the admin group see and kill every run; others only their own.
