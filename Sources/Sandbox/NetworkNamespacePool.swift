@@ -39,8 +39,6 @@ public final class NetworkNamespacePool: Sendable {
         return fd.map(FileDescriptor.init)
     }
 
-    public var readyCount: Int { ready.withLock { $0.count } }
-
     /// The maker thread: never does anything but make namespaces, since unshare(CLONE_NEWNET) moves the
     /// calling thread itself (it returns home each time).
     private func maker(home: FileDescriptor) {
