@@ -171,6 +171,9 @@ struct RunInvocation: Equatable {
         let summary = result.summary
         if summary.status != .ok && summary.status != .exitedNonzero && summary.status != .signaled {
             FileHandleStderr.print("glovebox: run \(summary.id) \(summary.status.rawValue)" + (summary.message.isEmpty ? "" : ": \(summary.message)"))
+        } else if !summary.message.isEmpty {
+            // A program that could not be executed (126/127) says why, as a shell would.
+            FileHandleStderr.print("glovebox: run \(summary.id): \(summary.message)")
         }
         throw ExitCode(RunClient.exitStatus(for: summary))
     }

@@ -193,7 +193,10 @@ final class RunLifecycleTests: DaemonTestCase {
         XCTAssertEqual(try daemon.cli(["run", "--", "/bin/sh", "-c", "exit 7"]).status, 7)
         XCTAssertEqual(try daemon.cli(["run", "--", "/bin/sh", "-c", "kill -KILL $$"]).status, 128 + SIGKILL)
         XCTAssertEqual(try daemon.cli(["run", "--timeout", "1s", "--", "/bin/sleep", "10"]).status, 124)
-        XCTAssertEqual(try daemon.cli(["run", "--", "/no/such/program"]).status, 127)
+        let missing = try daemon.cli(["run", "--", "/no/such/program"])
+        XCTAssertEqual(missing.status, 127)
+        XCTAssertTrue(missing.stderr.contains("cannot execute /no/such/program: No such file or directory"), missing.stderr)
+        XCTAssertEqual(try daemon.cli(["run", "--", "/bin/sh", "-c", "exit 7"]).stderr, "", "a program's own failure is its own to report")
         XCTAssertEqual(try daemon.cli(["run", "--memory", "1TiB", "--", "/bin/true"]).status, 125)
     }
 
