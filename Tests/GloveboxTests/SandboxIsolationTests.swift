@@ -128,6 +128,23 @@ final class SandboxIsolationTests: DaemonTestCase {
         XCTAssertTrue(seen.allSatisfy { UInt64($0) != nil }, "\(seen)")
         XCTAssertEqual(Set(seen).count, seen.count, "a network namespace went to two runs: \(seen)")
         XCTAssertFalse(seen.contains(host), "a run had the host's network namespace (\(host))")
+        // Eight at once: more than the pool holds, so some runs make their namespace at their clone. Either
+        // way each has its own, with a working loopback.
+        let probe = """
+        import socket
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+        c = socket.create_connection(s.getsockname(), timeout=2)
+        print(int.from_bytes(c.getsockopt(socket.SOL_SOCKET, 71, 8), 'little'))
+        """
+        let together = Mutex<[String]>([])
+        let fixture = daemon, interpreter = python
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            let outcome = fixture.run([interpreter, "-c", probe])
+            together.withLock { $0.append(outcome.record?.status == .ok ? outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "failed: \(outcome.stderr)") }
+        }
+        let concurrent = together.withLock { $0 }
+        XCTAssertTrue(concurrent.allSatisfy { UInt64($0) != nil }, "\(concurrent)")
+        XCTAssertEqual(Set(concurrent + seen).count, concurrent.count + seen.count, "a network namespace went to two runs: \(concurrent)")
         // Beside its own, the daemon holds only the namespaces it has ready (2): none leaks with a run.
         func netns(_ path: String) -> String { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?" }
         let own = netns("/proc/\(daemon.pid)/ns/net")
