@@ -14,9 +14,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
 #include <linux/sched.h>

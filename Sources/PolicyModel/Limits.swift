@@ -58,13 +58,7 @@ extension Limits {
         if let m = request.memoryBytes {
             out.memoryBytes = try Self.check("memory", m, min: Self.minimumMemoryBytes, max: memoryBytes)
         }
-        if let p = request.pids {
-            guard p >= 1 else {
-                throw LimitViolation(limit: "pids", requested: String(p), allowed: "1 to \(pids)", invalid: true)
-            }
-            guard p <= pids else { throw LimitViolation(limit: "pids", requested: String(p), allowed: String(pids)) }
-            out.pids = p
-        }
+        if let p = request.pids { out.pids = try Self.check("pids", p, min: 1, max: pids) }
         if let c = request.cpus {
             let allowed = Self.formatCPUs(cpus)
             guard c.isFinite, c > 0 else {
@@ -77,13 +71,7 @@ extension Limits {
         if let s = request.storageBytes {
             out.storageBytes = try Self.check("storage", s, min: Self.minimumStorageBytes, max: storageBytes)
         }
-        if let g = request.gpus {
-            guard g >= 0 else {
-                throw LimitViolation(limit: "gpus", requested: String(g), allowed: "0 to \(gpus)", invalid: true)
-            }
-            guard g <= gpus else { throw LimitViolation(limit: "gpus", requested: String(g), allowed: String(gpus)) }
-            out.gpus = g
-        }
+        if let g = request.gpus { out.gpus = try Self.check("gpus", g, min: 0, max: gpus) }
         return out
     }
 
@@ -95,6 +83,14 @@ extension Limits {
         guard value <= max else {
             throw LimitViolation(limit: limit, requested: ByteSize.format(value), allowed: ByteSize.format(max))
         }
+        return value
+    }
+
+    private static func check(_ limit: String, _ value: Int, min: Int, max: Int) throws(LimitViolation) -> Int {
+        guard value >= min else {
+            throw LimitViolation(limit: limit, requested: String(value), allowed: "\(min) to \(max)", invalid: true)
+        }
+        guard value <= max else { throw LimitViolation(limit: limit, requested: String(value), allowed: String(max)) }
         return value
     }
 

@@ -1,6 +1,14 @@
 import CSQLite
 import FoundationEssentials
 
+/// An event to append together with a change to a run's record (`RecordStore.insert(_:auditing:)`): its run,
+/// uid and template are the record's.
+public struct AuditNote: Sendable, Equatable {
+    public var kind: AuditKind
+    public var detail: String
+    public init(_ kind: AuditKind, _ detail: String) { self.kind = kind; self.detail = detail }
+}
+
 /// The append-only, tamper-evident audit log: the `events` table (schema version 2) on the store's one
 /// connection, under its one lock.
 ///
@@ -10,14 +18,6 @@ import FoundationEssentials
 /// in the same transaction as each event) is what shows it. UPDATE and DELETE on `events` are refused by
 /// triggers; someone who can write the file can drop them (and rewrite `audit_head`), which is what
 /// `verifyAudit()` is for: it catches accidental and naive edits, not a forger who recomputes every hash.
-/// An event to append together with a change to a run's record (`RecordStore.insert(_:auditing:)`): its run,
-/// uid and template are the record's.
-public struct AuditNote: Sendable, Equatable {
-    public var kind: AuditKind
-    public var detail: String
-    public init(_ kind: AuditKind, _ detail: String) { self.kind = kind; self.detail = detail }
-}
-
 extension RecordStore {
     private static let auditColumns = "seq, time, kind, run_id, uid, template, detail, previous_hash, hash"
 

@@ -56,7 +56,7 @@ public final class SandboxRun: @unchecked Sendable {
             cgroup = try cgroups.createRun(name: spec.name, limits: CgroupLimits(
                 memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus, devices: devices))
             let volume = try StorageVolume(path: spec.directory + "/volume", capacityBytes: spec.limits.storageBytes, owner: spec.uid,
-                                           group: spec.gid, imageDirectory: spec.imageDirectory)
+                                           group: spec.gid, image: spec.imageDirectory.map { $0 + "/" + spec.name + ".img" })
             self.volume = volume
             if let lower = spec.lower {
                 // The copy-on-write view of the client's workdir, mounted in the daemon's private namespace:

@@ -32,10 +32,10 @@ public final class StorageVolume: @unchecked Sendable {
     /// volume's own directory may be on a tmpfs.
     private let image: String
 
-    /// `imageDirectory`: where the image of a volume over `tmpfsLimit` goes (default: beside `path`).
-    public init(path: String, capacityBytes: UInt64, owner: uid_t, group: gid_t, imageDirectory: String? = nil) throws {
+    /// `image`: where the image of a volume over `tmpfsLimit` is made (default: beside `path`).
+    public init(path: String, capacityBytes: UInt64, owner: uid_t, group: gid_t, image: String? = nil) throws {
         self.path = path
-        image = imageDirectory.map { $0 + "/" + (path.split(separator: "/").suffix(2).joined(separator: "-")) + ".img" } ?? path + ".img"
+        self.image = image ?? path + ".img"
         self.capacityBytes = capacityBytes
         backing = capacityBytes > Self.tmpfsLimit ? .loop : .tmpfs
         try FileIO.mkdir(path, mode: 0o700, existOK: false)

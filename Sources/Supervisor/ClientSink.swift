@@ -15,6 +15,8 @@ final class ClientSink: OutputSink {
     private var sent = 0
     private(set) var broken = false
     let limit = 256 << 10
+    /// The limit and one more read of the program's pipe (64 KiB) with its frame header.
+    private var capacity: Int { limit + (80 << 10) }
 
     init(fd: Int32) { self.fd = fd }
 
@@ -26,8 +28,8 @@ final class ClientSink: OutputSink {
         let direct = sent == pending.count ? sendDirect(header, bytes) : 0
         if broken { return }
         let total = header.count + bytes.count
-        // Room for the limit and one more read, allocated once: appending would double the capacity.
-        if direct < total && pending.capacity < limit + (80 << 10) { pending.reserveCapacity(limit + (80 << 10)) }
+        // Room for all that may wait, allocated once: appending would double the capacity.
+        if direct < total && pending.capacity < capacity { pending.reserveCapacity(capacity) }
         if direct < header.count {
             pending += header[direct...]
             pending += bytes
