@@ -12,6 +12,7 @@ import PackageDescription
 //   Supervisor                         admission, run lifecycle, socket server
 //   GloveboxClient                     client library
 //   gloveboxd, glovebox                thin executables
+//   glovebox-init                      (C, static) each run's pid 1, executed by Sandbox's launcher
 //   CCurl                              (C) libcurl, with shims for its variadic calls
 //   Scientist                          LLM providers over libcurl, budgets, literature, ideas, the idea archive
 //   scientist                          thin executable
@@ -22,6 +23,7 @@ let package = Package(
         .executable(name: "gloveboxd", targets: ["gloveboxd"]),
         .executable(name: "glovebox", targets: ["glovebox"]),
         .executable(name: "scientist", targets: ["scientist"]),
+        .executable(name: "glovebox-init", targets: ["glovebox-init"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +32,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        // pid 1 of every run, executed by the setup child in launch.c: C alone, static (after pivot_root the
+        // run's root need not hold a dynamic loader or libc), and small to execute.
+        .executableTarget(name: "glovebox-init", cSettings: [.define("_GNU_SOURCE"), .headerSearchPath("../CSandbox/include")],
+                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),

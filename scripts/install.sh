@@ -6,8 +6,8 @@
 #   sudo DESTDIR=/var/tmp/stage scripts/install.sh       # stage the tree only (no systemctl, no checks
 #                                                        # against the real /etc)
 #
-# Installs gloveboxd and glovebox in /usr/local/bin (0755), gloveboxd.service and gloveboxd.socket in
-# /etc/systemd/system, glovebox.conf in /etc/tmpfiles.d, and, only where absent, the configuration
+# Installs gloveboxd and glovebox in /usr/local/bin (0755), glovebox-init (each run's pid 1) in
+# /usr/local/libexec/glovebox, gloveboxd.service and gloveboxd.socket in /etc/systemd/system, glovebox.conf in /etc/tmpfiles.d, and, only where absent, the configuration
 # (/etc/glovebox/gloveboxd.toml) and the policies (/etc/glovebox/policies/*.toml): an operator's files
 # are never overwritten; what was kept is listed. Then validates the configuration and policies
 # (gloveboxd --check-config) and, where systemd is PID 1, enables and starts the socket.
@@ -47,6 +47,9 @@ install_config() {
 
 echo "== installing into ${DESTDIR:-/}"
 install_file 0755 "$daemon_bin/gloveboxd" /usr/local/bin/gloveboxd
+# Each run's pid 1; gloveboxd looks for it beside itself, then in ../libexec/glovebox (owned by root and
+# writable by no one else, or gloveboxd refuses to start).
+install_file 0755 "$daemon_bin/glovebox-init" /usr/local/libexec/glovebox/glovebox-init
 install_file 0755 "$client_bin/glovebox" /usr/local/bin/glovebox
 install_file 0644 systemd/gloveboxd.service /etc/systemd/system/gloveboxd.service
 install_file 0644 systemd/gloveboxd.socket /etc/systemd/system/gloveboxd.socket

@@ -1,11 +1,17 @@
-// The run's first process: clone3 into new namespaces, build the root, drop privileges, then act as the
-// run's init (pid 1) while a child installs seccomp and execs the program.
+// The run's setup child. It is made the way posix_spawn makes a child: clone3 with CLONE_VM | CLONE_VFORK,
+// on a stack of its own, sharing the daemon's memory while the calling thread sleeps, until it executes
+// glovebox-init. Nothing of the daemon is copied: a fork of a daemon with tens of MiB and a dozen busy
+// threads cost a page-table copy, copy-on-write faults in every thread after it and a TLB shootdown for
+// each (BENCHMARKS.md). The child joins the run's cgroups, builds the root, enters the network, drops
+// every privilege and executes init, which starts the program.
 //
-// Only raw system calls and pure string helpers run in the child. glibc wrappers that keep process-wide
-// state are avoided on purpose: the child comes from a raw clone3 of a multithreaded daemon, so glibc
-// still believes the daemon's other threads exist (its setxid broadcast and fork handlers would touch
-// them, or deadlock on locks those threads held). Hence syscall(SYS_setresuid), no fork() and no malloc;
-// the program's process comes from glibc's clone() wrapper, a bare system call on a stack of its own.
+// Only raw system calls and pure string helpers run in the child: it runs on the daemon's memory and on
+// its calling thread's TLS (errno), and glibc still believes the daemon's other threads exist. So: no
+// malloc, no stdio, no locks, syscall(SYS_setresuid) rather than glibc's setxid broadcast, and nothing
+// written to memory but its own stack. Every signal is blocked across the clone, so no handler of the
+// daemon ever runs in it. What belongs to the memory rather than to the process is the daemon's: the
+// dumpable flag is kept at 0 (gloveboxd clears it at start; see drop_privileges), and init, which has
+// memory of its own, clears its own.
 
 #include "gb_launch.h"
 #include "gb_shims.h"
@@ -14,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
 #include <linux/sched.h>
@@ -27,7 +34,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MOUNT_ATTR_RDONLY
@@ -43,7 +49,7 @@ uint64_t gb_namespace_flags(void) {
 }
 
 static const char *const step_names[] = {
-    [GB_STEP_WAIT_GO] = "wait for the supervisor", [GB_STEP_PDEATHSIG] = "set parent-death signal",
+    [GB_STEP_CGROUP] = "join the run's cgroups", [GB_STEP_PDEATHSIG] = "set parent-death signal",
     [GB_STEP_MOUNT_PRIVATE] = "make mounts private", [GB_STEP_ROOT_TMPFS] = "mount the root tmpfs",
     [GB_STEP_MKDIR] = "create a mount point", [GB_STEP_BIND] = "bind mount",
     [GB_STEP_REMOUNT] = "set mount attributes", [GB_STEP_SYMLINK] = "create a symlink",
@@ -59,7 +65,8 @@ static const char *const step_names[] = {
     [GB_STEP_CLOSE_FDS] = "close inherited descriptors", [GB_STEP_SIGNALS] = "reset signals",
     [GB_STEP_SECCOMP] = "install the seccomp filter", [GB_STEP_EXECVE] = "execute the program",
     [GB_STEP_AMBIENT] = "clear ambient capabilities", [GB_STEP_LOOPBACK] = "bring up loopback",
-    [GB_STEP_NETNS] = "join the network namespace",
+    [GB_STEP_NETNS] = "join the network namespace", [GB_STEP_CGROUP_NS] = "unshare the cgroup namespace",
+    [GB_STEP_EXEC_INIT] = "execute glovebox-init",
 };
 
 const char *gb_step_name(int step) {
@@ -200,6 +207,9 @@ static void drop_privileges(const struct gb_launch *spec) {
     CHECK(syscall(SYS_setgroups, 0, NULL), GB_STEP_SETGROUPS);
     CHECK(syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid), GB_STEP_SETGID);
     CHECK(syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid), GB_STEP_SETUID);
+    // Changing uid set the dumpable flag of the memory, the daemon's, to fs.suid_dumpable: back to 0, so
+    // that no process of the run's uid can ever read the daemon's memory through this child.
+    CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), GB_STEP_DUMPABLE);
     // setresuid away from 0 clears the permitted and effective sets; inheritable needs clearing by hand.
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
@@ -208,128 +218,56 @@ static void drop_privileges(const struct gb_launch *spec) {
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), GB_STEP_NO_NEW_PRIVS);
 }
 
-// MARK: - The program
+// MARK: - Cgroups
 
-static const char *env_value(char *const *envp, const char *name) {
-    size_t n = strlen(name);
-    for (; envp && *envp; envp++) {
-        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') return *envp + n + 1;
+// cgroup v1 has no CLONE_INTO_CGROUP: the child moves itself into each hierarchy before it does anything
+// else, so no step of the setup runs outside the run's limits. Its cgroup namespace is made after that
+// (not at the clone), so that the run sees its own cgroups as the root in every hierarchy.
+static void join_cgroups(const struct gb_launch *spec) {
+    if (spec->nprocs == 0) return;
+    for (int i = 0; i < spec->nprocs; i++) {
+        ssize_t n;
+        do { n = write(spec->procs_fds[i], "0", 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) report_and_exit(spec->err_fd, GB_STEP_CGROUP, n < 0 ? errno : EIO);
     }
-    return NULL;
+    CHECK(unshare(CLONE_NEWCGROUP), GB_STEP_CGROUP_NS);
 }
 
-// execve, searching PATH from the program's own environment when the name has no slash.
-static int exec_program(const struct gb_launch *spec) {
-    if (strchr(spec->path, '/')) return execve(spec->path, spec->argv, spec->envp);
-    const char *path = env_value(spec->envp, "PATH");
-    if (!path) path = "/usr/bin:/bin";
-    int saved = ENOENT;
-    char candidate[PATH_MAX];
-    size_t name_len = strlen(spec->path);
-    while (*path) {
-        const char *end = strchr(path, ':');
-        size_t len = end ? (size_t)(end - path) : strlen(path);
-        if (len > 0 && len + 1 + name_len + 1 <= sizeof candidate) {
-            memcpy(candidate, path, len);
-            candidate[len] = '/';
-            memcpy(candidate + len + 1, spec->path, name_len + 1);
-            execve(candidate, spec->argv, spec->envp);
-            if (errno != ENOENT && errno != ENOTDIR) saved = errno;
-        }
-        if (!end) break;
-        path = end + 1;
+// MARK: - Starting init
+
+struct setup {
+    const struct gb_launch *spec;
+    int filter_fd;      // a sealed memfd with the seccomp program, or -1
+};
+
+// Gives init its descriptors at the numbers it expects (gb_launch.h) and marks every other one
+// close-on-exec. Sources are first copied above the targets, since any of them may be 0 to 5.
+static int arrange_descriptors(const struct setup *s, int *init_fd) {
+    const struct gb_launch *spec = s->spec;
+    const int sources[] = {spec->stdin_fd, spec->stdout_fd, spec->stderr_fd, spec->err_fd, spec->status_fd, s->filter_fd};
+    enum { COUNT = sizeof sources / sizeof sources[0], FIRST_FREE = COUNT };
+    int moved[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        moved[i] = sources[i] < 0 ? -1 : fcntl(sources[i], F_DUPFD_CLOEXEC, FIRST_FREE);
+        if (sources[i] >= 0 && moved[i] < 0) return -1;
     }
-    errno = saved;
-    return -1;
-}
-
-static void close_all_but(int keep) {
-    if (keep > 0) syscall(SYS_close_range, 0, keep - 1, 0);
-    syscall(SYS_close_range, keep + 1, ~0U, 0);
-}
-
-static void reset_signals(void) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &dfl, NULL);  // fails harmlessly for glibc-reserved real-time signals
-    }
-}
-
-static _Noreturn void run_program(const struct gb_launch *spec) {
-    CHECK(dup2(spec->stdin_fd, 0), GB_STEP_DUP);
-    CHECK(dup2(spec->stdout_fd, 1), GB_STEP_DUP);
-    CHECK(dup2(spec->stderr_fd, 2), GB_STEP_DUP);
-    // Only 0, 1, 2 and the close-on-exec error pipe survive; the pipe closes itself at execve.
-    if (spec->err_fd > 3) syscall(SYS_close_range, 3, spec->err_fd - 1, 0);
-    syscall(SYS_close_range, spec->err_fd + 1, ~0U, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    CHECK(sigprocmask(SIG_SETMASK, &none, NULL), GB_STEP_SIGNALS);
-    CHECK(setsid(), GB_STEP_SETSID);
-    if (spec->filter) {
-        struct sock_fprog prog = {.len = spec->filter_len, .filter = (struct sock_filter *)spec->filter};
-        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), GB_STEP_SECCOMP);
-    }
-    exec_program(spec);
-    report_and_exit(spec->err_fd, GB_STEP_EXECVE, errno);
-    _exit(127);
-}
-
-// The program's process starts the way posix_spawn starts one: CLONE_VM | CLONE_VFORK, on a stack of its
-// own, sharing init's memory until its execve. init is a copy of the whole daemon's address space, and a
-// plain fork would copy those page tables once more only for the child to replace them at execve; with
-// CLONE_VFORK init sleeps until then, so nothing else touches the shared memory meanwhile.
-enum { PROGRAM_STACK_BYTES = 256 * 1024 };
-
-static int program_entry(void *spec) {
-    run_program((const struct gb_launch *)spec);
-}
-
-static pid_t spawn_program(const struct gb_launch *spec) {
-    void *stack = mmap(NULL, PROGRAM_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -1;
-    // glibc's clone() wrapper starts the child on the new stack; it takes no locks and runs no fork handlers.
-    return clone(program_entry, (char *)stack + PROGRAM_STACK_BYTES, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)spec);
-}
-
-// MARK: - init
-
-// pid 1 of the run: reaps every orphan, forwards signals to the program, and when the program exits
-// reports its wait status and exits, which makes the kernel kill whatever is left in the namespace.
-static _Noreturn void run_init(const struct gb_launch *spec, pid_t program) {
-    int status_fd = spec->status_fd;
-    close_all_but(status_fd);
-    sigset_t all;
-    sigfillset(&all);
-    for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&all, &info);
-        if (sig < 0) continue;
-        if (sig != SIGCHLD) {
-            kill(program, sig);
-            continue;
-        }
-        for (;;) {
-            int status = 0;
-            pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG | __WALL, NULL);
-            if (pid <= 0) break;
-            if (pid != program) continue;
-            ssize_t n;
-            do { n = write(status_fd, &status, sizeof status); } while (n < 0 && errno == EINTR);
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    if ((*init_fd = fcntl(*init_fd, F_DUPFD_CLOEXEC, FIRST_FREE)) < 0) return -1;
+    for (int i = 0; i < COUNT; i++) {
+        if (moved[i] < 0) {
+            if (close(i) < 0 && errno != EBADF) return -1;
+        } else if (dup2(moved[i], i) < 0) {     // dup2's copy is not close-on-exec
+            return -1;
         }
     }
+    return (int)syscall(SYS_close_range, FIRST_FREE, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
-static _Noreturn void child_main(const struct gb_launch *spec) {
+static int setup_main(void *arg) {
+    const struct setup *s = arg;
+    const struct gb_launch *spec = s->spec;
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
-    char go;
-    ssize_t n;
-    do { n = read(spec->go_fd, &go, 1); } while (n < 0 && errno == EINTR);
-    if (n != 1) report_and_exit(spec->err_fd, GB_STEP_WAIT_GO, n < 0 ? errno : EPIPE);
+    join_cgroups(spec);
+    if (spec->stall) for (;;) pause();     // every signal is blocked: only SIGKILL ends this
 
     build_root(spec);
     CHECK(sethostname(spec->hostname, strlen(spec->hostname)), GB_STEP_HOSTNAME);
@@ -344,35 +282,133 @@ static _Noreturn void child_main(const struct gb_launch *spec) {
     // Changing credentials cleared the parent-death signal: set it again, so that if the daemon dies the
     // run's init dies, and the kernel ends everything in its pid namespace.
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
-    // init's memory must not be readable or writable through /proc by the program (same uid).
-    CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), GB_STEP_DUMPABLE);
 
-    reset_signals();
-    sigset_t all;
-    sigfillset(&all);
-    CHECK(sigprocmask(SIG_SETMASK, &all, NULL), GB_STEP_SIGNALS);
-
-    pid_t program = spawn_program(spec);
-    CHECK(program, GB_STEP_FORK);
-    run_init(spec, program);
+    int init_fd = spec->init_fd;
+    CHECK(arrange_descriptors(s, &init_fd), GB_STEP_DUP);
+    syscall(SYS_execveat, init_fd, "", spec->init_argv, spec->envp, AT_EMPTY_PATH);
+    // The report descriptor is now GB_INIT_REPORT_FD.
+    struct gb_error_report r = {.step = GB_STEP_EXEC_INIT, .err = errno};
+    ssize_t n;
+    do { n = write(GB_INIT_REPORT_FD, &r, sizeof r); } while (n < 0 && errno == EINTR);
+    _exit(127);
 }
 
-pid_t gb_launch(const struct gb_launch *spec, int *pidfd_out) {
-    int pidfd = -1;
+// MARK: - clone3 on a new stack
+
+// clone3 with a stack returns in the child on that stack, with no frame to return to: like glibc's and
+// musl's clone(), a few instructions call fn(arg) there and exit with its result. glibc's clone() cannot
+// be used, since it has no CLONE_INTO_CGROUP.
+//   long gb_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg)
+// Returns the child's pid in the parent, or -errno.
+long gb_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
+#if defined(__x86_64__)
+__asm__(
+    ".text\n"
+    ".globl gb_clone3_on_stack\n"
+    ".hidden gb_clone3_on_stack\n"
+    ".type gb_clone3_on_stack, @function\n"
+    "gb_clone3_on_stack:\n"
+    "    mov %rdx, %r8\n"            // fn: r8 and r9 survive the syscall (rcx and r11 do not)
+    "    mov %rcx, %r9\n"            // arg
+    "    mov $435, %eax\n"           // SYS_clone3
+    "    syscall\n"
+    "    test %rax, %rax\n"
+    "    jnz 1f\n"
+    "    xor %ebp, %ebp\n"           // child: outermost frame, on the new (16-byte aligned) stack
+    "    mov %r9, %rdi\n"
+    "    call *%r8\n"
+    "    mov %eax, %edi\n"
+    "    mov $60, %eax\n"            // SYS_exit
+    "    syscall\n"
+    "    hlt\n"
+    "1:  ret\n"
+    ".size gb_clone3_on_stack, .-gb_clone3_on_stack\n");
+#elif defined(__aarch64__)
+__asm__(
+    ".text\n"
+    ".globl gb_clone3_on_stack\n"
+    ".hidden gb_clone3_on_stack\n"
+    ".type gb_clone3_on_stack, %function\n"
+    "gb_clone3_on_stack:\n"
+    "    mov x9, x2\n"               // fn: the svc preserves every register but x0
+    "    mov x10, x3\n"              // arg
+    "    mov x8, #435\n"             // SYS_clone3
+    "    svc #0\n"
+    "    cbnz x0, 1f\n"
+    "    mov x29, xzr\n"             // child: outermost frame, on the new stack
+    "    mov x30, xzr\n"
+    "    mov x0, x10\n"
+    "    blr x9\n"
+    "    mov x8, #93\n"              // SYS_exit
+    "    svc #0\n"
+    "    brk #0\n"
+    "1:  ret\n"
+    ".size gb_clone3_on_stack, .-gb_clone3_on_stack\n");
+#else
+#error "the launcher needs a clone3 trampoline for this architecture (see gb_clone3_on_stack)"
+#endif
+// The seccomp program as a sealed memfd: init reads it after its execve.
+static int filter_memfd(const void *filter, size_t bytes) {
+    int fd = memfd_create("glovebox-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    size_t done = 0;
+    while (done < bytes) {
+        ssize_t n = write(fd, (const char *)filter + done, bytes - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) goto fail;
+        done += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) goto fail;
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+// The setup child's stack: its deepest frames hold a few PATH_MAX buffers.
+enum { SETUP_STACK_BYTES = 256 * 1024 };
+
+pid_t gb_launch(const struct gb_launch *spec, int *pidfd) {
+    struct setup s = {.spec = spec, .filter_fd = -1};
+    if (spec->filter && (s.filter_fd = filter_memfd(spec->filter, (size_t)spec->filter_len * sizeof(struct sock_filter))) < 0) {
+        return -1;
+    }
+    void *stack = mmap(NULL, SETUP_STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        int saved = errno;
+        if (s.filter_fd >= 0) close(s.filter_fd);
+        errno = saved;
+        return -1;
+    }
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = gb_namespace_flags() | CLONE_PIDFD;
-    // A network namespace made ahead of need is joined by the child instead (enter_network).
+    args.flags = gb_namespace_flags() | CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
+    // A network namespace made ahead of need is joined by the child instead (enter_network); on cgroup v1
+    // the cgroup namespace is made once the child is in its cgroups (join_cgroups).
     if (spec->net_fd >= 0) args.flags &= ~(uint64_t)CLONE_NEWNET;
-    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    if (spec->nprocs > 0) args.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
     args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = SETUP_STACK_BYTES;
     if (spec->cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)spec->cgroup_fd;
     }
-    long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) return -1;
-    if (pid == 0) child_main(spec);
-    *pidfd_out = pidfd;
+    // Every signal blocked, glibc's internal ones included, so that none of the daemon's handlers runs in
+    // the child on the daemon's memory; the child keeps the mask, init and the program set their own.
+    uint64_t all = ~(uint64_t)0, old = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+    long pid = gb_clone3_on_stack(&args, sizeof args, setup_main, &s);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
+    // The child has executed init (its own memory now) or is gone: the stack is free again.
+    munmap(stack, SETUP_STACK_BYTES);
+    if (s.filter_fd >= 0) close(s.filter_fd);
+    if (pid < 0) {
+        errno = (int)-pid;
+        return -1;
+    }
     return (pid_t)pid;
 }

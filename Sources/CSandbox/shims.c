@@ -341,3 +341,11 @@ int gb_make_network_namespace(int home_fd, int *stranded) {
     errno = saved;
     return fd;
 }
+
+int gb_open_path(const char *path) {
+    return open(path, O_PATH | O_CLOEXEC);
+}
+
+int gb_clear_dumpable(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}

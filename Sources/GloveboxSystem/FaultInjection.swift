@@ -20,6 +20,10 @@ public enum FaultInjection {
         return Point(rawValue: String(cString: value))
     }()
 
+    /// GLOVEBOX_FAULT=stall-setup: every run's setup child hangs before building its root (until killed),
+    /// as a bind of a path on a stuck network filesystem would; for the test of the launch watchdog.
+    public static let stallsSetup: Bool = getenv("GLOVEBOX_FAULT").map { String(cString: $0) == "stall-setup" } ?? false
+
     /// The armed point, for the daemon's start-up log.
     public static var armedPoint: Point? { armed }
 

@@ -84,8 +84,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     var oomEvents: FileDescriptor?
     var oomEventsArePriority: Bool { false }
     private var oomControl: FileDescriptor?
-    /// Each controller's cgroup.procs, opened when the cgroups are made so that placing a new run (between
-    /// its clone and its go-ahead) is one write per hierarchy.
+    /// Each controller's cgroup.procs, opened when the cgroups are made so that the new run's setup child
+    /// joins each hierarchy with one write.
     private var procs: [(path: String, fd: FileDescriptor)] = []
 
     init(name: String, dirs: [String: String], unified: String?) {
@@ -122,6 +122,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
             return (path, try FileDescriptor.open(path, O_WRONLY))
         }
     }
+
+    var placementDescriptors: [Int32] { procs.map(\.fd.raw) }
 
     func place(pid: Int32) throws {
         let text = Array(String(pid).utf8)

@@ -106,7 +106,8 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
         _ = memoryEvents()  // a kernfs file polls as changed until first read through its descriptor
     }
 
-    func place(pid: Int32) throws {}  // CLONE_INTO_CGROUP already put the child here
+    var placementDescriptors: [Int32] { [] }  // CLONE_INTO_CGROUP puts the child here
+    func place(pid: Int32) throws { try FileIO.write(cgroupJoin(dir, "cgroup.procs"), String(pid)) }
 
     func killAll() throws { try FileIO.write(cgroupJoin(dir, "cgroup.kill"), "1") }
 

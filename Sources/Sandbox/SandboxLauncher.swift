@@ -29,14 +29,17 @@ public struct LaunchedProcess: Sendable {
     public let status: FileDescriptor   // init writes the program's wait status here
 }
 
-/// Calls the C launcher: clone3 into new namespaces (and straight into the run's cgroup2 directory
-/// where there is one), places the child in v1 cgroups while it waits, lets it go, and returns once
-/// the program has been exec'd, or throws the step and errno at which the child failed.
+/// Calls the C launcher: clone3 with CLONE_VM | CLONE_VFORK into new namespaces (and straight into the
+/// run's cgroup2 directory where there is one; on cgroup v1 the child joins its cgroups itself before
+/// anything else), which builds the root, drops privileges and executes glovebox-init, which starts the
+/// program. Returns once the program has been executed, or throws the step and errno at which the setup,
+/// init or the program's execve failed.
 public enum SandboxLauncher {
     /// `deadline` (monotonic): the program must be exec'd by then, or the run is killed and this throws —
     /// setup can then never outlast the run's own time limit.
     public static func launch(_ spec: LaunchSpec, cgroup: RunCgroup, deadline: Double) throws -> LaunchedProcess {
-        let go = try FileDescriptor.pipe()
+        let initProgram = try InitProgram.shared.get()
+        guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         let report = try FileDescriptor.pipe()
         let status = try FileDescriptor.pipe()
         let out = try FileDescriptor.pipe()
@@ -49,57 +52,57 @@ public enum SandboxLauncher {
             gb_mount(source: arena.add(e.source), target: arena.add(e.target), data: arena.add(e.data), kind: e.kind, is_dir: e.isDirectory ? 1 : 0)
         }
         let rlimits = spec.rlimits.map { gb_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
-        let argv = arena.array(spec.argv)
+        let initArgv = arena.array([InitProgram.fileName, "--"] + spec.argv)
         let envp = arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
+        let procs = cgroup.placementDescriptors
 
-        var pidfd: Int32 = -1
+        let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
         let pid: pid_t = mounts.withUnsafeBufferPointer { mountsBuffer in
             rlimits.withUnsafeBufferPointer { rlimitsBuffer in
-                spec.seccomp.bpf.withUnsafeBytes { filter in
-                    var c = gb_launch()
-                    c.go_fd = go.read.raw
-                    c.err_fd = report.write.raw
-                    c.status_fd = status.write.raw
-                    c.stdin_fd = devNull.raw
-                    c.stdout_fd = out.write.raw
-                    c.stderr_fd = err.write.raw
-                    c.cgroup_fd = cgroup.cloneTarget?.raw ?? -1
-                    c.net_fd = spec.network?.raw ?? -1
-                    c.root = arena.add(spec.root)
-                    c.mounts = mountsBuffer.baseAddress
-                    c.nmounts = Int32(mountsBuffer.count)
-                    c.hostname = arena.add(spec.hostname)
-                    c.cwd = arena.add(spec.workdir)
-                    c.uid = spec.uid
-                    c.gid = spec.gid
-                    c.rlimits = rlimitsBuffer.baseAddress
-                    c.nrlimits = Int32(rlimitsBuffer.count)
-                    c.filter = filter.isEmpty ? nil : filter.baseAddress
-                    c.filter_len = UInt16(spec.seccomp.instructionCount)
-                    c.path = argv[0].map { UnsafePointer($0) }
-                    c.argv = UnsafePointer(argv)
-                    c.envp = UnsafePointer(envp)
-                    return gb_launch(&c, &pidfd)
+                procs.withUnsafeBufferPointer { procsBuffer in
+                    spec.seccomp.bpf.withUnsafeBytes { filter in
+                        var c = gb_launch()
+                        c.init_fd = initProgram.descriptor.raw
+                        c.err_fd = report.write.raw
+                        c.status_fd = status.write.raw
+                        c.stdin_fd = devNull.raw
+                        c.stdout_fd = out.write.raw
+                        c.stderr_fd = err.write.raw
+                        c.cgroup_fd = cgroup.cloneTarget?.raw ?? -1
+                        c.procs_fds = procsBuffer.baseAddress
+                        c.nprocs = Int32(procsBuffer.count)
+                        c.net_fd = spec.network?.raw ?? -1
+                        c.root = arena.add(spec.root)
+                        c.mounts = mountsBuffer.baseAddress
+                        c.nmounts = Int32(mountsBuffer.count)
+                        c.hostname = arena.add(spec.hostname)
+                        c.cwd = arena.add(spec.workdir)
+                        c.uid = spec.uid
+                        c.gid = spec.gid
+                        c.rlimits = rlimitsBuffer.baseAddress
+                        c.nrlimits = Int32(rlimitsBuffer.count)
+                        c.filter = filter.isEmpty ? nil : filter.baseAddress
+                        c.filter_len = UInt16(spec.seccomp.instructionCount)
+                        c.init_argv = UnsafePointer(initArgv)
+                        c.envp = UnsafePointer(envp)
+                        c.stall = FaultInjection.stallsSetup ? 1 : 0
+                        return gb_launch(&c, watch.pidfd)
+                    }
                 }
             }
         }
-        if pid < 0 { throw SystemError("clone3 into new namespaces", errno: errno) }
+        let cloneErrno = errno
+        let killedByWatchdog = LaunchWatchdog.shared.disarm(watch)
+        if pid < 0 { throw SystemError("clone3 into new namespaces", errno: cloneErrno) }
+        let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(watch.pidfd.pointee), stdout: out.read, stderr: err.read, status: status.read)
         FaultInjection.hit(.afterClone)
-        let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(pidfd), stdout: out.read, stderr: err.read, status: status.read)
-        // The parent keeps only its ends.
-        go.read.close(); report.write.close(); status.write.close(); out.write.close(); err.write.close(); devNull.close()
-
-        do {
-            try cgroup.place(pid: pid)
-            var byte: UInt8 = 1
-            _ = try syscallValue("release the child") { write(go.write.raw, &byte, 1) }
-            go.write.close()
-        } catch {
-            _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)
+        // The parent keeps only its ends; init holds the report pipe's write end until the program's execve.
+        report.write.close(); status.write.close(); out.write.close(); err.write.close(); devNull.close()
+        if killedByWatchdog {
             reap(process)
-            throw error
+            throw SandboxError.startTimedOut
         }
-        // EOF on the report pipe: the program was exec'd (the pipe is close-on-exec).
+        // EOF on the report pipe: the program was exec'd (the pipe is close-on-exec in its process).
         var ready = pollfd(fd: report.read.raw, events: Int16(POLLIN), revents: 0)
         while poll(&ready, 1, Int32(max(0, min(deadline - Monotonic.now(), 3600)) * 1000) + 1) < 0 && errno == EINTR {}
         if ready.revents == 0 {

@@ -30,7 +30,7 @@ struct Gloveboxd: ParsableCommand {
     @Option(help: "Configuration file (default /etc/glovebox/gloveboxd.toml, optional).")
     var config: String?
 
-    @Flag(help: "Validate the configuration and every policy, print what is wrong, and exit (0: all valid).")
+    @Flag(help: "Validate the configuration, glovebox-init (each run's first process) and every policy, print what is wrong, and exit (0: all valid).")
     var checkConfig = false
 
     @Option(name: .customLong("check-policy"), parsing: .remaining,
@@ -87,6 +87,21 @@ struct Gloveboxd: ParsableCommand {
         }
         if let point = FaultInjection.armedPoint {
             logger.warning("fault injection armed: the daemon will SIGKILL itself", metadata: ["point": "\(point.rawValue)"])
+        }
+        if FaultInjection.stallsSetup {
+            logger.warning("fault injection armed: every run's setup hangs until its time limit", metadata: ["point": "stall-setup"])
+        }
+        switch InitProgram.shared {
+        case .success(let program): logger.info("each run's pid 1", metadata: ["init": "\(program.path)"])
+        case .failure(let error):
+            logger.critical("cannot start", metadata: ["problem": "\(error)"])
+            throw ExitCode(1)
+        }
+        // Never dumpable: runs' setup children share this memory until they execute init, and change uid
+        // meanwhile (launch.c). No core dump or /proc access of the daemon's memory by anyone but root.
+        guard gb_clear_dumpable() == 0 else {
+            logger.critical("cannot start: prctl(PR_SET_DUMPABLE, 0)", metadata: ["error": "\(String(cString: strerror(errno)))"])
+            throw ExitCode(1)
         }
         let missing = HostCapabilities.missing()
         guard missing.isEmpty else {
@@ -154,7 +169,7 @@ struct Gloveboxd: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    /// --check-config: the configuration file, then every policy (parsed, and its seccomp filter built).
+    /// --check-config: the configuration file, glovebox-init, then every policy (parsed, and its seccomp filter built).
     static func check(settings: () throws -> DaemonConfig) throws {
         let config: DaemonConfig
         do {
@@ -164,8 +179,13 @@ struct Gloveboxd: ParsableCommand {
             print("\(error)")
             throw ExitCode(1)
         }
+        var failed = false
+        switch InitProgram.shared {
+        case .success(let program): print("\(InitProgram.fileName): ok (\(program.path))")
+        case .failure(let error): print("\(error)"); failed = true
+        }
         let (policies, errors) = Policy.loadDirectory(config.policyDirectory)
-        var failed = !errors.isEmpty
+        failed = failed || !errors.isEmpty
         for error in errors { print("\(error)") }
         for (name, policy) in policies.sorted(by: { $0.key < $1.key }) {
             do {

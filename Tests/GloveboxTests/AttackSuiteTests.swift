@@ -290,7 +290,7 @@ final class AttackSuiteTests: DaemonTestCase {
     }
 
     func testOnlyTheRunsOwnProcessesAreVisible() {
-        attack("proc-visible.py", "processes", expect: "pids:1+2,init:gloveboxd")
+        attack("proc-visible.py", "processes", expect: "pids:1+2,init:glovebox-init")
     }
 
     func testHostPidsCannotBeSignalled() {

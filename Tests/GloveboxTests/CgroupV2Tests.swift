@@ -250,7 +250,7 @@ final class CgroupV2VMTests: XCTestCase {
         let stage = String(cString: template)
         chmod(stage, 0o755)
         mkdir(stage + "/build", 0o755)
-        for name in ["gloveboxPackageTests.xctest", "gloveboxd", "glovebox"] {
+        for name in ["gloveboxPackageTests.xctest", "gloveboxd", "glovebox", "glovebox-init"] {
             let copy = try DaemonFixture.run(["/bin/cp", DaemonFixture.buildDirectory + "/" + name, stage + "/build/"])
             guard copy.status == 0 else { throw ClientError("cannot stage \(name): \(copy.stderr)") }
         }

@@ -106,3 +106,62 @@ extension FaultInjectionTests {
                        "the leftover is removed at the next start")
     }
 }
+
+extension FaultInjectionTests {
+    /// The thread that launches a run sleeps in clone3 until the setup child has executed init; a setup that
+    /// hangs (here on purpose, before building the root) is killed by the launch watchdog when the run's
+    /// time limit passes, and the run is recorded as timed out. Without the watchdog the client would wait
+    /// for ever: it is given 20 s here, then the test fails.
+    func testASetupThatHangsIsKilledWhenTheRunsTimeLimitPasses() throws {
+        let f = try DaemonFixture()
+        defer {
+            f.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
+        }
+        f.stopDaemon()
+        f.daemonEnvironment = ["GLOVEBOX_FAULT": "stall-setup"]
+        try f.start()
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let started = Date()
+        let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--timeout", "1s", "--", "/bin/sh", "-c", "true # \(tag)"],
+                                             stdout: f.scratch + "/client.out", stderr: f.scratch + "/client.err",
+                                             environment: ["GLOVEBOX_SOCKET": f.socket])
+        var status: Int32 = 0
+        var done = false
+        while Date().timeIntervalSince(started) < 20 {
+            if waitpid(client, &status, WNOHANG) == client { done = true; break }
+            usleep(20_000)
+        }
+        guard done else {
+            kill(client, SIGKILL)
+            waitpid(client, nil, 0)
+            XCTFail("the run was not ended at its time limit\n\(f.log.suffix(1500))")
+            // Its thread sleeps in clone3 for ever, and SIGTERM would wait for it: SIGKILL the daemon (the
+            // setup child dies with it, by its parent-death signal); a restart removes the run's leftovers.
+            f.stopDaemon(signal: SIGKILL)
+            f.daemonEnvironment = [:]
+            try f.start()
+            return
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertLessThan(elapsed, 10, "ended at its 1 s limit, not at some later cleanup")
+        let err = (try? String(contentsOfFile: f.scratch + "/client.err")) ?? ""
+        XCTAssertTrue(err.contains("had not started when the run's time limit passed"), err)
+        XCTAssertNotEqual((status >> 8) & 0xff, 0)
+
+        let record = try XCTUnwrap(try RecordStore(path: f.stateDir + "/glovebox.db").runs(limit: 1).first)
+        XCTAssertEqual(record.status, .timeout)
+        XCTAssertEqual(record.argv.last, "true # \(tag)")
+        // The setup child stalled inside the run's cgroups (it joins them first): their removal (checked at
+        // the end) shows it is gone.
+        let cleaned = Date().addingTimeInterval(5)
+        while !f.runDirectories.isEmpty && Date() < cleaned { usleep(20_000) }
+        XCTAssertEqual(f.runDirectories, [])
+        XCTAssertEqual(HostState.gloveboxMounts(), [])
+
+        f.stopDaemon()
+        f.daemonEnvironment = [:]
+        try f.start()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+}

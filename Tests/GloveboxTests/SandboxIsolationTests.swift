@@ -48,6 +48,15 @@ final class SandboxIsolationTests: DaemonTestCase {
         XCTAssertEqual(runOK(["/bin/sh", "-c", "echo $$"]).trimmingCharacters(in: .whitespacesAndNewlines), "2")
     }
 
+    /// The run's cgroup namespace is made once its setup child is in the run's cgroups (on cgroup v1 it
+    /// joins them itself, after the clone): the run sees its own cgroup as the root of every hierarchy,
+    /// never the host's paths.
+    func testTheRunSeesItsOwnCgroupsAsTheRootOfEveryHierarchy() {
+        let lines = runOK(["/bin/cat", "/proc/self/cgroup"]).split(separator: "\n").map(String.init)
+        XCTAssertFalse(lines.isEmpty)
+        for line in lines { XCTAssertTrue(line.hasSuffix(":/"), "\(line) in\n\(lines.joined(separator: "\n"))") }
+    }
+
     func testHostFilesOutsideThePolicysPathsAreInvisible() {
         let out = runOK(["/bin/sh", "-c", "for p in /etc/shadow /etc/passwd /root /home /sys /run /var /proc/1/environ; do if [ -e $p ]; then echo visible $p; fi; done; cat /proc/1/environ 2>&1 >/dev/null | head -c 100; true"])
         XCTAssertFalse(out.contains("visible /etc/shadow"))

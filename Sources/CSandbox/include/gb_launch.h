@@ -1,6 +1,8 @@
-// The code that runs between clone3 and execve. Everything it needs is prepared by Swift in the parent:
-// strings, arrays, the seccomp program. The child only makes async-signal-safe system calls; a failure
-// writes {step, errno} to a close-on-exec pipe and _exits.
+// The run's setup child: made with clone3(CLONE_VM | CLONE_VFORK) into new namespaces, it builds the
+// root, drops privileges and executes glovebox-init (Sources/glovebox-init) as the run's pid 1, which
+// starts the program. Everything it needs is prepared by Swift in the parent: strings, arrays, the
+// seccomp program. It shares the daemon's memory until that execve and makes only raw system calls; a
+// failure writes {step, errno} to a close-on-exec pipe and _exits.
 #ifndef GB_LAUNCH_H
 #define GB_LAUNCH_H
 
@@ -30,11 +32,13 @@ struct gb_rlimit {
 
 struct gb_launch {
     // Descriptors. All are opened close-on-exec by the parent; the launcher dups what it keeps.
-    int go_fd;          // read end: the child waits for one byte (after the parent placed it in cgroups)
+    int init_fd;        // glovebox-init, opened once by the daemon (O_PATH), executed with execveat
     int err_fd;         // write end: {step, errno} on failure; EOF at the program's execve means success
     int status_fd;      // write end: init writes the program's raw wait status before it exits
     int stdin_fd, stdout_fd, stderr_fd;
     int cgroup_fd;      // a cgroup2 directory for CLONE_INTO_CGROUP, or -1
+    const int *procs_fds;  // cgroup v1: each hierarchy's cgroup.procs (O_WRONLY); the child writes "0" to
+    int nprocs;            // each before anything else, then unshares its cgroup namespace
     int net_fd;         // a fresh network namespace (loopback up, never used by another run) to join, or
                         // -1 for CLONE_NEWNET at the clone
 
@@ -53,20 +57,28 @@ struct gb_launch {
     const void *filter;         // struct sock_filter[], or NULL
     unsigned short filter_len;  // number of instructions
 
-    const char *path;
-    char *const *argv;
+    char *const *init_argv;     // {"glovebox-init", "--", program argv..., NULL}: see glovebox-init
     char *const *envp;
+
+    int stall;          // fault injection (GLOVEBOX_FAULT=stall-setup): hang before building the root
+};
+
+// The descriptors glovebox-init is given, besides the program's 0, 1 and 2.
+enum {
+    GB_INIT_REPORT_FD = 3,  // err_fd
+    GB_INIT_STATUS_FD = 4,  // status_fd
+    GB_INIT_FILTER_FD = 5,  // a sealed memfd holding the seccomp program; closed when there is none
 };
 
 // Steps reported on the error pipe.
 enum gb_step {
-    GB_STEP_WAIT_GO = 1, GB_STEP_PDEATHSIG, GB_STEP_MOUNT_PRIVATE, GB_STEP_ROOT_TMPFS, GB_STEP_MKDIR,
+    GB_STEP_CGROUP = 1, GB_STEP_PDEATHSIG, GB_STEP_MOUNT_PRIVATE, GB_STEP_ROOT_TMPFS, GB_STEP_MKDIR,
     GB_STEP_BIND, GB_STEP_REMOUNT, GB_STEP_SYMLINK, GB_STEP_DEVICE, GB_STEP_TMPFS,
     GB_STEP_PROC, GB_STEP_PIVOT_ROOT, GB_STEP_DETACH_OLD_ROOT, GB_STEP_REMOUNT_ROOT, GB_STEP_HOSTNAME,
     GB_STEP_CHDIR, GB_STEP_RLIMIT, GB_STEP_SETSID, GB_STEP_CAPBSET, GB_STEP_SETGROUPS, GB_STEP_SETGID,
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
     GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
-    GB_STEP_NETNS,
+    GB_STEP_NETNS, GB_STEP_CGROUP_NS, GB_STEP_EXEC_INIT,
 };
 
 struct gb_error_report {
@@ -77,10 +89,12 @@ struct gb_error_report {
 // Namespace flags of every run: pid, mount, network, ipc, uts, cgroup.
 uint64_t gb_namespace_flags(void);
 
-// clone3 with the run's namespaces, CLONE_PIDFD and (when cgroup_fd >= 0) CLONE_INTO_CGROUP.
-// Returns the child's pid (host pid namespace) and stores its pidfd; -1 with errno on failure.
-// The child never returns from this function.
-pid_t gb_launch(const struct gb_launch *spec, int *pidfd_out);
+// clone3 with the run's namespaces, CLONE_VM | CLONE_VFORK, CLONE_PIDFD and (when cgroup_fd >= 0)
+// CLONE_INTO_CGROUP. Returns once the child has executed glovebox-init or died: the child's pid (host pid
+// namespace), or -1 with errno when there is no child. The kernel stores the child's pidfd in *pidfd at
+// the clone, before the child runs, so that another thread (a watchdog) can kill a setup that hangs
+// while this one sleeps.
+pid_t gb_launch(const struct gb_launch *spec, int *pidfd);
 
 // Human name of a step, for error messages.
 const char *gb_step_name(int step);

@@ -27,6 +27,13 @@ int gb_openat_beneath(int dirfd, const char *path, int flags, unsigned mode);
 // openat2 of an absolute path that must not pass through any symlink (mount crossings allowed).
 int gb_open_no_symlinks(const char *path, int flags);
 
+// open(path, O_PATH | O_CLOEXEC): a descriptor that names a file (for execveat) without opening it.
+int gb_open_path(const char *path);
+
+// prctl(PR_SET_DUMPABLE, 0): no core dumps, and /proc and ptrace access to this process's memory for
+// root alone.
+int gb_clear_dumpable(void);
+
 // An overlay mount (nosuid, nodev) with the given options.
 int gb_mount_overlay(const char *target, const char *options);
 

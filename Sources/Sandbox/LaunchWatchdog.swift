@@ -1,0 +1,94 @@
+import CSandbox
+import GloveboxSystem
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Kills a run's setup child that is still setting up when the run's deadline passes. The launching
+/// thread cannot: it sleeps in clone3 (CLONE_VFORK) until the child has executed init. A setup can hang
+/// (a bind of a path on a stuck network filesystem), and a run's time limit must hold from its start.
+///
+/// One thread for the whole daemon, started at the first launch; it sleeps without a timeout while no
+/// launch is in progress. The kernel writes the child's pidfd into the watch at the clone, before the
+/// child runs; `disarm` and the kill take the same lock, so the pidfd is never signalled after the
+/// launching thread has taken it back.
+final class LaunchWatchdog: Sendable {
+    static let shared = LaunchWatchdog()
+
+    final class Watch: @unchecked Sendable {  // mutated under the watchdog's lock only (the kernel writes pidfd)
+        let deadline: Double
+        /// Where clone3 stores the child's pidfd (CLONE_PIDFD); -1 until then.
+        let pidfd: UnsafeMutablePointer<Int32>
+        var fired = false
+
+        init(deadline: Double) {
+            self.deadline = deadline
+            pidfd = .allocate(capacity: 1)
+            pidfd.initialize(to: -1)
+        }
+
+        deinit { pidfd.deallocate() }
+    }
+
+    private struct State {
+        var watches: [ObjectIdentifier: Watch] = [:]
+        var started = false
+    }
+
+    private let state = Mutex(State())
+    private let wake: Int32
+
+    private init() {
+        wake = gb_eventfd()
+        precondition(wake >= 0, "eventfd: \(String(cString: strerror(errno)))")
+    }
+
+    /// Watches a launch about to start; `disarm` it once gb_launch has returned.
+    func arm(deadline: Double) throws -> Watch {
+        let watch = Watch(deadline: deadline)
+        let start = state.withLock { s in
+            s.watches[ObjectIdentifier(watch)] = watch
+            defer { s.started = true }
+            return !s.started
+        }
+        if start { try spawnDetachedThread { [self] in run() } }
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+        return watch
+    }
+
+    /// Stops watching; true when the watchdog killed the child (the deadline passed during the setup).
+    func disarm(_ watch: Watch) -> Bool {
+        state.withLock { s in
+            s.watches[ObjectIdentifier(watch)] = nil
+            return watch.fired
+        }
+    }
+
+    private func run() {
+        while true {
+            let wakeAt: Double? = state.withLock { s in
+                let now = Monotonic.now()
+                var next: Double?
+                for watch in s.watches.values where !watch.fired {
+                    if watch.deadline <= now, watch.pidfd.pointee >= 0 {
+                        _ = gb_pidfd_send_signal(watch.pidfd.pointee, SIGKILL)
+                        watch.fired = true
+                        continue
+                    }
+                    // Expired but not cloned yet: look again in a millisecond.
+                    let at = watch.deadline <= now ? now + 0.001 : watch.deadline
+                    next = min(next ?? at, at)
+                }
+                return next
+            }
+            var fd = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+            let timeout = wakeAt.map { Int32(max(0, min(60_000, ($0 - Monotonic.now()) * 1000)).rounded(.up)) } ?? -1
+            if poll(&fd, 1, timeout) > 0 {
+                var counter: UInt64 = 0
+                _ = read(wake, &counter, 8)
+            }
+        }
+    }
+}
