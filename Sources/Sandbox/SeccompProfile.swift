@@ -44,6 +44,13 @@ public struct SeccompProfile: Sendable {
     public static func build(extraDenied: [String]) throws -> SeccompProfile {
         guard let ctx = seccomp_init(cseccomp_act_allow()) else { throw SandboxError.unavailable("libseccomp: seccomp_init failed") }
         defer { seccomp_release(ctx) }
+        // A binary search over system call numbers instead of a list: fewer instructions for each call the
+        // program makes, and far less work for the kernel when it installs the filter (it emulates the
+        // filter for every system call number of every architecture to build its allow cache; with the
+        // list, that was about 0.3 ms of every run's start). The decisions are the same.
+        guard seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) == 0 else {
+            throw SandboxError.unavailable("libseccomp: cannot build a binary-tree filter (SCMP_FLTATR_CTL_OPTIMIZE needs libseccomp 2.5)")
+        }
         let eperm = cseccomp_act_errno(UInt16(EPERM))
 
         for name in deniedSyscalls + extraDenied {
