@@ -32,10 +32,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")]),
-        // pid 1 of every run, executed by the setup child in launch.c: C alone, static (after pivot_root the
-        // run's root need not hold a dynamic loader or libc), and small to execute.
-        .executableTarget(name: "glovebox-init", cSettings: [.define("_GNU_SOURCE"), .headerSearchPath("../CSandbox/include")],
-                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        // pid 1 of every run, executed by the setup child in launch.c: C without a C library (sys.h), static
+        // (after pivot_root the run's root need not hold a dynamic loader or libc), about 10 KB to execute.
+        .executableTarget(name: "glovebox-init",
+                          cSettings: [.headerSearchPath("../CSandbox/include"), .headerSearchPath("../CSandbox"),
+                                      .unsafeFlags(["-ffreestanding", "-fno-stack-protector", "-fno-builtin"])],
+                          linkerSettings: [.unsafeFlags(["-static-executable", "-Xclang-linker", "-nostdlib"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),

@@ -95,9 +95,10 @@ static int join(char *out, size_t cap, const char *a, const char *b) {
     return 0;
 }
 
-// mkdir -p for every parent of `path` (and `path` itself when `last` is set).
-static int mkdir_parents(char *path, int last) {
-    for (char *p = path + 1; *p; p++) {
+// mkdir -p for every parent of `path` below its first `from` bytes, which name a directory that exists
+// (the new root), and for `path` itself when `last` is set.
+static int mkdir_parents(char *path, size_t from, int last) {
+    for (char *p = path + from + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
         int rc = mkdir(path, 0755);
@@ -108,8 +109,8 @@ static int mkdir_parents(char *path, int last) {
     return 0;
 }
 
-static int make_mount_point(char *path, int is_dir) {
-    if (mkdir_parents(path, is_dir) < 0) return -1;
+static int make_mount_point(char *path, size_t from, int is_dir) {
+    if (mkdir_parents(path, from, is_dir) < 0) return -1;
     if (is_dir) return 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return errno == EEXIST ? 0 : -1;
@@ -126,26 +127,27 @@ static int set_attrs(const char *path, uint64_t set, unsigned flags) {
 
 static void apply_mount(const struct gb_launch *spec, const struct gb_mount *m) {
     char path[PATH_MAX];
+    const size_t root = strlen(spec->root);
     CHECK(join(path, sizeof path, spec->root, m->target), GB_STEP_MKDIR);
     switch (m->kind) {
     case GB_MOUNT_BIND_RO:
     case GB_MOUNT_BIND_RW:
-        CHECK(make_mount_point(path, m->is_dir), GB_STEP_MKDIR);
+        CHECK(make_mount_point(path, root, m->is_dir), GB_STEP_MKDIR);
         CHECK(mount(m->source, path, NULL, MS_BIND | MS_REC, NULL), GB_STEP_BIND);
         CHECK(set_attrs(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                         (m->kind == GB_MOUNT_BIND_RO ? MOUNT_ATTR_RDONLY : 0), AT_RECURSIVE), GB_STEP_REMOUNT);
         break;
     case GB_MOUNT_SYMLINK:
-        CHECK(mkdir_parents(path, 0), GB_STEP_MKDIR);
+        CHECK(mkdir_parents(path, root, 0), GB_STEP_MKDIR);
         CHECK(symlink(m->source, path), GB_STEP_SYMLINK);
         break;
     case GB_MOUNT_DEVICE:
-        CHECK(make_mount_point(path, 0), GB_STEP_MKDIR);
+        CHECK(make_mount_point(path, root, 0), GB_STEP_MKDIR);
         CHECK(mount(m->source, path, NULL, MS_BIND, NULL), GB_STEP_DEVICE);
         CHECK(set_attrs(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0), GB_STEP_REMOUNT);
         break;
     case GB_MOUNT_TMPFS:
-        CHECK(mkdir_parents(path, 1), GB_STEP_MKDIR);
+        CHECK(mkdir_parents(path, root, 1), GB_STEP_MKDIR);
         CHECK(mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, m->data), GB_STEP_TMPFS);
         break;
     default:
@@ -158,7 +160,7 @@ static void mount_proc(const struct gb_launch *spec) {
     static const char *const readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"};
     char path[PATH_MAX];
     CHECK(join(path, sizeof path, spec->root, "/proc"), GB_STEP_PROC);
-    CHECK(mkdir_parents(path, 1), GB_STEP_MKDIR);
+    CHECK(mkdir_parents(path, strlen(spec->root), 1), GB_STEP_MKDIR);
     CHECK(mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), GB_STEP_PROC);
     for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
         CHECK(join(path, sizeof path, spec->root, readonly[i]), GB_STEP_PROC);
@@ -200,8 +202,12 @@ static void enter_network(const struct gb_launch *spec) {
 // MARK: - Privileges
 
 static void drop_privileges(const struct gb_launch *spec) {
-    for (int cap = 0; cap <= 63; cap++) {
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) report_and_exit(spec->err_fd, GB_STEP_CAPBSET, errno);
+    // Every capability the kernel knows: they are numbered from 0 without gaps, and the first number past
+    // the last one answers EINVAL.
+    for (int cap = 0; ; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+        if (errno == EINVAL && cap > 0) break;
+        report_and_exit(spec->err_fd, GB_STEP_CAPBSET, errno);
     }
     CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), GB_STEP_AMBIENT);
     CHECK(syscall(SYS_setgroups, 0, NULL), GB_STEP_SETGROUPS);
@@ -295,58 +301,8 @@ static int setup_main(void *arg) {
 
 // MARK: - clone3 on a new stack
 
-// clone3 with a stack returns in the child on that stack, with no frame to return to: like glibc's and
-// musl's clone(), a few instructions call fn(arg) there and exit with its result. glibc's clone() cannot
-// be used, since it has no CLONE_INTO_CGROUP.
-//   long gb_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg)
-// Returns the child's pid in the parent, or -errno.
-long gb_clone3_on_stack(struct clone_args *args, size_t size, int (*fn)(void *), void *arg);
-#if defined(__x86_64__)
-__asm__(
-    ".text\n"
-    ".globl gb_clone3_on_stack\n"
-    ".hidden gb_clone3_on_stack\n"
-    ".type gb_clone3_on_stack, @function\n"
-    "gb_clone3_on_stack:\n"
-    "    mov %rdx, %r8\n"            // fn: r8 and r9 survive the syscall (rcx and r11 do not)
-    "    mov %rcx, %r9\n"            // arg
-    "    mov $435, %eax\n"           // SYS_clone3
-    "    syscall\n"
-    "    test %rax, %rax\n"
-    "    jnz 1f\n"
-    "    xor %ebp, %ebp\n"           // child: outermost frame, on the new (16-byte aligned) stack
-    "    mov %r9, %rdi\n"
-    "    call *%r8\n"
-    "    mov %eax, %edi\n"
-    "    mov $60, %eax\n"            // SYS_exit
-    "    syscall\n"
-    "    hlt\n"
-    "1:  ret\n"
-    ".size gb_clone3_on_stack, .-gb_clone3_on_stack\n");
-#elif defined(__aarch64__)
-__asm__(
-    ".text\n"
-    ".globl gb_clone3_on_stack\n"
-    ".hidden gb_clone3_on_stack\n"
-    ".type gb_clone3_on_stack, %function\n"
-    "gb_clone3_on_stack:\n"
-    "    mov x9, x2\n"               // fn: the svc preserves every register but x0
-    "    mov x10, x3\n"              // arg
-    "    mov x8, #435\n"             // SYS_clone3
-    "    svc #0\n"
-    "    cbnz x0, 1f\n"
-    "    mov x29, xzr\n"             // child: outermost frame, on the new stack
-    "    mov x30, xzr\n"
-    "    mov x0, x10\n"
-    "    blr x9\n"
-    "    mov x8, #93\n"              // SYS_exit
-    "    svc #0\n"
-    "    brk #0\n"
-    "1:  ret\n"
-    ".size gb_clone3_on_stack, .-gb_clone3_on_stack\n");
-#else
-#error "the launcher needs a clone3 trampoline for this architecture (see gb_clone3_on_stack)"
-#endif
+// gb_clone3_on_stack (gb_clone3.h): glibc's clone() cannot be used, since it has no CLONE_INTO_CGROUP.
+#include "gb_clone3.h"
 // The seccomp program as a sealed memfd: init reads it after its execve.
 static int filter_memfd(const void *filter, size_t bytes) {
     int fd = memfd_create("glovebox-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);

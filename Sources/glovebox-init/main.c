@@ -16,30 +16,33 @@
 //   fd 5    GB_INIT_FILTER_FD: the seccomp program (struct sock_filter[]), or closed for none
 //   every signal blocked; no_new_privs set; no capabilities; not root
 // Nothing else is open: the setup child marked every other descriptor close-on-exec.
+//
+// No C library. Every run executes this program, and a static glibc spends a few hundred microseconds
+// starting (its CPU feature probing traps to the hypervisor in a VM, IRELATIVE relocations, TLS) on work
+// init never uses: measured in BENCHMARKS.md. So: its own entry point (_start below), system calls made
+// directly (sys.h), a few string functions, no TLS (hence no stack protector), no errno: every call's
+// result is checked as the kernel returns it, -errno on failure.
 
 #include "gb_launch.h"
+#include "sys.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <linux/filter.h>
+#include <linux/limits.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
-#include <sched.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <linux/wait.h>
 
-static void report_and_exit(int step, int err) {
-    struct gb_error_report r = {.step = step, .err = err};
-    ssize_t n;
-    do { n = write(GB_INIT_REPORT_FD, &r, sizeof r); } while (n < 0 && errno == EINTR);
-    _exit(127);
+// MARK: - Failure reporting
+
+static _Noreturn void report_and_exit(int step, long result) {
+    struct gb_error_report r = {.step = step, .err = (int32_t)-result};
+    long n;
+    do { n = sys_write(GB_INIT_REPORT_FD, &r, sizeof r); } while (n == -EINTR);
+    sys_exit_group(127);
 }
 
-#define CHECK(expr, step) do { if ((expr) < 0) report_and_exit((step), errno); } while (0)
+// `result` is a raw system call result: negative is -errno.
+#define CHECK(result, step) do { long r_ = (result); if (r_ < 0) report_and_exit((step), r_); } while (0)
 
 // MARK: - The seccomp program
 
@@ -47,69 +50,64 @@ static struct sock_filter filter[BPF_MAXINSNS];
 static unsigned short filter_len;  // 0: no filter
 
 static void read_filter(void) {
-    if (fcntl(GB_INIT_FILTER_FD, F_GETFD) < 0) {
-        if (errno != EBADF) report_and_exit(GB_STEP_SECCOMP, errno);
-        return;  // none given
-    }
+    long flags = sys_fcntl(GB_INIT_FILTER_FD, F_GETFD, 0);
+    if (flags == -EBADF) return;  // none given
+    CHECK(flags, GB_STEP_SECCOMP);
     size_t got = 0;
-    for (;;) {
-        ssize_t n = pread(GB_INIT_FILTER_FD, (char *)filter + got, sizeof filter - got, (off_t)got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) report_and_exit(GB_STEP_SECCOMP, errno);
+    while (got < sizeof filter) {
+        long n = sys_pread(GB_INIT_FILTER_FD, (char *)filter + got, sizeof filter - got, (long)got);
+        if (n == -EINTR) continue;
+        CHECK(n, GB_STEP_SECCOMP);
         if (n == 0) break;
         got += (size_t)n;
-        if (got == sizeof filter) break;
     }
     char extra;
-    if (got == 0 || got % sizeof filter[0] != 0 || pread(GB_INIT_FILTER_FD, &extra, 1, (off_t)got) != 0) {
-        report_and_exit(GB_STEP_SECCOMP, EINVAL);
+    if (got == 0 || got % sizeof filter[0] != 0 || sys_pread(GB_INIT_FILTER_FD, &extra, 1, (long)got) != 0) {
+        report_and_exit(GB_STEP_SECCOMP, -EINVAL);
     }
     filter_len = (unsigned short)(got / sizeof filter[0]);
-    close(GB_INIT_FILTER_FD);
+    sys_close(GB_INIT_FILTER_FD);
 }
 
 // MARK: - The program
 
 static const char *env_value(char *const *envp, const char *name) {
-    size_t n = strlen(name);
+    size_t n = gb_strlen(name);
     for (; envp && *envp; envp++) {
-        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') return *envp + n + 1;
+        if (gb_strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') return *envp + n + 1;
     }
-    return NULL;
+    return 0;
 }
 
-// execve, searching PATH from the program's own environment when the name has no slash.
-static int exec_program(const char *name, char *const *argv, char *const *envp) {
-    if (strchr(name, '/')) return execve(name, argv, envp);
+// execve, searching PATH from the program's own environment when the name has no slash. Returns -errno.
+static long exec_program(const char *name, char *const *argv, char *const *envp) {
+    if (gb_strchr(name, '/')) return sys_execve(name, argv, envp);
     const char *path = env_value(envp, "PATH");
     if (!path) path = "/usr/bin:/bin";
-    int saved = ENOENT;
+    long saved = -ENOENT;
     char candidate[PATH_MAX];
-    size_t name_len = strlen(name);
+    size_t name_len = gb_strlen(name);
     while (*path) {
-        const char *end = strchr(path, ':');
-        size_t len = end ? (size_t)(end - path) : strlen(path);
+        const char *end = gb_strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : gb_strlen(path);
         if (len > 0 && len + 1 + name_len + 1 <= sizeof candidate) {
-            memcpy(candidate, path, len);
+            gb_memcpy(candidate, path, len);
             candidate[len] = '/';
-            memcpy(candidate + len + 1, name, name_len + 1);
-            execve(candidate, argv, envp);
-            if (errno != ENOENT && errno != ENOTDIR) saved = errno;
+            gb_memcpy(candidate + len + 1, name, name_len + 1);
+            long rc = sys_execve(candidate, argv, envp);
+            if (rc != -ENOENT && rc != -ENOTDIR) saved = rc;
         }
         if (!end) break;
         path = end + 1;
     }
-    errno = saved;
-    return -1;
+    return saved;
 }
 
 static void reset_signals(void) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &dfl, NULL);  // fails harmlessly for glibc-reserved real-time signals
+    struct gb_kernel_sigaction dfl = {.handler = GB_SIG_DFL};
+    for (int sig = 1; sig <= GB_NSIG; sig++) {
+        if (sig == GB_SIGKILL || sig == GB_SIGSTOP) continue;
+        sys_rt_sigaction(sig, &dfl, 0);
     }
 }
 
@@ -122,83 +120,85 @@ struct program {
 static int program_main(void *arg) {
     const struct program *p = arg;
     // Only 0, 1, 2 and the report descriptor (which closes itself at the execve) reach the program.
-    CHECK(fcntl(GB_INIT_REPORT_FD, F_SETFD, FD_CLOEXEC), GB_STEP_CLOSE_FDS);
-    CHECK(syscall(SYS_close_range, GB_INIT_REPORT_FD + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
+    CHECK(sys_fcntl(GB_INIT_REPORT_FD, F_SETFD, FD_CLOEXEC), GB_STEP_CLOSE_FDS);
+    CHECK(sys_close_range(GB_INIT_REPORT_FD + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
     reset_signals();
-    sigset_t none;
-    sigemptyset(&none);
-    CHECK(sigprocmask(SIG_SETMASK, &none, NULL), GB_STEP_SIGNALS);
-    CHECK(setsid(), GB_STEP_SETSID);
+    CHECK(sys_sigprocmask(GB_SIG_SETMASK, 0), GB_STEP_SIGNALS);
+    CHECK(sys_setsid(), GB_STEP_SETSID);
     if (filter_len > 0) {
         struct sock_fprog prog = {.len = filter_len, .filter = filter};
-        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), GB_STEP_SECCOMP);
+        CHECK(sys_prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (long)&prog), GB_STEP_SECCOMP);
     }
-    exec_program(p->argv[0], p->argv, p->envp);
-    report_and_exit(GB_STEP_EXECVE, errno);
-    return 127;
+    report_and_exit(GB_STEP_EXECVE, exec_program(p->argv[0], p->argv, p->envp));
 }
 
 static char program_stack[256 * 1024] __attribute__((aligned(16)));
 
-static pid_t spawn_program(const struct program *p) {
-    return clone(program_main, program_stack + sizeof program_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)p);
+static long spawn_program(const struct program *p) {
+    struct clone_args args = {
+        .flags = CLONE_VM | CLONE_VFORK,
+        .exit_signal = GB_SIGCHLD,
+        .stack = (uint64_t)(uintptr_t)program_stack,
+        .stack_size = sizeof program_stack,
+    };
+    return gb_clone3_on_stack(&args, sizeof args, program_main, (void *)p);
 }
 
 // MARK: - init
 
-static _Noreturn void reap_until_program_exits(pid_t program) {
-    sigset_t all;
-    sigfillset(&all);
+static _Noreturn void reap_until_program_exits(long program) {
     for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&all, &info);
+        char info[128];  // siginfo_t
+        long sig = sys_sigwaitinfo_all(info);
         if (sig < 0) continue;
-        if (sig != SIGCHLD) {
-            kill(program, sig);
+        if (sig != GB_SIGCHLD) {
+            sys_kill(program, (int)sig);
             continue;
         }
         for (;;) {
             int status = 0;
-            pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG | __WALL, NULL);
+            long pid = sys_wait4(-1, &status, WNOHANG | __WALL);
             if (pid <= 0) break;
             if (pid != program) continue;
-            ssize_t n;
-            do { n = write(GB_INIT_STATUS_FD, &status, sizeof status); } while (n < 0 && errno == EINTR);
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            long n;
+            do { n = sys_write(GB_INIT_STATUS_FD, &status, sizeof status); } while (n == -EINTR);
+            int exited = (status & 0x7f) == 0;
+            sys_exit_group(exited ? (status >> 8) & 0xff : 128 + (status & 0x7f));
         }
     }
 }
 
-static int started_by_gloveboxd(int argc, char **argv) {
-    return getpid() == 1 && argc >= 3 && strcmp(argv[1], "--") == 0 &&
-           fcntl(GB_INIT_REPORT_FD, F_GETFD) >= 0 && fcntl(GB_INIT_STATUS_FD, F_GETFD) >= 0;
+static int started_by_gloveboxd(long argc, char **argv) {
+    return sys_getpid() == 1 && argc >= 3 && gb_strncmp(argv[1], "--", 3) == 0 &&
+           sys_fcntl(GB_INIT_REPORT_FD, F_GETFD, 0) >= 0 && sys_fcntl(GB_INIT_STATUS_FD, F_GETFD, 0) >= 0;
 }
 
-int main(int argc, char **argv, char **envp) {
+// Called by _start (sys.h) with the initial stack: argc, argv[], NULL, envp[], NULL.
+_Noreturn void gb_init_main(long *stack) {
+    long argc = stack[0];
+    char **argv = (char **)(stack + 1);
+    char **envp = argv + argc + 1;
     if (!started_by_gloveboxd(argc, argv)) {
         static const char usage[] =
             "glovebox-init is the first process of every gloveboxd run: gloveboxd starts it inside the run's\n"
             "namespaces, as pid 1, with the descriptors it expects. It is not meant to be run by hand.\n";
-        ssize_t n = write(2, usage, sizeof usage - 1);
-        (void)n;
-        return 2;
+        sys_write(2, usage, sizeof usage - 1);
+        sys_exit_group(2);
     }
     // First of all: the program runs as the same uid, and must never read or write init's memory
     // (through /proc or ptrace), since init is not under the seccomp filter. execve made it dumpable.
-    CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), GB_STEP_DUMPABLE);
+    CHECK(sys_prctl(PR_SET_DUMPABLE, 0, 0), GB_STEP_DUMPABLE);
     // Kept across the execve (no credentials changed), set again so that it does not rest on that.
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
-    sigset_t all;
-    sigfillset(&all);
-    CHECK(sigprocmask(SIG_SETMASK, &all, NULL), GB_STEP_SIGNALS);
+    CHECK(sys_prctl(PR_SET_PDEATHSIG, GB_SIGKILL, 0), GB_STEP_PDEATHSIG);
+    CHECK(sys_sigprocmask(GB_SIG_SETMASK, ~0ULL), GB_STEP_SIGNALS);
     read_filter();
 
     struct program p = {.argv = argv + 2, .envp = envp};
-    pid_t program = spawn_program(&p);
+    long program = spawn_program(&p);
     CHECK(program, GB_STEP_FORK);
     // init keeps only the status descriptor: the program's output pipes close when the program's
     // processes are gone, and the report pipe's end tells gloveboxd the program was executed.
-    CHECK(syscall(SYS_close_range, 0, GB_INIT_STATUS_FD - 1, 0), GB_STEP_CLOSE_FDS);
-    CHECK(syscall(SYS_close_range, GB_INIT_STATUS_FD + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
+    CHECK(sys_close_range(0, GB_INIT_STATUS_FD - 1, 0), GB_STEP_CLOSE_FDS);
+    CHECK(sys_close_range(GB_INIT_STATUS_FD + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
     reap_until_program_exits(program);
 }
