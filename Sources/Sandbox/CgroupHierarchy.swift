@@ -1,5 +1,6 @@
 import CSandbox
 import GloveboxSystem
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,7 +43,17 @@ public enum CgroupHierarchy: Sendable {
         }
     }
 
-    /// Names of run cgroups left from an earlier daemon of this instance (it died mid-run).
+    /// Starts making runs' cgroups ahead of need, where the hierarchy allows (v1: see CgroupV1Driver).
+    /// Call it once the leftovers of an earlier daemon are removed.
+    public func startSpares(logger: Logger) throws {
+        if case .legacy(let d) = self { try d.startSpares(capacity: 2, logger: logger) }
+    }
+
+    /// Whether `name` (from leftoverRuns) is cgroups made ahead of need rather than a run's.
+    public static func isSpare(_ name: String) -> Bool { name.hasPrefix(CgroupV1Driver.sparePrefix) }
+
+    /// Names of run cgroups left from an earlier daemon of this instance (it died mid-run), and of the
+    /// spares it had made.
     public func leftoverRuns() -> [String] {
         switch self {
         case .unified(let d): return d.leftoverRuns()

@@ -1,5 +1,7 @@
 import CSandbox
 import GloveboxSystem
+import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,11 +11,28 @@ import Glibc
 /// there: CLONE_INTO_CGROUP, `cgroup.kill` and `cgroup.events` make placement, killing and waiting exact.
 /// Without it, the freezer stops the whole group before every task is SIGKILLed; with it, a run has no
 /// freezer cgroup at all (one hierarchy fewer to make, join and remove per run).
+///
+/// Making a run's v1 cgroups (a directory in each hierarchy, the device list, the OOM eventfd, the
+/// cgroup.procs descriptors) is most of a run's preparation, about 0.8 ms: once `startSpares` is called,
+/// a thread keeps two sets made ahead of need, named `spare-N`. A run takes one, renames it `run-N` (v1
+/// renames within a parent) and writes its own limits; with none ready it makes its own, as before.
 public final class CgroupV1Driver: Sendable {
     static let controllers = ["memory", "pids", "cpu", "cpuacct", "devices", "freezer"]
+    static let sparePrefix = "spare-"
     /// controller -> this instance's directory in that hierarchy
     let bases: [String: String]
     let unifiedBase: String?
+    private let spares = Mutex(Spares())
+    /// Held while a spare is being made: taking it waits out a maker caught mid-way at shutdown.
+    private let making = Mutex(())
+    private let wake: Int32
+
+    private struct Spares {
+        var ready: [CgroupV1Run] = []
+        var next = 0
+        var started = false
+        var stopped = false
+    }
 
     init(mountRoot: String, membership: [String: String], unified: (mount: String, own: String)?, instance: String) throws {
         var bases: [String: String] = [:]
@@ -35,6 +54,8 @@ public final class CgroupV1Driver: Sendable {
             unifiedBase = nil
         }
         // cpuset children start empty; not used, so nothing to copy.
+        wake = gb_eventfd()
+        if wake < 0 { throw SystemError("eventfd", errno: errno) }
     }
 
     public var description: String {
@@ -44,9 +65,21 @@ public final class CgroupV1Driver: Sendable {
     /// The hierarchies a new run joins: the freezer only where there is no unified cgroup to kill with.
     var runControllers: [String] { unifiedBase == nil ? Self.controllers : Self.controllers.filter { $0 != "freezer" } }
 
+    private func newRun(_ name: String) -> CgroupV1Run {
+        CgroupV1Run(name: name, dirs: bases.filter { runControllers.contains($0.key) }.mapValues { cgroupJoin($0, name) },
+                    unified: unifiedBase.map { cgroupJoin($0, name) })
+    }
+
     func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
-        let run = CgroupV1Run(name: name, dirs: bases.filter { runControllers.contains($0.key) }.mapValues { cgroupJoin($0, name) },
-                              unified: unifiedBase.map { cgroupJoin($0, name) })
+        if let spare = takeSpare() {
+            do {
+                try spare.adopt(as: name, unified: unifiedBase.map { cgroupJoin($0, name) }, limits: limits)
+                return spare
+            } catch {
+                try? spare.remove()  // and make the run's own below
+            }
+        }
+        let run = newRun(name)
         do {
             try run.create(limits)
         } catch {
@@ -56,30 +89,103 @@ public final class CgroupV1Driver: Sendable {
         return run
     }
 
+    // MARK: - Spares
+
+    /// Starts the thread that keeps `capacity` spares ready (called once leftovers are removed).
+    func startSpares(capacity: Int, logger: Logger) throws {
+        let start = spares.withLock { s in
+            defer { s.started = true }
+            return !s.started && !s.stopped
+        }
+        guard start else { return }
+        try spawnDetachedThread { [self] in makeSpares(capacity: capacity, logger: logger) }
+    }
+
+    private func takeSpare() -> CgroupV1Run? {
+        let spare: CgroupV1Run? = spares.withLock { $0.ready.isEmpty ? nil : $0.ready.removeFirst() }
+        if spare != nil {
+            var one: UInt64 = 1
+            _ = write(wake, &one, 8)
+        }
+        return spare
+    }
+
+    private func makeSpares(capacity: Int, logger: Logger) {
+        while true {
+            while true {
+                let name: String? = spares.withLock { s in
+                    guard !s.stopped, s.ready.count < capacity else { return nil }
+                    defer { s.next += 1 }
+                    return Self.sparePrefix + String(s.next)
+                }
+                guard let name else { break }
+                let made: Bool = making.withLock { _ in
+                    let spare = newRun(name)
+                    do {
+                        try spare.createSpare(devices: MountPlan.devices.map(\.number))
+                    } catch {
+                        try? spare.remove()
+                        // Runs still make their own cgroups; this only loses the head start.
+                        logger.error("cannot make cgroups ahead of need; runs make their own", metadata: ["error": "\(error)"])
+                        return false
+                    }
+                    let kept = spares.withLock { s in
+                        if s.stopped { return false }
+                        s.ready.append(spare)
+                        return true
+                    }
+                    if !kept { try? spare.remove() }
+                    return kept
+                }
+                if !made { break }
+            }
+            if spares.withLock({ $0.stopped }) { return }
+            var counter: UInt64 = 0
+            while read(wake, &counter, 8) < 0 && errno == EINTR {}
+        }
+    }
+
+    /// Stops making spares and removes those made (at shutdown, before the instance goes).
+    func removeSpares() {
+        let ready: [CgroupV1Run] = spares.withLock { s in
+            s.stopped = true
+            defer { s.ready = [] }
+            return s.ready
+        }
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+        making.withLock { _ in }  // a spare being made is kept by nobody: its maker removes it
+        for spare in ready { try? spare.remove() }
+    }
+
     /// A run left by an earlier daemon: every hierarchy is looked at (an older daemon made a freezer
     /// cgroup for every run); the ones it does not have are skipped when removing.
     func adopt(name: String) -> RunCgroup {
         CgroupV1Run(name: name, dirs: bases.mapValues { cgroupJoin($0, name) }, unified: unifiedBase.map { cgroupJoin($0, name) })
     }
 
+    /// Runs, and spares, left by an earlier daemon of this instance.
     func leftoverRuns() -> [String] {
+        let left = { (name: String) in name.hasPrefix("run-") || name.hasPrefix(Self.sparePrefix) }
         var names = Set<String>()
-        for base in bases.values { names.formUnion(subdirectories(of: base).filter { $0.hasPrefix("run-") }) }
-        if let unifiedBase { names.formUnion(subdirectories(of: unifiedBase).filter { $0.hasPrefix("run-") }) }
+        for base in bases.values { names.formUnion(subdirectories(of: base).filter(left)) }
+        if let unifiedBase { names.formUnion(subdirectories(of: unifiedBase).filter(left)) }
         return names.sorted()
     }
 
     func removeInstance() {
+        removeSpares()
         for base in bases.values { _ = rmdir(base) }
         if let unifiedBase { _ = rmdir(unifiedBase) }
     }
 }
 
 final class CgroupV1Run: RunCgroup, @unchecked Sendable {
-    // Descriptors are set in create(), before the object is shared, and closed in remove() at the end.
-    let name: String
-    let dirs: [String: String]
-    let unified: String?
+    // Names, paths and descriptors are set in create() or createSpare() and adopt(), before the object is
+    // shared with a run, and descriptors closed in remove() at the end.
+    private(set) var name: String
+    private(set) var dirs: [String: String]
+    private(set) var unified: String?
     var cloneTarget: FileDescriptor?
     var oomEvents: FileDescriptor?
     var oomEventsArePriority: Bool { false }
@@ -96,27 +202,80 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
 
     private func file(_ controller: String, _ name: String) -> String { cgroupJoin(dirs[controller]!, name) }
 
+    /// A run's cgroups, made and limited for it.
     func create(_ limits: CgroupLimits) throws {
-        for controller in CgroupV1Driver.controllers where dirs[controller] != nil { try FileIO.mkdir(dirs[controller]!, existOK: false) }
-        if let unified { try FileIO.mkdir(unified, existOK: false) }
-
-        try FileIO.write(file("memory", "memory.limit_in_bytes"), String(limits.memoryBytes))
-        let memsw = file("memory", "memory.memsw.limit_in_bytes")
-        if FileIO.exists(memsw) { try FileIO.write(memsw, String(limits.memoryBytes)) }
-        try FileIO.write(file("pids", "pids.max"), String(limits.pids))
-        try FileIO.write(file("cpu", "cpu.cfs_period_us"), String(CPUQuota.periodMicroseconds))
-        try FileIO.write(file("cpu", "cpu.cfs_quota_us"), String(CPUQuota(cpus: limits.cpus).quotaMicroseconds))
+        try makeDirectories()
+        try makeUnified()
+        try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
         try FileIO.write(file("devices", "devices.deny"), "a")
-        for d in limits.devices { try FileIO.write(file("devices", "devices.allow"), "c \(d.major):\(d.minor) rwm") }
+        try allow(limits.devices)
+        try watchOOM()
+        try openProcs()
+    }
 
-        // OOM notification: an eventfd the kernel signals through cgroup.event_control.
+    /// Cgroups made ahead of need (`spare-N`), with everything but the run's own limits: no device but
+    /// `devices`, the OOM eventfd, the cgroup.procs descriptors. No unified cgroup: cgroup2 cannot rename.
+    func createSpare(devices: [DeviceNumber]) throws {
+        try makeDirectories()
+        try FileIO.write(file("devices", "devices.deny"), "a")
+        try allow(devices)
+        try watchOOM()
+        try openProcs()
+    }
+
+    /// Makes a spare the run `name`'s: renamed (the descriptors follow), its unified cgroup made, its own
+    /// limits written and the devices it has beyond the spare's allowed.
+    func adopt(as newName: String, unified newUnified: String?, limits: CgroupLimits) throws {
+        var renamed: [String: String] = [:]
+        for (controller, dir) in dirs {
+            let target = cgroupJoin(String(dir.dropLast(name.count)), newName)
+            guard rename(dir, target) == 0 else { throw SystemError("rename cgroup", dir, errno: errno) }
+            renamed[controller] = target
+        }
+        let order = CgroupV1Driver.controllers.filter { renamed[$0] != nil }
+        procs = zip(order, procs).map { (cgroupJoin(renamed[$0.0]!, "cgroup.procs"), $0.1.fd) }
+        dirs = renamed
+        name = newName
+        unified = newUnified
+        try makeUnified()
+        try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
+        try allow(limits.devices.filter { !MountPlan.devices.map(\.number).contains($0) })
+    }
+
+    private func makeDirectories() throws {
+        for controller in CgroupV1Driver.controllers where dirs[controller] != nil { try FileIO.mkdir(dirs[controller]!, existOK: false) }
+    }
+
+    private func makeUnified() throws {
+        guard let unified else { return }
+        try FileIO.mkdir(unified, existOK: false)
+        cloneTarget = try FileDescriptor.open(unified, O_RDONLY | O_DIRECTORY)
+    }
+
+    private func limit(memoryBytes: UInt64, pids: Int, cpus: Double) throws {
+        try FileIO.write(file("memory", "memory.limit_in_bytes"), String(memoryBytes))
+        let memsw = file("memory", "memory.memsw.limit_in_bytes")
+        if FileIO.exists(memsw) { try FileIO.write(memsw, String(memoryBytes)) }
+        try FileIO.write(file("pids", "pids.max"), String(pids))
+        try FileIO.write(file("cpu", "cpu.cfs_period_us"), String(CPUQuota.periodMicroseconds))
+        try FileIO.write(file("cpu", "cpu.cfs_quota_us"), String(CPUQuota(cpus: cpus).quotaMicroseconds))
+    }
+
+    private func allow(_ devices: [DeviceNumber]) throws {
+        for d in devices { try FileIO.write(file("devices", "devices.allow"), "c \(d.major):\(d.minor) rwm") }
+    }
+
+    /// OOM notification: an eventfd the kernel signals through cgroup.event_control.
+    private func watchOOM() throws {
         let efd = try syscallValue("eventfd") { gb_eventfd() }
         let eventFD = FileDescriptor(efd)
         let control = try FileDescriptor.open(file("memory", "memory.oom_control"), O_RDONLY)
         try FileIO.write(file("memory", "cgroup.event_control"), "\(eventFD.raw) \(control.raw)")
         oomEvents = eventFD
         oomControl = control
-        if let unified { cloneTarget = try FileDescriptor.open(unified, O_RDONLY | O_DIRECTORY) }
+    }
+
+    private func openProcs() throws {
         procs = try CgroupV1Driver.controllers.filter { dirs[$0] != nil }.map { controller in
             let path = file(controller, "cgroup.procs")
             return (path, try FileDescriptor.open(path, O_WRONLY))

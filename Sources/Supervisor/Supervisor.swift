@@ -71,6 +71,11 @@ public final class Supervisor: Sendable {
         try checkHost()
         recover()
         try mountRunsDirectory()
+        do {
+            try cgroups.startSpares(logger: logger)
+        } catch {
+            logger.error("no cgroups made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
+        }
         for problem in policies.problems { audit(.policyRejected, problem) }
         audit(.daemonStart, "gloveboxd started: \(cgroups.description); templates \(policies.names.joined(separator: ", "))")
     }
@@ -92,6 +97,7 @@ public final class Supervisor: Sendable {
             try? cgroup.killAll()
             _ = cgroup.waitUntilEmpty(milliseconds: 5000)
             do { try cgroup.remove() } catch { logger.error("cannot remove leftover cgroup", metadata: ["run": "\(name)", "error": "\(error)"]) }
+            if CgroupHierarchy.isSpare(name) { continue }  // made ahead of need, never used
             logger.warning("ended a run left by an earlier daemon", metadata: ["run": "\(name)"])
         }
         for name in FileIO.entries(of: config.stateDirectory + "/runs") {
