@@ -40,6 +40,10 @@ public final class SandboxRun: @unchecked Sendable {
     public private(set) var cgroup: RunCgroup?
     public private(set) var volume: StorageVolume?
     private var process: LaunchedProcess?
+    /// The run's mount namespace, held from the launch to the cleanup: when the run's last process exits,
+    /// the kernel then has no mount tree to tear down on the way (an RCU grace period and every mount's
+    /// release, about 0.2 ms of each run's end); it goes in the cleanup, after the client has its record.
+    private var mountNamespace: FileDescriptor?
     private var startedAt = 0.0
     public private(set) var missingPaths: [String] = []
     private var overlay: String?
@@ -116,6 +120,9 @@ public final class SandboxRun: @unchecked Sendable {
             seccomp: spec.seccomp, network: network)
         startedAt = Monotonic.now()
         process = try SandboxLauncher.launch(launch, cgroup: cgroup, deadline: startedAt + spec.limits.timeoutSeconds)
+        // The pid cannot be another process's: it is the unreaped child behind the pidfd. A program that is
+        // already gone has released its namespace, and there is nothing to hold.
+        if let process { mountNamespace = try? FileDescriptor.open("/proc/\(process.pid)/ns/mnt", O_RDONLY) }
     }
 
     /// What a readable control descriptor means for the run.
@@ -238,6 +245,8 @@ public final class SandboxRun: @unchecked Sendable {
 
     /// Removes everything the run made: processes (if any are left), cgroup, storage, directories.
     public func cleanup() {
+        mountNamespace?.close()
+        mountNamespace = nil
         if let cgroup {
             if let process { _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL); SandboxLauncher.reap(process) }
             try? cgroup.killAll()
