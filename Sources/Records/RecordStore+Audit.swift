@@ -62,7 +62,7 @@ extension RecordStore {
         if notes.isEmpty { return nil }
         let operation = "append audit event"
         do throws(RecordError) {
-            try Statement(db, "SAVEPOINT audit_events", operation: operation, path: path).run()
+            try Statement(db, "SAVEPOINT audit_events", cache: statements, operation: operation, path: path).run()
         } catch {
             return error
         }
@@ -70,14 +70,16 @@ extension RecordStore {
             for note in notes {
                 try appendEvent(db, note.kind, runID: record.id, uid: record.clientUID, template: record.template, detail: note.detail, time: time)
             }
-            try Statement(db, "RELEASE audit_events", operation: operation, path: path).run()
+            try Statement(db, "RELEASE audit_events", cache: statements, operation: operation, path: path).run()
             return nil
         } catch {
-            _ = try? Statement(db, "ROLLBACK TO audit_events", operation: operation, path: path).run()
-            _ = try? Statement(db, "RELEASE audit_events", operation: operation, path: path).run()
+            _ = try? Statement(db, "ROLLBACK TO audit_events", cache: statements, operation: operation, path: path).run()
+            _ = try? Statement(db, "RELEASE audit_events", cache: statements, operation: operation, path: path).run()
             return error
         }
     }
+
+    private static let insertEventSQL = "INSERT INTO events (\(RecordStore.auditColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 
     /// Appends one event inside the caller's transaction (`audit_head` read and advanced with it).
     private func appendEvent(_ db: OpaquePointer, _ kind: AuditKind, runID: Int64?, uid: UInt32?, template: String?,
@@ -88,8 +90,7 @@ extension RecordStore {
                                template: template, detail: detail, previousHash: lastHash)
         event.hash = event.computedHash
 
-        let insert = try Statement(db, "INSERT INTO events (\(RecordStore.auditColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                                   operation: operation, path: path)
+        let insert = try Statement(db, Self.insertEventSQL, cache: statements, operation: operation, path: path)
         try insert.bind(1, event.seq)
         try insert.bind(2, event.time)
         try insert.bind(3, event.kind.rawValue)
@@ -101,7 +102,7 @@ extension RecordStore {
         try insert.bind(9, event.hash)
         try insert.run()
 
-        let advance = try Statement(db, "UPDATE audit_head SET count = ?1, last_hash = ?2 WHERE id = 1",
+        let advance = try Statement(db, "UPDATE audit_head SET count = ?1, last_hash = ?2 WHERE id = 1", cache: statements,
                                     operation: operation, path: path)
         try advance.bind(1, event.seq)
         try advance.bind(2, event.hash)
@@ -189,7 +190,7 @@ extension RecordStore {
 
     /// `audit_head`'s count and last hash; a missing row (the file was edited) is SQLITE_CORRUPT.
     private func auditHead(_ db: OpaquePointer, operation: String) throws(RecordError) -> (count: Int64, lastHash: String) {
-        let statement = try Statement(db, "SELECT count, last_hash FROM audit_head WHERE id = 1",
+        let statement = try Statement(db, "SELECT count, last_hash FROM audit_head WHERE id = 1", cache: statements,
                                       operation: operation, path: path)
         guard try statement.step() else {
             throw RecordError(operation: operation, code: SQLITE_CORRUPT, message: "the audit head row is missing", path: path)
@@ -202,14 +203,14 @@ extension RecordStore {
     private func withTransaction<T: Sendable>(_ begin: String, operation: String,
                                     _ body: (OpaquePointer) throws(RecordError) -> T) throws(RecordError) -> T {
         try connection.withLock { (db) throws(RecordError) -> T in
-            try Statement(db, begin, operation: operation, path: path).run()
+            try Statement(db, begin, cache: statements, operation: operation, path: path).run()
             do throws(RecordError) {
                 let result = try body(db)
-                try Statement(db, "COMMIT", operation: operation, path: path).run()
+                try Statement(db, "COMMIT", cache: statements, operation: operation, path: path).run()
                 return result
             } catch {
                 if sqlite3_get_autocommit(db) == 0 {
-                    _ = try? Statement(db, "ROLLBACK", operation: operation, path: path).run()
+                    _ = try? Statement(db, "ROLLBACK", cache: statements, operation: operation, path: path).run()
                 }
                 throw error
             }

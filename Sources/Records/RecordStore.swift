@@ -20,6 +20,8 @@ public final class RecordStore: @unchecked Sendable {
     public let path: String
     /// Internal, not private: RecordStore+Audit.swift works on the same connection under the same lock.
     let connection: Mutex<OpaquePointer>
+    /// The statements every run makes, kept prepared; used only under `connection`'s lock.
+    let statements = StatementCache()
 
     /// Opens (creating if needed, mode 0600) the database at `path`: WAL journal, synchronous=NORMAL,
     /// foreign keys on, a 5 s busy timeout; creates or migrates the schema (`PRAGMA user_version`).
@@ -32,8 +34,9 @@ public final class RecordStore: @unchecked Sendable {
 
     deinit {
         connection.withLock { db in
-            // Every statement is finalized by the time its locked section ends, so this closes for real
+            // Every other statement is finalized by the time its locked section ends, so this closes for real
             // (and checkpoints the WAL when this is the last connection).
+            statements.finalizeAll()
             _ = sqlite3_close_v2(db)
         }
     }
@@ -53,7 +56,7 @@ public final class RecordStore: @unchecked Sendable {
 
     func insertRow(_ db: OpaquePointer, _ record: RunRecord) throws(RecordError) -> Int64 {
         let operation = "insert run"
-        let statement = try Statement(db, Self.insertSQL, operation: operation, path: path)
+        let statement = try Statement(db, Self.insertSQL, cache: statements, operation: operation, path: path)
         try bindFields(of: record, to: statement, operation: operation)
         try statement.run()
         return sqlite3_last_insert_rowid(db)
@@ -61,7 +64,7 @@ public final class RecordStore: @unchecked Sendable {
 
     func updateRow(_ db: OpaquePointer, _ record: RunRecord) throws(RecordError) {
         let operation = "update run \(record.id)"
-        let statement = try Statement(db, Self.updateSQL, operation: operation, path: path)
+        let statement = try Statement(db, Self.updateSQL, cache: statements, operation: operation, path: path)
         try bindFields(of: record, to: statement, operation: operation)
         try statement.bind(Int32(Schema.writableColumns.count + 1), record.id)
         try statement.run()

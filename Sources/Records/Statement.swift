@@ -8,22 +8,51 @@ public struct Statement: ~Copyable {
     private let db: OpaquePointer
     private let operation: String
     private let path: String
+    /// Where the prepared statement goes back to instead of being finalized.
+    private let cache: StatementCache?
+    private let sql: String
 
     public init(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(RecordError) {
-        var handle: OpaquePointer?
-        let rc = sql.withCString { sqlite3_prepare_v2(db, $0, -1, &handle, nil) }
-        guard rc == SQLITE_OK, let handle else {
-            // On failure sqlite3_prepare_v2 leaves *handle NULL; finalize(NULL) would be a harmless no-op anyway.
-            throw Statement.error(db, operation: operation, path: path, code: rc)
-        }
-        self.handle = handle
+        self.handle = try Statement.prepare(db, sql, flags: 0, operation: operation, path: path)
         self.db = db
         self.operation = operation
         self.path = path
+        self.cache = nil
+        self.sql = sql
+    }
+
+    /// A statement taken from `cache` (prepared there the first time), returned to it reset and unbound at
+    /// the end of its scope. For the statements of every run; the cache belongs to `db`'s connection and is
+    /// used under the same lock.
+    public init(_ db: OpaquePointer, _ sql: String, cache: StatementCache, operation: String, path: String) throws(RecordError) {
+        if let kept = cache.take(sql) {
+            self.handle = kept
+        } else {
+            self.handle = try Statement.prepare(db, sql, flags: UInt32(SQLITE_PREPARE_PERSISTENT), operation: operation, path: path)
+        }
+        self.db = db
+        self.operation = operation
+        self.path = path
+        self.cache = cache
+        self.sql = sql
+    }
+
+    private static func prepare(_ db: OpaquePointer, _ sql: String, flags: UInt32, operation: String, path: String) throws(RecordError) -> OpaquePointer {
+        var handle: OpaquePointer?
+        let rc = sql.withCString { sqlite3_prepare_v3(db, $0, -1, flags, &handle, nil) }
+        guard rc == SQLITE_OK, let handle else {
+            // On failure sqlite3_prepare_v3 leaves *handle NULL; finalize(NULL) would be a harmless no-op anyway.
+            throw Statement.error(db, operation: operation, path: path, code: rc)
+        }
+        return handle
     }
 
     deinit {
-        sqlite3_finalize(handle)
+        if let cache {
+            cache.giveBack(sql, handle)
+        } else {
+            sqlite3_finalize(handle)
+        }
     }
 
     /// The error the connection reports now, falling back to `code` when the connection has none recorded.
@@ -118,5 +147,36 @@ public struct Statement: ~Copyable {
         guard let text = sqlite3_column_text(handle, column) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, column))
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+}
+
+/// Prepared statements kept for a connection's life, keyed by their SQL: parsing and planning a statement
+/// cost more than running the small ones a run makes. A statement in use is out of the cache, so the same
+/// SQL used twice at once gets a second statement, finalized when it comes back to a full slot.
+/// Not thread-safe: used under the lock that serializes its connection, and finalized before it closes.
+public final class StatementCache: @unchecked Sendable {
+    private var idle: [String: OpaquePointer] = [:]
+
+    public init() {}
+
+    func take(_ sql: String) -> OpaquePointer? {
+        idle.removeValue(forKey: sql)
+    }
+
+    func giveBack(_ sql: String, _ handle: OpaquePointer) {
+        // Reset: no longer reading, locks released, a failed step's error cleared; then no old values bound.
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        if idle[sql] == nil {
+            idle[sql] = handle
+        } else {
+            sqlite3_finalize(handle)
+        }
+    }
+
+    /// Finalizes every statement kept (before the connection closes).
+    public func finalizeAll() {
+        for handle in idle.values { sqlite3_finalize(handle) }
+        idle = [:]
     }
 }

@@ -1,3 +1,4 @@
+import CSQLite
 import Dispatch
 import Foundation
 import Synchronization
@@ -393,5 +394,66 @@ final class RecordStoreTests: XCTestCase {
         XCTAssertEqual(RecordError(operation: "read run 3", code: 11, message: "bad", path: "/x.db").description,
                        "cannot read run 3 in /x.db: bad")
         XCTAssertFalse(RecordError(operation: "open", code: 14, message: "m", path: "/x.db").isDiskFull)
+    }
+}
+
+extension RecordStoreTests {
+    /// Statements prepared on the connection (sqlite3_next_stmt), with their SQL.
+    private func preparedStatements(_ store: RecordStore) -> [String] {
+        store.connection.withLock { db in
+            var result: [String] = []
+            var statement = sqlite3_next_stmt(db, nil)
+            while let s = statement {
+                result.append(String(cString: sqlite3_sql(s)))
+                statement = sqlite3_next_stmt(db, s)
+            }
+            return result
+        }
+    }
+
+    /// The statements of every run are prepared once and kept: a thousand runs leave the same few on the
+    /// connection, each distinct, and a kept statement comes back clean after a failure.
+    func testRunStatementsArePreparedOnceAndReusedCleanly() throws {
+        let store = try RecordStore(path: dbPath)
+        var record = sample()
+        record.id = try store.insert(record, auditing: [AuditNote(.runAccepted, "accepted")]).id
+        let kept = preparedStatements(store)
+        XCTAssertFalse(kept.isEmpty)
+        XCTAssertEqual(Set(kept).count, kept.count, "one of each: \(kept)")
+        for i in 0..<1000 {
+            var r = sample(uid: UInt32(i))
+            r.id = try store.insert(r, auditing: [AuditNote(.runAccepted, "accepted \(i)")]).id
+            r.status = .ok
+            XCTAssertNil(try store.update(r, auditing: [AuditNote(.runFinished, "finished \(i)")]))
+        }
+        XCTAssertEqual(Set(preparedStatements(store)), Set(kept).union(preparedStatements(store)), "nothing but kept statements")
+        XCTAssertLessThanOrEqual(preparedStatements(store).count, 12, "\(preparedStatements(store))")
+
+        // The update statement fails (no such run), then serves a good one with none of the old bindings.
+        var missing = sample()
+        missing.id = 999_999
+        XCTAssertEqual(recordError { try store.update(missing) }?.code, SQLITE_NOTFOUND)
+        record.status = .exitedNonzero
+        record.exitCode = 3
+        try store.update(record)
+        XCTAssertEqual(try store.run(id: record.id)?.status, .exitedNonzero)
+        XCTAssertEqual(try store.run(id: record.id)?.exitCode, 3)
+        XCTAssertNil(try store.run(id: record.id)?.signal, "no value left bound from an earlier use")
+        XCTAssertNil(try store.verifyAudit(), "every event appended, the chain intact")
+        XCTAssertEqual(try store.auditEvents().count, 2001)
+    }
+
+    /// The same SQL used twice at once gets two statements; the second is finalized when it comes back.
+    func testTheSameStatementInUseTwiceAtOnceIsTwoStatements() throws {
+        let store = try RecordStore(path: dbPath)
+        let sql = "SELECT count FROM audit_head WHERE id = 1"
+        try store.connection.withLock { (db) throws(RecordError) in
+            let first = try Statement(db, sql, cache: store.statements, operation: "t", path: dbPath)
+            let second = try Statement(db, sql, cache: store.statements, operation: "t", path: dbPath)
+            XCTAssertTrue(try first.step())
+            XCTAssertTrue(try second.step())
+            XCTAssertEqual(first.int64(0), second.int64(0))
+        }
+        XCTAssertEqual(preparedStatements(store).filter { $0 == sql }.count, 1)
     }
 }
