@@ -46,8 +46,8 @@ final class CompactJSONTests: XCTestCase {
         let request = RunRequest(template: "t", argv: ["a"], environment: ["K": "V"], limits: limits, outputs: ["o"], hasWorkdir: true)
         let json = try JSONValue.parse(request.wireJSON)
         guard case .object(let members) = json, case .object(let limitMembers)? = json["limits"] else { return XCTFail("\(json)") }
-        XCTAssertEqual(Set(members.keys), Set(Mirror(reflecting: request).children.compactMap(\.label)))
-        XCTAssertEqual(Set(limitMembers.keys), Set(limitFields))
+        XCTAssertEqual(Set(members.map(\.key)), Set(Mirror(reflecting: request).children.compactMap(\.label)))
+        XCTAssertEqual(Set(limitMembers.map(\.key)), Set(limitFields))
     }
 
     static func records() -> [RunRecord] {
@@ -102,7 +102,7 @@ final class CompactJSONTests: XCTestCase {
                 return zip(a, fa).allSatisfy { same($0, $1) }
             case .object(let o):
                 guard let fo = f as? [String: Any], fo.count == o.count else { return false }
-                return o.allSatisfy { k, v in fo[k].map { same(v, $0) } ?? false }
+                return o.allSatisfy { m in fo[m.key].map { same(m.value, $0) } ?? false }
             }
         }
         for d in documents {
@@ -129,6 +129,19 @@ final class CompactJSONTests: XCTestCase {
             }
         }
         XCTAssertNoThrow(try JSONValue.parse(Array(String(repeating: "[", count: 64).utf8) + Array(String(repeating: "]", count: 64).utf8)))
+    }
+
+    /// An object's members keep their order; a name twice is refused wherever it is, in big objects too.
+    func testObjectMembersKeepTheirOrderAndNamesAreUnique() throws {
+        let names = (0..<5000).map { "m\($0)" }
+        let object = "{" + names.map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+        guard case .object(let members) = try JSONValue.parse(Array(object.utf8)) else { return XCTFail("not an object") }
+        XCTAssertEqual(members.map(\.key), names)
+        XCTAssertEqual(try JSONValue.parse(Array(object.utf8))["m4999"], .number("1"))
+        let twice = "{" + names.map { "\"\($0)\":1" }.joined(separator: ",") + ",\"m17\":2}"
+        XCTAssertThrowsError(try JSONValue.parse(Array(twice.utf8))) { error in
+            XCTAssertTrue("\(error)".contains("duplicate member \"m17\""), "\(error)")
+        }
     }
 
     /// Random damage to valid documents is read or refused, never a crash.
