@@ -262,23 +262,35 @@ public final class Supervisor: Sendable {
             guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SandboxError.invalid("\(path) exists and is not a socket") }
             unlink(path)
         }
+        // Bound and listening under a temporary name, then renamed into place: a client never finds the path
+        // before the daemon listens on it (it would get "connection refused").
+        let staging = path + ".new"
+        unlink(staging)
         let fd = FileDescriptor(try syscallValue("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw SandboxError.invalid("socket path too long: \(path)") }
+        let bytes = Array(staging.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SandboxError.invalid("socket path too long: \(path) (at most \(MemoryLayout.size(ofValue: address.sun_path) - 5) bytes)")
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
         try withUnsafePointer(to: &address) { p in
             try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                _ = try syscallValue("bind", path) { bind(fd.raw, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                _ = try syscallValue("bind", staging) { bind(fd.raw, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
         }
-        if let group = config.socketGroup {
-            guard let gid = Authorization.groupID(group) else { throw SandboxError.invalid("socket group '\(group)' does not exist") }
-            try syscallValue("chown", path) { chown(path, 0, gid) }
+        do {
+            if let group = config.socketGroup {
+                guard let gid = Authorization.groupID(group) else { throw SandboxError.invalid("socket group '\(group)' does not exist") }
+                try syscallValue("chown", staging) { chown(staging, 0, gid) }
+            }
+            try syscallValue("chmod", staging) { chmod(staging, mode_t(config.socketMode)) }
+            try syscallValue("listen", staging) { listen(fd.raw, 128) }
+            try syscallValue("rename the socket to", path) { rename(staging, path) }
+        } catch {
+            unlink(staging)
+            throw error
         }
-        try syscallValue("chmod", path) { chmod(path, mode_t(config.socketMode)) }
-        try syscallValue("listen", path) { listen(fd.raw, 128) }
         return fd
     }
 
