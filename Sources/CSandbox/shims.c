@@ -89,6 +89,8 @@ ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out) {
 
 int gb_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+int gb_set_pipe_size(int fd, int bytes) { return fcntl(fd, F_SETPIPE_SZ, bytes); }
+
 int gb_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 
 int gb_close_range(unsigned first, unsigned last) { return (int)syscall(SYS_close_range, first, last, 0); }

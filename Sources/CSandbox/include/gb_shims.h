@@ -18,6 +18,9 @@ ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out);
 // pipe2(O_CLOEXEC) (a _GNU_SOURCE declaration).
 int gb_pipe_cloexec(int fds[2]);
 
+// fcntl(F_SETPIPE_SZ): the pipe's capacity, at least `bytes` (rounded up by the kernel); returns it.
+int gb_set_pipe_size(int fd, int bytes);
+
 int gb_pidfd_send_signal(int pidfd, int sig);
 int gb_close_range(unsigned first, unsigned last);
 
