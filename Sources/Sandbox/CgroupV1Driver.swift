@@ -226,15 +226,13 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     /// Makes a spare the run `name`'s: renamed (the descriptors follow), its unified cgroup made, its own
     /// limits written and the devices it has beyond the spare's allowed.
     func adopt(as newName: String, unified newUnified: String?, limits: CgroupLimits) throws {
-        var renamed: [String: String] = [:]
         for (controller, dir) in dirs {
             let target = cgroupJoin(String(dir.dropLast(name.count)), newName)
             guard rename(dir, target) == 0 else { throw SystemError("rename cgroup", dir, errno: errno) }
-            renamed[controller] = target
+            dirs[controller] = target  // at once: a failure part-way still removes every directory by its name
         }
-        let order = CgroupV1Driver.controllers.filter { renamed[$0] != nil }
-        procs = zip(order, procs).map { (cgroupJoin(renamed[$0.0]!, "cgroup.procs"), $0.1.fd) }
-        dirs = renamed
+        let order = CgroupV1Driver.controllers.filter { dirs[$0] != nil }
+        procs = zip(order, procs).map { (cgroupJoin(dirs[$0.0]!, "cgroup.procs"), $0.1.fd) }
         name = newName
         unified = newUnified
         try makeUnified()
