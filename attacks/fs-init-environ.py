@@ -1,4 +1,4 @@
-# Tries: to read the environment and memory of the run's init (pid 1), a copy of gloveboxd, same uid.
+# Tries: to read the environment and memory of the run's init (pid 1, glovebox-init), same uid.
 # Expected: EACCES: init made itself non-dumpable, so /proc/1/environ and /proc/1/mem need ptrace rights.
 import os
 from _common import oserror, result

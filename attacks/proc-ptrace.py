@@ -1,4 +1,4 @@
-# Tries: to trace or read the memory of the run's init (pid 1, our parent, a fork of gloveboxd):
+# Tries: to trace or read the memory of the run's init (pid 1, our parent, glovebox-init, unfiltered):
 # PTRACE_ATTACH, PTRACE_SEIZE, PTRACE_TRACEME, process_vm_readv.
 # Expected: EPERM for each, from seccomp (init is also non-dumpable).
 import ctypes

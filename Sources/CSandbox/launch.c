@@ -76,7 +76,7 @@ const char *gb_step_name(int step) {
 
 // MARK: - Failure reporting
 
-static void report_and_exit(int fd, int step, int err) {
+static _Noreturn void report_and_exit(int fd, int step, int err) {
     struct gb_error_report r = {.step = step, .err = err};
     ssize_t n;
     do { n = write(fd, &r, sizeof r); } while (n < 0 && errno == EINTR);
@@ -246,26 +246,33 @@ struct setup {
     int filter_fd;      // a sealed memfd with the seccomp program, or -1
 };
 
-// Gives init its descriptors at the numbers it expects (gb_launch.h) and marks every other one
-// close-on-exec. Sources are first copied above the targets, since any of them may be 0 to 5.
-static int arrange_descriptors(const struct setup *s, int *init_fd) {
+// Gives init its descriptors at the numbers it expects (gb_launch.h), marks every other one close-on-exec,
+// and returns the descriptor of glovebox-init to execute. Sources are first copied above the targets, since
+// any of them may be 0 to 5; a failure is reported on the copy of the report pipe, whose number no longer
+// moves.
+static int arrange_descriptors(const struct setup *s) {
     const struct gb_launch *spec = s->spec;
     const int sources[] = {spec->stdin_fd, spec->stdout_fd, spec->stderr_fd, spec->err_fd, spec->status_fd, s->filter_fd};
-    enum { COUNT = sizeof sources / sizeof sources[0], FIRST_FREE = COUNT };
+    enum { COUNT = sizeof sources / sizeof sources[0], FIRST_FREE = COUNT, REPORT = GB_INIT_REPORT_FD };
     int moved[COUNT];
+    moved[REPORT] = fcntl(spec->err_fd, F_DUPFD_CLOEXEC, FIRST_FREE);
+    if (moved[REPORT] < 0) report_and_exit(spec->err_fd, GB_STEP_DUP, errno);
     for (int i = 0; i < COUNT; i++) {
+        if (i == REPORT) continue;
         moved[i] = sources[i] < 0 ? -1 : fcntl(sources[i], F_DUPFD_CLOEXEC, FIRST_FREE);
-        if (sources[i] >= 0 && moved[i] < 0) return -1;
+        if (sources[i] >= 0 && moved[i] < 0) report_and_exit(moved[REPORT], GB_STEP_DUP, errno);
     }
-    if ((*init_fd = fcntl(*init_fd, F_DUPFD_CLOEXEC, FIRST_FREE)) < 0) return -1;
+    int init_fd = fcntl(spec->init_fd, F_DUPFD_CLOEXEC, FIRST_FREE);
+    if (init_fd < 0) report_and_exit(moved[REPORT], GB_STEP_DUP, errno);
     for (int i = 0; i < COUNT; i++) {
         if (moved[i] < 0) {
-            if (close(i) < 0 && errno != EBADF) return -1;
+            if (close(i) < 0 && errno != EBADF) report_and_exit(moved[REPORT], GB_STEP_CLOSE_FDS, errno);
         } else if (dup2(moved[i], i) < 0) {     // dup2's copy is not close-on-exec
-            return -1;
+            report_and_exit(moved[REPORT], GB_STEP_DUP, errno);
         }
     }
-    return (int)syscall(SYS_close_range, FIRST_FREE, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (syscall(SYS_close_range, FIRST_FREE, ~0U, CLOSE_RANGE_CLOEXEC) < 0) report_and_exit(moved[REPORT], GB_STEP_CLOSE_FDS, errno);
+    return init_fd;
 }
 
 static int setup_main(void *arg) {
@@ -273,7 +280,7 @@ static int setup_main(void *arg) {
     const struct gb_launch *spec = s->spec;
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
     join_cgroups(spec);
-    if (spec->stall) for (;;) pause();     // every signal is blocked: only SIGKILL ends this
+    if (spec->fault == GB_FAULT_STALL) for (;;) pause();     // every signal is blocked: only SIGKILL ends this
 
     build_root(spec);
     CHECK(sethostname(spec->hostname, strlen(spec->hostname)), GB_STEP_HOSTNAME);
@@ -289,8 +296,8 @@ static int setup_main(void *arg) {
     // run's init dies, and the kernel ends everything in its pid namespace.
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
 
-    int init_fd = spec->init_fd;
-    CHECK(arrange_descriptors(s, &init_fd), GB_STEP_DUP);
+    int init_fd = arrange_descriptors(s);
+    if (spec->fault == GB_FAULT_EXEC_INIT) init_fd = -1;   // fails with EBADF, reported below
     syscall(SYS_execveat, init_fd, "", spec->init_argv, spec->envp, AT_EMPTY_PATH);
     // The report descriptor is now GB_INIT_REPORT_FD.
     struct gb_error_report r = {.step = GB_STEP_EXEC_INIT, .err = errno};

@@ -13,16 +13,25 @@ public enum FaultInjection {
         case writingRecord = "writing-record"
     }
 
-    nonisolated(unsafe) private static let armed: Point? = {
+    private static let armed: Point? = {
         // Read once, before any thread that could change the environment exists (the first call is made
         // from the daemon's start-up, below); never written afterwards.
         guard let value = getenv("GLOVEBOX_FAULT") else { return nil }
         return Point(rawValue: String(cString: value))
     }()
 
-    /// GLOVEBOX_FAULT=stall-setup: every run's setup child hangs before building its root (until killed),
-    /// as a bind of a path on a stuck network filesystem would; for the test of the launch watchdog.
-    public static let stallsSetup: Bool = getenv("GLOVEBOX_FAULT").map { String(cString: $0) == "stall-setup" } ?? false
+    /// Faults of every run's setup child, for the tests of what the daemon does then.
+    public enum SetupFault: String, Sendable {
+        /// Hang before building the root (until killed), as a bind of a path on a stuck network
+        /// filesystem would: the launch watchdog must end the run at its time limit.
+        case stall = "stall-setup"
+        /// Fail to execute glovebox-init, once the descriptors are in init's places: the failure must
+        /// still reach the daemon, named.
+        case failInitExec = "fail-init-exec"
+    }
+
+    /// GLOVEBOX_FAULT naming a SetupFault, read once.
+    public static let setupFault: SetupFault? = getenv("GLOVEBOX_FAULT").flatMap { SetupFault(rawValue: String(cString: $0)) }
 
     /// The armed point, for the daemon's start-up log.
     public static var armedPoint: Point? { armed }

@@ -93,7 +93,11 @@ public enum SandboxLauncher {
                         c.filter_len = UInt16(spec.seccomp.instructionCount)
                         c.init_argv = UnsafePointer(initArgv)
                         c.envp = UnsafePointer(envp)
-                        c.stall = FaultInjection.stallsSetup ? 1 : 0
+                        c.fault = switch FaultInjection.setupFault {
+                        case nil: Int32(GB_FAULT_NONE.rawValue)
+                        case .stall: Int32(GB_FAULT_STALL.rawValue)
+                        case .failInitExec: Int32(GB_FAULT_EXEC_INIT.rawValue)
+                        }
                         return gb_launch(&c, watch.pidfd)
                     }
                 }

@@ -88,8 +88,8 @@ struct Gloveboxd: ParsableCommand {
         if let point = FaultInjection.armedPoint {
             logger.warning("fault injection armed: the daemon will SIGKILL itself", metadata: ["point": "\(point.rawValue)"])
         }
-        if FaultInjection.stallsSetup {
-            logger.warning("fault injection armed: every run's setup hangs until its time limit", metadata: ["point": "stall-setup"])
+        if let fault = FaultInjection.setupFault {
+            logger.warning("fault injection armed: every run's setup fails", metadata: ["point": "\(fault.rawValue)"])
         }
         switch InitProgram.shared {
         case .success(let program): logger.info("each run's pid 1", metadata: ["init": "\(program.path)"])

@@ -165,3 +165,28 @@ extension FaultInjectionTests {
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
     }
 }
+
+extension FaultInjectionTests {
+    /// A setup that fails once the descriptors are in init's places (here, executing glovebox-init)
+    /// still reports the step and errno on the report pipe at its new number: the run is recorded as an
+    /// internal error naming them, and nothing is left.
+    func testASetupFailureAfterTheDescriptorsMovedIsReportedByName() throws {
+        let f = try DaemonFixture()
+        defer {
+            f.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
+        }
+        f.stopDaemon()
+        f.daemonEnvironment = ["GLOVEBOX_FAULT": "fail-init-exec"]
+        try f.start()
+        let outcome = f.run(["/bin/true"])
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(record.status, .internalError)
+        XCTAssertEqual(record.message, "sandbox setup failed at 'execute glovebox-init': \(String(cString: strerror(EBADF)))")
+        let cleaned = Date().addingTimeInterval(5)
+        while !f.runDirectories.isEmpty && Date() < cleaned { usleep(20_000) }
+        XCTAssertEqual(f.runDirectories, [])
+        XCTAssertEqual(HostState.gloveboxMounts(), [])
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .internalError, "the daemon keeps serving")
+    }
+}

@@ -60,7 +60,14 @@ struct gb_launch {
     char *const *init_argv;     // {"glovebox-init", "--", program argv..., NULL}: see glovebox-init
     char *const *envp;
 
-    int stall;          // fault injection (GLOVEBOX_FAULT=stall-setup): hang before building the root
+    int fault;          // fault injection (GLOVEBOX_FAULT), enum gb_setup_fault
+};
+
+// Faults the setup child can be made to show, for the tests of what the daemon does then.
+enum gb_setup_fault {
+    GB_FAULT_NONE = 0,
+    GB_FAULT_STALL = 1,        // hang before building the root, until killed (stall-setup)
+    GB_FAULT_EXEC_INIT = 2,    // execute an invalid descriptor instead of glovebox-init (fail-init-exec)
 };
 
 // The descriptors glovebox-init is given, besides the program's 0, 1 and 2.
