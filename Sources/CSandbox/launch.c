@@ -275,9 +275,36 @@ static int arrange_descriptors(const struct setup *s) {
     return init_fd;
 }
 
+// The child starts with a copy of the daemon's whole descriptor table: other runs' pipes, sockets of
+// clients, the database. Everything the setup does not use is closed first, so that a setup that hangs
+// holds no other run's pipe open (their launches wait for the end of their report pipe).
+static void close_unneeded(const struct setup *s) {
+    const struct gb_launch *spec = s->spec;
+    enum { FIXED = 9, MAX_KEEP = FIXED + 16 };
+    int keep[MAX_KEEP];
+    int n = 0;
+    const int fixed[FIXED] = {spec->init_fd, spec->err_fd, spec->status_fd, spec->stdin_fd, spec->stdout_fd,
+                              spec->stderr_fd, spec->net_fd, s->filter_fd, spec->cgroup_fd};
+    for (int i = 0; i < FIXED; i++) if (fixed[i] >= 0) keep[n++] = fixed[i];
+    if (spec->nprocs > MAX_KEEP - FIXED) report_and_exit(spec->err_fd, GB_STEP_CLOSE_FDS, E2BIG);
+    for (int i = 0; i < spec->nprocs; i++) keep[n++] = spec->procs_fds[i];
+    for (int i = 1; i < n; i++) {   // insertion sort: a handful of numbers
+        int v = keep[i], j = i - 1;
+        while (j >= 0 && keep[j] > v) { keep[j + 1] = keep[j]; j--; }
+        keep[j + 1] = v;
+    }
+    unsigned next = 0;  // the lowest number not yet dealt with
+    for (int i = 0; i < n; i++) {
+        if ((unsigned)keep[i] > next) CHECK(syscall(SYS_close_range, next, (unsigned)keep[i] - 1, 0), GB_STEP_CLOSE_FDS);
+        next = (unsigned)keep[i] + 1;
+    }
+    CHECK(syscall(SYS_close_range, next, ~0U, 0), GB_STEP_CLOSE_FDS);
+}
+
 static int setup_main(void *arg) {
     const struct setup *s = arg;
     const struct gb_launch *spec = s->spec;
+    close_unneeded(s);
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
     join_cgroups(spec);
     if (spec->fault == GB_FAULT_STALL) for (;;) pause();     // every signal is blocked: only SIGKILL ends this
@@ -370,6 +397,8 @@ pid_t gb_launch(const struct gb_launch *spec, int *pidfd) {
     munmap(stack, SETUP_STACK_BYTES);
     if (s.filter_fd >= 0) close(s.filter_fd);
     if (pid < 0) {
+        // clone3 may have stored a pidfd number before failing; it is no descriptor of ours.
+        *pidfd = -1;
         errno = (int)-pid;
         return -1;
     }

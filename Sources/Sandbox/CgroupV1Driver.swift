@@ -120,6 +120,8 @@ public final class CgroupV1Driver: Sendable {
                 }
                 guard let name else { break }
                 let made: Bool = making.withLock { _ in
+                    // removeSpares may have passed already: then no spare must be made behind its back.
+                    if spares.withLock({ $0.stopped }) { return false }
                     let spare = newRun(name)
                     do {
                         try spare.createSpare(devices: MountPlan.devices.map(\.number))

@@ -72,12 +72,13 @@ final class LaunchWatchdog: Sendable {
                 let now = Monotonic.now()
                 var next: Double?
                 for watch in s.watches.values where !watch.fired {
-                    if watch.deadline <= now, watch.pidfd.pointee >= 0 {
-                        _ = gb_pidfd_send_signal(watch.pidfd.pointee, SIGKILL)
+                    // The kernel stores the pidfd's number before it installs the descriptor: until then the
+                    // signal fails (EBADF) and is tried again.
+                    if watch.deadline <= now, watch.pidfd.pointee >= 0, gb_pidfd_send_signal(watch.pidfd.pointee, SIGKILL) == 0 {
                         watch.fired = true
                         continue
                     }
-                    // Expired but not cloned yet: look again in a millisecond.
+                    // Expired but not cloned yet (or not yet signalable): look again in a millisecond.
                     let at = watch.deadline <= now ? now + 0.001 : watch.deadline
                     next = min(next ?? at, at)
                 }

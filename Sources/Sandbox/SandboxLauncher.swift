@@ -111,6 +111,7 @@ public enum SandboxLauncher {
         // The parent keeps only its ends; init holds the report pipe's write end until the program's execve.
         report.write.close(); status.write.close(); out.write.close(); err.write.close(); devNull.close()
         if killedByWatchdog {
+            _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)  // it may have executed init meanwhile
             reap(process)
             throw SandboxError.startTimedOut
         }
