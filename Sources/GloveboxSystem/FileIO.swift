@@ -28,6 +28,14 @@ public enum FileIO {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// The target of the symbolic link at `path` (as readlink(2) gives it), or nil with errno set.
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = Glibc.readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     public static func mkdir(_ path: String, mode: mode_t = 0o755, existOK: Bool = true) throws {
         if Glibc.mkdir(path, mode) == 0 { return }
         let e = errno

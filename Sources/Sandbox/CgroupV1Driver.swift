@@ -239,7 +239,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         unified = newUnified
         try makeUnified()
         try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
-        try allow(limits.devices.filter { !MountPlan.devices.map(\.number).contains($0) })
+        let standard = MountPlan.devices.map(\.number)
+        try allow(limits.devices.filter { !standard.contains($0) })
     }
 
     private func makeDirectories() throws {

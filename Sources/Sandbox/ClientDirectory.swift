@@ -18,10 +18,9 @@ public enum ClientDirectory {
         guard fstat(client.raw, &original) == 0, (original.st_mode & S_IFMT) == S_IFDIR else {
             throw SandboxError.invalid("the workdir descriptor is not a directory")
         }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(client.raw)", &buffer, buffer.count - 1)
-        guard n > 0 else { throw SandboxError.invalid("cannot resolve the workdir descriptor: \(String(cString: strerror(errno)))") }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = FileIO.readLink("/proc/self/fd/\(client.raw)") else {
+            throw SandboxError.invalid("cannot resolve the workdir descriptor: \(String(cString: strerror(errno)))")
+        }
         guard path.hasPrefix("/") else { throw SandboxError.invalid("the workdir is not reachable by path from gloveboxd (\(path))") }
         let fd = gb_open_no_symlinks(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
         guard fd >= 0 else {

@@ -27,9 +27,7 @@ public final class InitProgram: Sendable {
 
     /// Where glovebox-init is looked for, relative to the executable at `executable`.
     public static func candidates(executable: String = "/proc/self/exe") -> [String] {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(executable, &buffer, buffer.count - 1)
-        let resolved = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : executable
+        let resolved = FileIO.readLink(executable) ?? executable
         let directory = resolved.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         return [directory + "/" + fileName, directory + "/../libexec/glovebox/" + fileName]
     }

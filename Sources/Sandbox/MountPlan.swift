@@ -35,10 +35,7 @@ public struct MountPlan: Sendable {
                 continue
             }
             if (st.st_mode & S_IFMT) == S_IFLNK {
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                let n = readlink(path, &buffer, buffer.count - 1)
-                guard n > 0 else { missing.append(path); continue }
-                let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard let target = FileIO.readLink(path) else { missing.append(path); continue }
                 entries.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: path))
             } else {
                 entries.append(Entry(kind: Int32(GB_MOUNT_BIND_RO.rawValue), source: path, target: path,

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import GloveboxClient
 import GloveboxProtocol
+import GloveboxSystem
 import PolicyModel
 #if canImport(Glibc)
 import Glibc
@@ -92,10 +93,7 @@ struct PolicyCommand: ParsableCommand {
         /// gloveboxd beside this executable (as installed, or in a build directory), else the first on PATH.
         static func gloveboxd() -> String? {
             var candidates: [String] = []
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-            if n > 0 {
-                let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let exe = FileIO.readLink("/proc/self/exe") {
                 if let slash = exe.lastIndex(of: "/") { candidates.append(String(exe[..<slash]) + "/gloveboxd") }
             }
             let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"

@@ -118,6 +118,20 @@ final class DaemonFixture: @unchecked Sendable {
         return status
     }
 
+    /// Stops the daemon (with `signal`) and starts it again with `environment` (GLOVEBOX_FAULT, or none).
+    func restart(signal: Int32 = SIGTERM, environment: [String: String] = [:]) throws {
+        stopDaemon(signal: signal)
+        daemonEnvironment = environment
+        try start()
+    }
+
+    /// This daemon's cgroup directories, in every hierarchy, whose path below its instance matches `pattern`
+    /// (find -path), sorted.
+    func cgroupDirectories(_ pattern: String) throws -> [String] {
+        try Self.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", "*\(cgroupInstance)/\(pattern)"]).stdout
+            .split(separator: "\n").map(String.init).sorted()
+    }
+
     /// Stops the daemon and removes the scratch directory.
     func stop() {
         stopDaemon()

@@ -61,21 +61,6 @@ final class DaemonLifecycleTests: FixturesTestCase {
 }
 
 extension DaemonLifecycleTests {
-    /// The v1 cgroups of each hierarchy, named like `pattern`, under the daemon's instance.
-    private func cgroupDirectories(_ f: DaemonFixture, _ pattern: String) throws -> [String] {
-        try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", "*\(f.cgroupInstance)/\(pattern)"]).stdout
-            .split(separator: "\n").map(String.init).sorted()
-    }
-
-    private func waitFor(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
-    }
-
     /// On cgroup v1 the daemon keeps two runs' worth of cgroups made ahead of need (`spare-N`). A run takes
     /// one, renamed to its own name, with its own limits written; a new spare replaces it. At a stop
     /// nothing is left (the fixture's tearDown checks), and a restart removes a killed daemon's spares.
@@ -83,29 +68,29 @@ extension DaemonLifecycleTests {
         guard !CgroupHierarchy.isCgroup2("/sys/fs/cgroup") else { throw XCTSkip("cgroups are made ahead of need on cgroup v1 only") }
         let f = try fixture()
         // A spare has a cgroup in the memory hierarchy (as in each v1 one a run joins), none in the unified one.
-        let spares = { try self.cgroupDirectories(f, "spare-*").filter { $0.contains("/memory/") }.map { String($0.split(separator: "/").last!) } }
-        XCTAssertTrue(try waitFor("spares") { try spares() == ["spare-0", "spare-1"] }, "two spares: \((try? spares()) ?? [])")
-        XCTAssertEqual(try cgroupDirectories(f, "spare-*").filter { $0.contains("/unified/") }, [])
+        let spares = { try f.cgroupDirectories("spare-*").filter { $0.contains("/memory/") }.map { String($0.split(separator: "/").last!) } }
+        XCTAssertTrue(try eventually { try spares() == ["spare-0", "spare-1"] }, "two spares: \((try? spares()) ?? [])")
+        XCTAssertEqual(try f.cgroupDirectories("spare-*").filter { $0.contains("/unified/") }, [])
 
         let client = try spawnClient(f, ["run", "--memory", "200M", "--pids", "77", "--", "/bin/sleep", "3"])
         defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
-        XCTAssertTrue(try waitFor("the run") { try cgroupDirectories(f, "run-*").contains { $0.contains("/unified/") } })
-        let run = try cgroupDirectories(f, "run-*")
+        XCTAssertTrue(try eventually { try f.cgroupDirectories("run-*").contains { $0.contains("/unified/") } })
+        let run = try f.cgroupDirectories("run-*")
         let memory = try XCTUnwrap(run.first { $0.contains("/memory/") }, "\(run)")
         let pids = try XCTUnwrap(run.first { $0.contains("/pids/") }, "\(run)")
         XCTAssertEqual(try String(contentsOfFile: memory + "/memory.limit_in_bytes", encoding: .utf8), "\(200 << 20)\n")
         XCTAssertEqual(try String(contentsOfFile: pids + "/pids.max", encoding: .utf8), "77\n")
-        XCTAssertTrue(try waitFor("a new spare") { try spares() == ["spare-1", "spare-2"] }, "the first spare became the run's: \((try? spares()) ?? [])")
+        XCTAssertTrue(try eventually { try spares() == ["spare-1", "spare-2"] }, "the first spare became the run's: \((try? spares()) ?? [])")
 
         var status: Int32 = 0
         waitpid(client, &status, 0)
         XCTAssertEqual((status >> 8) & 0xff, 0)
-        XCTAssertTrue(try waitFor("the run's removal") { try cgroupDirectories(f, "run-*").isEmpty })
+        XCTAssertTrue(try eventually { try f.cgroupDirectories("run-*").isEmpty })
 
         f.stopDaemon(signal: SIGKILL)
         XCTAssertEqual(try spares(), ["spare-1", "spare-2"], "a killed daemon leaves its spares")
         try f.start()
-        XCTAssertTrue(try waitFor("the new daemon's spares") { try spares() == ["spare-0", "spare-1"] }, "the old spares removed, two new ones: \((try? spares()) ?? [])")
+        XCTAssertTrue(try eventually { try spares() == ["spare-0", "spare-1"] }, "the old spares removed, two new ones: \((try? spares()) ?? [])")
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
     }
 }

@@ -68,6 +68,16 @@ class FixturesTestCase: XCTestCase {
         return f
     }
 
+    /// Whether `condition` holds within `seconds`, looked at every 20 ms.
+    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+
     /// `glovebox <arguments>` against `f`, in the background.
     func spawnClient(_ f: DaemonFixture, _ arguments: [String], stderr: String = "/dev/null") throws -> pid_t {
         try DaemonFixture.spawn([DaemonFixture.glovebox] + arguments, stdout: "/dev/null", stderr: stderr, environment: ["GLOVEBOX_SOCKET": f.socket])

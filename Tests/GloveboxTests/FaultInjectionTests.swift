@@ -18,9 +18,7 @@ final class FaultInjectionTests: XCTestCase {
                 XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "\(point.rawValue): cgroups left behind")
             }
             let loopsBefore = try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout
-            f.stopDaemon()
-            f.daemonEnvironment = ["GLOVEBOX_FAULT": point.rawValue]
-            try f.start()
+            try f.restart(environment: ["GLOVEBOX_FAULT": point.rawValue])
             let workdir = f.scratch + "/wd"
             mkdir(workdir, 0o755)
             let tag = "\(Int.random(in: 100_000...999_999))"
@@ -82,8 +80,7 @@ extension FaultInjectionTests {
         let deadline = Date().addingTimeInterval(10)
         var runDirs: [String] = []
         while runDirs.isEmpty && Date() < deadline {
-            runDirs = try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", "*\(f.cgroupInstance)/run-*"]).stdout
-                .split(separator: "\n").map(String.init)
+            runDirs = try f.cgroupDirectories("run-*")
             usleep(20_000)
         }
         XCTAssertFalse(runDirs.isEmpty)
@@ -102,8 +99,7 @@ extension FaultInjectionTests {
         for dir in runDirs { rmdir(dir + "/stuck") }
         f.stopDaemon()
         try f.start()
-        XCTAssertEqual(try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", "*\(f.cgroupInstance)/run-*"]).stdout, "",
-                       "the leftover is removed at the next start")
+        XCTAssertEqual(try f.cgroupDirectories("run-*"), [], "the leftover is removed at the next start")
     }
 }
 
@@ -118,9 +114,7 @@ extension FaultInjectionTests {
             f.stop()
             XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
         }
-        f.stopDaemon()
-        f.daemonEnvironment = ["GLOVEBOX_FAULT": "stall-setup"]
-        try f.start()
+        try f.restart(environment: ["GLOVEBOX_FAULT": "stall-setup"])
         let tag = "\(Int.random(in: 100_000...999_999))"
         let started = Date()
         let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--timeout", "1s", "--", "/bin/sh", "-c", "true # \(tag)"],
@@ -138,9 +132,7 @@ extension FaultInjectionTests {
             XCTFail("the run was not ended at its time limit\n\(f.log.suffix(1500))")
             // Its thread sleeps in clone3 for ever, and SIGTERM would wait for it: SIGKILL the daemon (the
             // setup child dies with it, by its parent-death signal); a restart removes the run's leftovers.
-            f.stopDaemon(signal: SIGKILL)
-            f.daemonEnvironment = [:]
-            try f.start()
+            try f.restart(signal: SIGKILL)
             return
         }
         let elapsed = Date().timeIntervalSince(started)
@@ -159,9 +151,7 @@ extension FaultInjectionTests {
         XCTAssertEqual(f.runDirectories, [])
         XCTAssertEqual(HostState.gloveboxMounts(), [])
 
-        f.stopDaemon()
-        f.daemonEnvironment = [:]
-        try f.start()
+        try f.restart()
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
     }
 }
@@ -176,9 +166,7 @@ extension FaultInjectionTests {
             f.stop()
             XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
         }
-        f.stopDaemon()
-        f.daemonEnvironment = ["GLOVEBOX_FAULT": "fail-init-exec"]
-        try f.start()
+        try f.restart(environment: ["GLOVEBOX_FAULT": "fail-init-exec"])
         let outcome = f.run(["/bin/true"])
         let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
         XCTAssertEqual(record.status, .internalError)

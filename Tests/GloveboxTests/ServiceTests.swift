@@ -13,15 +13,6 @@ final class ServiceTests: FixturesTestCase {
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
-    }
-
     // MARK: - Audit
 
     func testEveryDecisionIsAuditedAndAnEditedRowIsFound() throws {
