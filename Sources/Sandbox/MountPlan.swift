@@ -4,11 +4,14 @@ import GloveboxSystem
 import Glibc
 #endif
 
-/// The mounts of a run's root, in the order the launcher makes them. Host paths are looked at here, in
-/// the daemon, before the clone: a symlink in the policy's read-only list (/bin → usr/bin on merged-/usr
-/// systems) becomes the same symlink inside, a missing path is left out.
+/// The mounts of a run's root, in the order they are made, in two parts: `shared`, the same for every run of
+/// a policy (its read-only paths, /dev with the standard device nodes and any leased GPU's), made once in a
+/// prepared root (PreparedRoots) that many runs copy; and `run`, each run's own (its workspace, /tmp,
+/// /dev/shm), made by its setup child on the mount points the prepared root has. Host paths are looked at
+/// here, in the daemon, before the clone: a symlink in the policy's read-only list (/bin → usr/bin on
+/// merged-/usr systems) becomes the same symlink inside, a missing path is left out.
 public struct MountPlan: Sendable {
-    public struct Entry: Sendable, Equatable {
+    public struct Entry: Sendable, Hashable {
         public var kind: Int32
         public var source: String
         public var target: String
@@ -16,7 +19,8 @@ public struct MountPlan: Sendable {
         public var isDirectory: Bool = true
     }
 
-    public var entries: [Entry] = []
+    public var shared: [Entry] = []
+    public var run: [Entry] = []
     /// Policy paths that do not exist on this host (reported, not fatal).
     public var missing: [String] = []
 
@@ -36,24 +40,35 @@ public struct MountPlan: Sendable {
             }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 guard let target = FileIO.readLink(path) else { missing.append(path); continue }
-                entries.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: path))
+                shared.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: path))
             } else {
-                entries.append(Entry(kind: Int32(GB_MOUNT_BIND_RO.rawValue), source: path, target: path,
+                shared.append(Entry(kind: Int32(GB_MOUNT_BIND_RO.rawValue), source: path, target: path,
                                      isDirectory: (st.st_mode & S_IFMT) == S_IFDIR))
             }
         }
-        entries.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: workspace, target: workdir))
-        entries.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: tmp, target: "/tmp"))
-        entries.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev", data: "size=64k,nr_inodes=256,mode=0755"))
+        run.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: workspace, target: workdir))
+        run.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: tmp, target: "/tmp"))
+        shared.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev", data: "size=64k,nr_inodes=256,mode=0755"))
         for device in Self.devices {
-            entries.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: "/dev/" + device.name, target: "/dev/" + device.name, isDirectory: false))
+            shared.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: "/dev/" + device.name, target: "/dev/" + device.name, isDirectory: false))
         }
         for device in extraDevices {
-            entries.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: device.hostPath, target: "/dev/" + device.name, isDirectory: false))
+            shared.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: device.hostPath, target: "/dev/" + device.name, isDirectory: false))
         }
         for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-            entries.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: "/dev/" + name))
+            shared.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: "/dev/" + name))
         }
-        entries.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev/shm", data: "size=\(shmBytes),mode=1777"))
+        run.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev/shm", data: "size=\(shmBytes),mode=1777"))
+    }
+
+    /// What a prepared root for this plan is made of: the shared mounts, and the kinds and targets of the
+    /// run's own (their mount points).
+    public var rootKey: RootKey {
+        RootKey(shared: shared, mountPoints: run.map { Entry(kind: $0.kind, source: "", target: $0.target, isDirectory: $0.isDirectory) })
+    }
+
+    public struct RootKey: Hashable, Sendable {
+        public var shared: [Entry]
+        public var mountPoints: [Entry]
     }
 }

@@ -8,8 +8,9 @@ import Glibc
 public struct LaunchSpec: Sendable {
     public var argv: [String]
     public var environment: [String: String]
-    public var plan: MountPlan
-    public var root: String           // an empty directory: the child mounts its root tmpfs here
+    /// The prepared root the run's mount namespace is copied from, and the run's own mounts on it.
+    public var root: PreparedRoot
+    public var mounts: [MountPlan.Entry]
     public var workdir: String        // inside the sandbox
     public var uid: uid_t
     public var gid: gid_t
@@ -31,8 +32,8 @@ public struct LaunchedProcess: Sendable {
 
 /// Calls the C launcher: clone3 with CLONE_VM | CLONE_VFORK into new namespaces (and straight into the
 /// run's cgroup2 directory where there is one; on cgroup v1 the child joins its cgroups itself before
-/// anything else), which builds the root, drops privileges and executes glovebox-init, which starts the
-/// program. Returns once the program has been executed, or throws the step and errno at which the setup,
+/// anything else), which copies the prepared root's mount namespace and makes the run's own mounts in it,
+/// drops privileges and executes glovebox-init, which starts the program. Returns once the program has been executed, or throws the step and errno at which the setup,
 /// init or the program's execve failed.
 public enum SandboxLauncher {
     /// The capacity of a run's stdout and stderr pipes.
@@ -56,9 +57,7 @@ public enum SandboxLauncher {
 
         var arena = CStringArena()
         defer { arena.free() }
-        let mounts = spec.plan.entries.map { e in
-            gb_mount(source: arena.add(e.source), target: arena.add(e.target), data: arena.add(e.data), kind: e.kind, is_dir: e.isDirectory ? 1 : 0)
-        }
+        let mounts = arena.mounts(spec.mounts)
         let rlimits = spec.rlimits.map { gb_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
         let initArgv = arena.array([InitProgram.fileName, "--"] + spec.argv)
         let envp = arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
@@ -80,7 +79,8 @@ public enum SandboxLauncher {
                         c.procs_fds = procsBuffer.baseAddress
                         c.nprocs = Int32(procsBuffer.count)
                         c.net_fd = spec.network?.raw ?? -1
-                        c.root = arena.add(spec.root)
+                        c.root_ns_fd = spec.root.namespace.raw
+                        c.root_dir_fd = spec.root.directory.raw
                         c.mounts = mountsBuffer.baseAddress
                         c.nmounts = Int32(mountsBuffer.count)
                         c.hostname = arena.add(spec.hostname)
@@ -98,7 +98,7 @@ public enum SandboxLauncher {
                         case .stall: Int32(GB_FAULT_STALL.rawValue)
                         case .failInitExec: Int32(GB_FAULT_EXEC_INIT.rawValue)
                         }
-                        return gb_launch(&c, watch.pidfd)
+                        return withExtendedLifetime(spec.root) { gb_launch(&c, watch.pidfd) }
                     }
                 }
             }

@@ -108,8 +108,11 @@ public final class SandboxRun: @unchecked Sendable {
         let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
                              tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4), extraDevices: spec.devices)
         missingPaths = plan.missing
+        startedAt = Monotonic.now()
+        let deadline = startedAt + spec.limits.timeoutSeconds
+        let root = try PreparedRoots.shared.root(for: plan, scratch: spec.directory + "/root", deadline: deadline)
         let launch = LaunchSpec(
-            argv: spec.argv, environment: spec.environment, plan: plan, root: spec.directory + "/root",
+            argv: spec.argv, environment: spec.environment, root: root, mounts: plan.run,
             workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
             rlimits: [
                 (Int32(RLIMIT_CORE.rawValue), 0, 0),
@@ -118,8 +121,7 @@ public final class SandboxRun: @unchecked Sendable {
                 (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes + (1 << 20), spec.limits.storageBytes + (1 << 20)),
             ],
             seccomp: spec.seccomp, network: network)
-        startedAt = Monotonic.now()
-        process = try SandboxLauncher.launch(launch, cgroup: cgroup, deadline: startedAt + spec.limits.timeoutSeconds)
+        process = try SandboxLauncher.launch(launch, cgroup: cgroup, deadline: deadline)
         // The pid cannot be another process's: it is the unreaped child behind the pidfd. A program that is
         // already gone has released its namespace, and there is nothing to hold.
         if let process { mountNamespace = try? FileDescriptor.open("/proc/\(process.pid)/ns/mnt", O_RDONLY) }

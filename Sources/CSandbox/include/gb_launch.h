@@ -42,8 +42,11 @@ struct gb_launch {
     int net_fd;         // a fresh network namespace (loopback up, never used by another run) to join, or
                         // -1 for CLONE_NEWNET at the clone
 
-    // The new root: an empty directory on which the child mounts a small tmpfs.
-    const char *root;
+    // The root: a prepared root (gb_prepare_root), whose namespace the child copies, and the run's
+    // own mounts, made on the mount points it has: binds (taken from the daemon's namespace before the
+    // child leaves it) and tmpfs. At most GB_MAX_RUN_MOUNTS; /proc is mounted after them.
+    int root_ns_fd;
+    int root_dir_fd;
     const struct gb_mount *mounts;
     int nmounts;
     const char *hostname;
@@ -61,6 +64,25 @@ struct gb_launch {
     char *const *envp;
 
     int fault;          // fault injection (GLOVEBOX_FAULT), enum gb_setup_fault
+};
+
+enum { GB_MAX_RUN_MOUNTS = 16 };
+
+// A root prepared once for many runs: a read-only tmpfs with `mounts` (the policy's read-only paths,
+// /dev) and the mount points of each run's own mounts (`run_mounts`: only their kinds and targets are
+// used), pivoted into, in a mount namespace of its own whose mounts are all private.
+struct gb_root {
+    const char *root;           // an empty directory of the daemon's, on which the tmpfs is mounted in the
+                                // new namespace (the daemon's own view of it stays empty)
+    const struct gb_mount *mounts;
+    int nmounts;
+    const struct gb_mount *run_mounts;
+    int nrun_mounts;
+};
+
+struct gb_prepared_root {
+    int ns_fd;      // the namespace (/proc/self/ns/mnt of the child that built it)
+    int root_fd;    // its root directory (O_PATH)
 };
 
 // Faults the setup child can be made to show, for the tests of what the daemon does then.
@@ -85,7 +107,7 @@ enum gb_step {
     GB_STEP_CHDIR, GB_STEP_RLIMIT, GB_STEP_SETSID, GB_STEP_CAPBSET, GB_STEP_SETGROUPS, GB_STEP_SETGID,
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
     GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
-    GB_STEP_NETNS, GB_STEP_CGROUP_NS, GB_STEP_EXEC_INIT,
+    GB_STEP_NETNS, GB_STEP_CGROUP_NS, GB_STEP_EXEC_INIT, GB_STEP_ROOT_NAMESPACE, GB_STEP_ENTER_ROOT,
 };
 
 struct gb_error_report {
@@ -102,6 +124,14 @@ uint64_t gb_namespace_flags(void);
 // the clone, before the child runs, so that another thread (a watchdog) can kill a setup that hangs
 // while this one sleeps.
 pid_t gb_launch(const struct gb_launch *spec, int *pidfd);
+
+// Builds a prepared root in a child (clone3 with CLONE_NEWNS, CLONE_VM, CLONE_VFORK, CLONE_FILES) and returns
+// 0 with descriptors of its mount namespace, which keeps it alive, and of its root (close-on-exec) in
+// *out. On failure returns -1 with
+// errno, and *failure says at which step when the child reported one (else its step is 0: the clone
+// failed, or the child was killed, EINTR). The child's pidfd is stored in *pidfd at the clone, as for
+// gb_launch, so that a watchdog can kill a build that hangs; the caller closes it (when it is not -1).
+int gb_prepare_root(const struct gb_root *root, int *pidfd, struct gb_prepared_root *out, struct gb_error_report *failure);
 
 // Human name of a step, for error messages.
 const char *gb_step_name(int step);

@@ -1,0 +1,107 @@
+import CSandbox
+import GloveboxSystem
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A root built once for many runs (`gb_prepare_root`): a read-only tmpfs holding a policy's read-only
+/// binds, /dev and the mount points of each run's own mounts, pivoted into, in a mount namespace of its
+/// own whose mounts are all private. Each run's setup child copies the namespace and mounts only its own
+/// things. The descriptor keeps the namespace alive; it is closed when the last run that took this root
+/// has been launched and the cache has let it go.
+public final class PreparedRoot: Sendable {
+    let namespace: FileDescriptor
+    let directory: FileDescriptor  // its root (O_PATH)
+    /// Monotonic time at which it was made.
+    let made: Double
+
+    init(namespace: FileDescriptor, directory: FileDescriptor, made: Double) {
+        self.namespace = namespace
+        self.directory = directory
+        self.made = made
+    }
+
+    deinit {
+        namespace.close()
+        directory.close()
+    }
+}
+
+/// The prepared roots, one for each distinct set of shared mounts (a policy, with a set of leased GPUs),
+/// each serving new runs for `lifetime` seconds after it was made. A root is a snapshot of the host's
+/// mounts under the policy's read-only paths when it was made (files changing below them are seen at
+/// once, as they are the same files): a filesystem mounted on the host below a read-only path reaches runs
+/// that start after the root's lifetime, at most two seconds later. Building one costs what building
+/// every run's root used to (BENCHMARKS.md): the run that finds none, or an old one, builds it.
+public final class PreparedRoots: Sendable {
+    public static let shared = PreparedRoots()
+
+    /// How long a root serves new runs after it was made.
+    public static let lifetime = 2.0
+    /// Roots kept at once (distinct policies and GPU sets); the oldest goes first.
+    static let capacity = 8
+
+    private let roots = Mutex<[MountPlan.RootKey: PreparedRoot]>([:])
+
+    /// A root for `plan` made within the last `lifetime` seconds, or a new one built on `scratch` (an empty
+    /// directory of the daemon's; its view of it stays empty). No lock is held while building, so a build
+    /// that hangs (a bind of a stuck network filesystem) holds up only its own run, until `deadline`.
+    func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
+        let key = plan.rootKey
+        let now = Monotonic.now()
+        if let root = roots.withLock({ $0[key] }), now - root.made < Self.lifetime { return root }
+        let root = try Self.build(plan, scratch: scratch, deadline: deadline)
+        // The roots let go are released after the lock: each closes once no launch in progress holds it.
+        _ = roots.withLock { roots in
+            roots[key] = root
+            var old = roots.filter { now - $0.value.made >= Self.lifetime }.map(\.key)
+            if roots.count - old.count > Self.capacity {
+                old += roots.filter { !old.contains($0.key) && $0.key != key }.sorted { $0.value.made < $1.value.made }
+                    .prefix(roots.count - old.count - Self.capacity).map(\.key)
+            }
+            return old.compactMap { roots.removeValue(forKey: $0) }
+        }
+        return root
+    }
+
+    private static func build(_ plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
+        guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
+        var arena = CStringArena()
+        defer { arena.free() }
+        let shared = arena.mounts(plan.shared)
+        let run = arena.mounts(plan.run)
+        let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
+        var failure = gb_error_report()
+        var prepared = gb_prepared_root()
+        let rc = shared.withUnsafeBufferPointer { sharedBuffer in
+            run.withUnsafeBufferPointer { runBuffer in
+                var c = gb_root()
+                c.root = arena.add(scratch)
+                c.mounts = sharedBuffer.baseAddress
+                c.nmounts = Int32(sharedBuffer.count)
+                c.run_mounts = runBuffer.baseAddress
+                c.nrun_mounts = Int32(runBuffer.count)
+                return gb_prepare_root(&c, watch.pidfd, &prepared, &failure)
+            }
+        }
+        let err = errno
+        let killed = LaunchWatchdog.shared.disarm(watch)
+        if watch.pidfd.pointee >= 0 { close(watch.pidfd.pointee) }
+        if killed { throw SandboxError.startTimedOut }
+        guard rc == 0 else {
+            if failure.step == 0 { throw SystemError("build a prepared root", errno: err) }
+            throw SandboxError.launchFailed(step: "prepared root: " + String(cString: gb_step_name(failure.step)), errno: failure.err)
+        }
+        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), made: Monotonic.now())
+    }
+}
+
+extension CStringArena {
+    /// The launcher's form of mount entries; their strings live until free().
+    mutating func mounts(_ entries: [MountPlan.Entry]) -> [gb_mount] {
+        entries.map { e in
+            gb_mount(source: add(e.source), target: add(e.target), data: add(e.data), kind: e.kind, is_dir: e.isDirectory ? 1 : 0)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Sandbox
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs copy a root prepared once for many runs (PreparedRoots): its mounts must reach no other namespace
+/// through propagation, and the host's mounts below a policy's read-only paths must reach runs once the
+/// root is renewed.
+final class PreparedRootTests: FixturesTestCase {
+    /// Every mount a run sees is private: none is shared with, or a slave of, the host's, the prepared
+    /// root's or another run's (mountinfo's optional fields name a peer group or a master otherwise). A
+    /// read-only path on a shared mount of the host's is the case that matters: the daemon's namespace is
+    /// its slave, and a plain bind of it would be too.
+    func testNoMountOfARunPropagatesAnywhere() throws {
+        let dir = try sharedMount()
+        defer { remove(dir) }
+        let f = try fixture(policies: ["shared": policy(readOnly: dir)])
+        for _ in 0..<2 {  // the first run builds the prepared root, the second copies the one kept
+            let outcome = f.run(["/bin/cat", "/proc/self/mountinfo"], template: "shared")
+            XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + f.log.suffix(2000))
+            let lines = outcome.stdout.split(separator: "\n")
+            XCTAssertTrue(lines.contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == dir }, outcome.stdout)
+            for line in lines {
+                let optional = line.split(separator: " ").dropFirst(6).prefix { $0 != "-" }
+                XCTAssertTrue(optional.isEmpty, "a mount that propagates: \(line)")
+            }
+        }
+    }
+
+    /// A filesystem mounted on the host below a read-only path, after the daemon started, is seen by the
+    /// runs that start once the prepared root that was current has outlived PreparedRoots.lifetime.
+    func testAHostMountBelowAReadOnlyPathReachesRunsOnceThePreparedRootIsRenewed() throws {
+        let dir = try sharedMount()
+        defer { remove(dir) }
+        XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
+        let f = try fixture(policies: ["shared": policy(readOnly: dir)])
+        let before = f.run(["/bin/ls", dir + "/sub"], template: "shared")
+        XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
+        XCTAssertEqual(before.stdout, "")
+
+        XCTAssertEqual(mount("tmpfs", dir + "/sub", "tmpfs", 0, "size=1m"), 0, String(cString: strerror(errno)))
+        try DaemonFixture.write(dir + "/sub/marker", "mounted later\n")
+        usleep(UInt32((PreparedRoots.lifetime + 0.2) * 1_000_000))
+        let after = f.run(["/bin/cat", dir + "/sub/marker"], template: "shared")
+        XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
+        XCTAssertEqual(after.stdout, "mounted later\n")
+    }
+
+    /// A tmpfs of the host's, made shared, on a new directory: a daemon started after it has a slave of it.
+    private func sharedMount() throws -> String {
+        var template = Array("/var/tmp/glovebox-prepared-root.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(cString: template)
+        guard mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755") == 0 else {
+            let e = errno
+            rmdir(dir)
+            throw XCTSkip("mount a tmpfs: \(String(cString: strerror(e)))")
+        }
+        XCTAssertEqual(mount("", dir, "", UInt(MS_SHARED), nil), 0, String(cString: strerror(errno)))
+        return dir
+    }
+
+    private func remove(_ dir: String) {
+        _ = umount2(dir + "/sub", Int32(MNT_DETACH))
+        _ = umount2(dir, Int32(MNT_DETACH))
+        _ = rmdir(dir)
+    }
+
+    private func policy(readOnly dir: String) -> String {
+        DaemonTestCase.policy().replacingOccurrences(of: "[limits]", with: """
+            [filesystem]
+            read_only = ["/usr", "/bin", "/lib", "/lib64", "\(dir)"]
+
+            [limits]
+            """)
+    }
+}
