@@ -22,14 +22,14 @@ struct LogStreamer {
         let active = request.follow ? supervisor.activeRun(request.runID) : nil
         active?.log.follow(wake.raw)
         defer { active?.log.unfollow(wake.raw) }
+        // The file is made at the run's first output: none yet means nothing written yet.
         let path = supervisor.logPath(run: request.runID)
-        guard let file = try? FileDescriptor.open(path, O_RDONLY) else {
-            return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "run \(request.runID) has no log")), to: connection.raw)
-        }
+        var file: FileDescriptor?
         var offset: UInt64 = 0
         while true {
             let (size, finished) = active?.log.progress ?? (UInt64.max, true)
-            offset = try copy(from: file, at: offset, upTo: size)
+            if file == nil { file = try? FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW) }
+            if let file { offset = try copy(from: file, at: offset, upTo: size) }
             if finished { break }
             // Wait for more output, the run's end, or the client going away.
             var fds = [pollfd(fd: wake.raw, events: Int16(POLLIN), revents: 0), pollfd(fd: connection.raw, events: Int16(POLLIN), revents: 0)]

@@ -9,11 +9,15 @@ import Glibc
 /// A run's stdout and stderr kept under the state directory, as the same frames the client receives, up
 /// to a cap; past it one note says the rest was not kept. Readers (`glovebox logs --follow`) read the
 /// file and wait on an eventfd of their own, which the writer signals after each append: no polling.
+/// The file is made at the run's first output: a run that writes nothing leaves none (creating an inode
+/// on the state directory's filesystem was the daemon's largest single cost per run; BENCHMARKS.md).
 final class RunLog: Sendable {
     let path: String
     let cap: UInt64
-    private let file: FileDescriptor
     private struct State {
+        var file: FileDescriptor?
+        /// Why the file could not be made; nothing more is kept then.
+        var failure: String?
         var size: UInt64 = 0
         var truncated = false
         var finished = false
@@ -21,16 +25,19 @@ final class RunLog: Sendable {
     }
     private let state = Mutex(State())
 
-    init(path: String, cap: UInt64) throws {
+    init(path: String, cap: UInt64) {
         self.path = path
         self.cap = cap
-        file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
+        // A file of the same name can only be an earlier database's: it must not pass for this run's output.
+        unlink(path)
     }
 
     func append(_ stream: Sandbox.OutputStream, _ bytes: UnsafeRawBufferPointer) {
         let kind: FrameKind = stream == .stdout ? .stdout : .stderr
         state.withLock { s in
             if s.truncated { return }
+            defer { wake(s.followers) }
+            guard let file = s.file ?? open(&s) else { return }
             let header = Frame.header(kind: kind, payloadCount: bytes.count)
             if s.size + UInt64(header.count + bytes.count) > cap {
                 let note = Array("\n[glovebox: output past \(cap) bytes was not kept in the log]\n".utf8)
@@ -40,16 +47,30 @@ final class RunLog: Sendable {
             } else if (try? file.writeAll(header)) != nil, (try? file.writeAll(bytes)) != nil {
                 s.size += UInt64(header.count + bytes.count)
             }
-            wake(s.followers)
         }
     }
+
+    private func open(_ s: inout State) -> FileDescriptor? {
+        do {
+            let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW, mode: 0o600)
+            s.file = file
+            return file
+        } catch {
+            s.failure = "\(error)"
+            s.truncated = true
+            return nil
+        }
+    }
+
+    /// Why the output could not be kept, if it could not.
+    var failure: String? { state.withLock { $0.failure } }
 
     func finish() {
         state.withLock { s in
             s.finished = true
             wake(s.followers)
+            s.file?.close()
         }
-        file.close()
     }
 
     /// Bytes written so far and whether the run is over, read together.

@@ -93,19 +93,19 @@ final class RunSession {
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
         phases.mark("accepted")
 
-        let log: RunLog
+        let log = RunLog(path: supervisor.logPath(run: record.id), cap: admitted.entry.policy.logBytes ?? supervisor.config.logOutputBytes)
         let active: ActiveRun
         do {
-            log = try RunLog(path: supervisor.logPath(run: record.id), cap: admitted.entry.policy.logBytes ?? supervisor.config.logOutputBytes)
             active = try ActiveRun(id: record.id, ownerUID: peer.uid, template: request.template, argv: request.argv,
                                    startedAt: record.startedAt, log: log)
         } catch {
-            finish(&record, status: .internalError, message: "cannot keep the run's log: \(error)")
+            finish(&record, status: .internalError, message: "cannot start watching the run: \(error)")
             return
         }
         supervisor.register(active)
         defer {
             log.finish()
+            if let failure = log.failure { logger.error("the run's output was not kept", metadata: ["error": "\(failure)"]) }
             supervisor.unregister(run: record.id)
         }
         execute(&record, admitted: admitted, uid: uid, active: active, gpus: leased)

@@ -149,6 +149,29 @@ final class RunLifecycleTests: DaemonTestCase {
         XCTAssertEqual(again.stdout, "start \(tag)\nend \(tag)\n", "the log is kept after the run")
     }
 
+    /// A run's log file is made at its first output: a run that writes nothing leaves none and its log
+    /// reads empty, and a follower that came before the first output gets all of it.
+    func testALogIsMadeAtTheFirstOutputAndFollowedFromBeforeIt() throws {
+        let quiet = daemon.run(["/bin/true"])
+        let quietID = try XCTUnwrap(quiet.record?.id)
+        XCTAssertEqual(access(daemon.stateDir + "/logs/run-\(quietID).log", F_OK), -1, "a run without output leaves no log file")
+        let empty = try daemon.cli(["logs", "\(quietID)"])
+        XCTAssertEqual(empty.status, 0, empty.stderr)
+        XCTAssertEqual(empty.stdout, "")
+
+        let tag = marker()
+        let script = "sleep 1; echo late \(tag)"
+        let pid = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sh", "-c", script],
+                                          stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": daemon.socket])
+        defer { var status: Int32 = 0; waitpid(pid, &status, 0) }
+        try waitFor { (try? record(tagged: script)) != nil }
+        let id = try XCTUnwrap(try record(tagged: script)).id
+        XCTAssertEqual(access(daemon.stateDir + "/logs/run-\(id).log", F_OK), -1, "no output yet")
+        let follow = try daemon.cli(["logs", "--follow", "\(id)"])
+        XCTAssertEqual(follow.status, 0, follow.stderr)
+        XCTAssertEqual(follow.stdout, "late \(tag)\n")
+    }
+
     /// A client that dies with the run's output unread resets its connection (ECONNRESET, not EOF, on the
     /// daemon's side): that is still a client going away, and the run goes on under on_disconnect =
     /// "continue", rather than being cancelled as if the client had sent something malformed.
