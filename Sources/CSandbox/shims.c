@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
@@ -180,6 +182,19 @@ unsigned gb_minor(uint64_t dev) { return minor(dev); }
 int gb_limit_malloc_arenas(int n) { return mallopt(M_ARENA_MAX, n); }
 
 int gb_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }
+
+int gb_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); }
+
+int gb_timerfd_set(int fd, double at) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);   // all zero: disarmed
+    if (at > 0) {
+        spec.it_value.tv_sec = (time_t)at;
+        spec.it_value.tv_nsec = (long)((at - (double)spec.it_value.tv_sec) * 1e9);
+        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    }
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
 
 int gb_mount_tmpfs(const char *target, const char *options) {
     return mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options);

@@ -9,10 +9,13 @@ import Glibc
 /// thread cannot: it sleeps in clone3 (CLONE_VFORK) until the child has executed init. A setup can hang
 /// (a bind of a path on a stuck network filesystem), and a run's time limit must hold from its start.
 ///
-/// One thread for the whole daemon, started at the first launch; it sleeps without a timeout while no
-/// launch is in progress. The kernel writes the child's pidfd into the watch at the clone, before the
-/// child runs; `disarm` and the kill take the same lock, so the pidfd is never signalled after the
-/// launching thread has taken it back.
+/// One thread for the whole daemon, started at the first launch, sleeping on a timerfd set to the earliest
+/// deadline of the launches in progress: arming a launch whose deadline is later than that only adds it
+/// to the list, and nothing wakes the thread on a launch's way (an eventfd wake at every arm put a
+/// context switch beside every launch). A deadline of a launch that has ended meanwhile wakes it once, for
+/// nothing. The kernel writes the child's pidfd into the watch at the clone, before the child runs;
+/// `disarm` and the kill take the same lock, so the pidfd is never signalled after the launching thread
+/// has taken it back.
 final class LaunchWatchdog: Sendable {
     static let shared = LaunchWatchdog()
 
@@ -34,14 +37,16 @@ final class LaunchWatchdog: Sendable {
     private struct State {
         var watches: [ObjectIdentifier: Watch] = [:]
         var started = false
+        /// When the timer goes off next (monotonic), or nil when it is disarmed.
+        var timerAt: Double?
     }
 
     private let state = Mutex(State())
-    private let wake: Int32
+    private let timer: Int32
 
     private init() {
-        wake = gb_eventfd()
-        precondition(wake >= 0, "eventfd: \(String(cString: strerror(errno)))")
+        timer = gb_timerfd()
+        precondition(timer >= 0, "timerfd_create: \(String(cString: strerror(errno)))")
     }
 
     /// Watches a launch about to start; `disarm` it once gb_launch has returned.
@@ -49,12 +54,11 @@ final class LaunchWatchdog: Sendable {
         let watch = Watch(deadline: deadline)
         let start = state.withLock { s in
             s.watches[ObjectIdentifier(watch)] = watch
+            if s.timerAt.map({ deadline < $0 }) ?? true { set(&s, deadline) }
             defer { s.started = true }
             return !s.started
         }
         if start { try spawnDetachedThread { [self] in run() } }
-        var one: UInt64 = 1
-        _ = write(wake, &one, 8)
         return watch
     }
 
@@ -66,9 +70,18 @@ final class LaunchWatchdog: Sendable {
         }
     }
 
+    /// Sets the timer (absolute, monotonic) to `at`, or disarms it; under the lock.
+    private func set(_ s: inout State, _ at: Double?) {
+        let rc = gb_timerfd_set(timer, at ?? 0)
+        precondition(rc == 0, "timerfd_settime: \(String(cString: strerror(errno)))")
+        s.timerAt = at
+    }
+
     private func run() {
         while true {
-            let wakeAt: Double? = state.withLock { s in
+            var expirations: UInt64 = 0
+            while read(timer, &expirations, 8) < 0 && errno == EINTR {}
+            state.withLock { s in
                 let now = Monotonic.now()
                 var next: Double?
                 for watch in s.watches.values where !watch.fired {
@@ -82,13 +95,7 @@ final class LaunchWatchdog: Sendable {
                     let at = watch.deadline <= now ? now + 0.001 : watch.deadline
                     next = min(next ?? at, at)
                 }
-                return next
-            }
-            var fd = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
-            let timeout = wakeAt.map { Int32(max(0, min(60_000, ($0 - Monotonic.now()) * 1000)).rounded(.up)) } ?? -1
-            if poll(&fd, 1, timeout) > 0 {
-                var counter: UInt64 = 0
-                _ = read(wake, &counter, 8)
+                set(&s, next)
             }
         }
     }

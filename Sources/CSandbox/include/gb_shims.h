@@ -86,6 +86,12 @@ int gb_limit_malloc_arenas(int n);
 // eventfd(0, EFD_CLOEXEC).
 int gb_eventfd(void);
 
+// timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC).
+int gb_timerfd(void);
+// Sets a timerfd to go off once at `at` (CLOCK_MONOTONIC seconds, absolute; a time already past goes off
+// at once), or disarms it when `at` <= 0.
+int gb_timerfd_set(int fd, double at);
+
 // mount(2) for the daemon's own volumes (tmpfs), and umount2(MNT_DETACH).
 int gb_mount_tmpfs(const char *target, const char *options);
 int gb_mount_ext4(const char *device, const char *target, const char *options);
