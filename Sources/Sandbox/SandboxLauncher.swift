@@ -43,6 +43,7 @@ public enum SandboxLauncher {
     /// setup can then never outlast the run's own time limit.
     public static func launch(_ spec: LaunchSpec, cgroup: RunCgroup, deadline: Double) throws -> LaunchedProcess {
         let initProgram = try InitProgram.shared.get()
+        if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         let report = try FileDescriptor.pipe()
         let status = try FileDescriptor.pipe()

@@ -84,6 +84,7 @@ public final class Supervisor: Sendable {
     /// letting runs go ahead with less protection.
     private func checkHost() throws {
         if gb_seccomp_available() < 0 { throw SandboxError.unavailable("seccomp (prctl PR_GET_SECCOMP failed)") }
+        if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
         if let taken = Authorization.firstTakenID(in: config.sandboxUIDBase..<(config.sandboxUIDBase + config.sandboxUIDCount)) {
             throw SandboxError.invalid("the sandbox uid range \(config.sandboxUIDBase)+\(config.sandboxUIDCount) holds \(taken); choose another [sandbox] uid_base")
         }

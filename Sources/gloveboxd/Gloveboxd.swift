@@ -184,6 +184,7 @@ struct Gloveboxd: ParsableCommand {
         case .success(let program): print("\(InitProgram.fileName): ok (\(program.path))")
         case .failure(let error): print("\(error)"); failed = true
         }
+        if let problem = SuidDumpable.problem() { print(problem); failed = true }
         let (policies, errors) = Policy.loadDirectory(config.policyDirectory)
         failed = failed || !errors.isEmpty
         for error in errors { print("\(error)") }

@@ -178,3 +178,40 @@ extension FaultInjectionTests {
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .internalError, "the daemon keeps serving")
     }
 }
+
+extension FaultInjectionTests {
+    /// With fs.suid_dumpable at 1 a run's setup child, which shares the daemon's memory, could be attached
+    /// to by the run's uid while it changes to it: the daemon refuses to start, and refuses runs if the
+    /// setting changes while it serves. The host's setting is put back, whatever happens.
+    func testFsSuidDumpableAtOneStopsTheDaemonAndEveryLaunch() throws {
+        let path = "/proc/sys/fs/suid_dumpable"
+        let original = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard original != "1" else { throw XCTSkip("fs.suid_dumpable is already 1 on this host") }
+        defer { try? FileIO.write(path, original) }
+        let f = try DaemonFixture()
+        defer {
+            f.stop()
+            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
+        }
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+
+        try FileIO.write(path, "1")
+        let refused = f.run(["/bin/true"])
+        try FileIO.write(path, original)
+        XCTAssertEqual(refused.record?.status, .internalError, String(f.log.suffix(1500)))
+        XCTAssertTrue(refused.record?.message.contains("fs.suid_dumpable is 1") ?? false, "\(String(describing: refused.record?.message))")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "runs go on once it is back")
+
+        try FileIO.write(path, "1")
+        // Under timeout(1): a daemon that started anyway is stopped (and the test fails) instead of hanging it.
+        let started = try DaemonFixture.run(["/usr/bin/timeout", "10", DaemonFixture.gloveboxd, "--socket", f.scratch + "/second.sock", "--state-dir", f.scratch + "/second",
+                                             "--policy-dir", DaemonFixture.repositoryRoot + "/policies"])
+        let checked = try DaemonFixture.run([DaemonFixture.gloveboxd, "--check-config", "--policy-dir", DaemonFixture.repositoryRoot + "/policies"])
+        try FileIO.write(path, original)
+        XCTAssertEqual(started.status, 1)
+        XCTAssertTrue(started.stderr.contains("fs.suid_dumpable is 1"), started.stderr)
+        XCTAssertEqual(access(f.scratch + "/second.sock", F_OK), -1, "it never listened")
+        XCTAssertEqual(checked.status, 1)
+        XCTAssertTrue(checked.stdout.contains("fs.suid_dumpable is 1"), checked.stdout)
+    }
+}
