@@ -179,8 +179,8 @@ static void make_run_mount_point(const char *root, int err_fd, const struct gb_m
 // namespace): a tmpfs root with the shared mounts and every run's mount points, made private, pivoted
 // into, and read-only. The descriptors of the namespace and of the root land in the daemon's table
 // (CLONE_FILES). Both are needed: a namespace's own root is not always the root pivoted into (where the
-// daemon's root is not the namespace's, as on a system that booted from an initramfs without switching
-// its root), so a run enters the root by its descriptor (enter_root).
+// daemon's root is not the top of its namespace: a chroot, as in the test VM), so a run enters the root
+// by its descriptor (enter_root).
 struct root_builder {
     const struct gb_root *plan;
     int err_fd;
@@ -469,8 +469,10 @@ int gb_prepare_root(const struct gb_root *plan, int *pidfd, struct gb_prepared_r
     failure->step = 0;
     failure->err = 0;
     out->ns_fd = out->root_fd = -1;
+    // Non-blocking: the child has exited when it is read, and another child forked meanwhile may still
+    // hold a copy of the write end, so the end of the pipe cannot be waited for.
     int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0) return -1;
+    if (pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
     struct root_builder b = {.plan = plan, .err_fd = report[1], .out = out};
     struct clone_args args;
     memset(&args, 0, sizeof args);
@@ -486,11 +488,13 @@ int gb_prepare_root(const struct gb_root *plan, int *pidfd, struct gb_prepared_r
         return -1;
     }
     siginfo_t info;
-    while (waitid((idtype_t)3 /* P_PIDFD */, (id_t)*pidfd, &info, WEXITED | __WALL) < 0 && errno == EINTR) {}
+    memset(&info, 0, sizeof info);
+    int waited;
+    while ((waited = waitid((idtype_t)3 /* P_PIDFD */, (id_t)*pidfd, &info, WEXITED | __WALL)) < 0 && errno == EINTR) {}
     ssize_t n;
     do { n = read(report[0], failure, sizeof *failure); } while (n < 0 && errno == EINTR);
     close(report[0]);
-    if (n == (ssize_t)sizeof *failure || info.si_code != CLD_EXITED || info.si_status != 0) {
+    if (n == (ssize_t)sizeof *failure || waited < 0 || info.si_code != CLD_EXITED || info.si_status != 0) {
         if (out->ns_fd >= 0) close(out->ns_fd);
         if (out->root_fd >= 0) close(out->root_fd);
         out->ns_fd = out->root_fd = -1;

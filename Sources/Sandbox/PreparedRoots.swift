@@ -29,43 +29,89 @@ public final class PreparedRoot: Sendable {
 }
 
 /// The prepared roots, one for each distinct set of shared mounts (a policy, with a set of leased GPUs),
-/// each serving new runs for `lifetime` seconds after it was made. A root is a snapshot of the host's
-/// mounts under the policy's read-only paths when it was made (files changing below them are seen at
-/// once, as they are the same files): a filesystem mounted on the host below a read-only path reaches runs
-/// that start after the root's lifetime, at most two seconds later. Building one costs what building
-/// every run's root used to (BENCHMARKS.md): the run that finds none, or an old one, builds it.
+/// each serving new runs for `lifetime` seconds after it started being made. A root is a snapshot of the
+/// host's mounts under the policy's read-only paths: a filesystem mounted on the host below a read-only
+/// path reaches runs that start after the root's lifetime, at most two seconds later. Files are bound by
+/// what they are when the root is made: a directory's contents are seen as they change, but a single file
+/// the host replaces by renaming another over it is seen once the root is renewed. Building one costs what
+/// building every run's root used to (BENCHMARKS.md): the run that finds none, or an old one, builds it.
+///
+/// A thread lets roots go once they are too old to serve, on a timerfd set to the earliest such time, so
+/// that no run waits for a namespace's mounts to be torn down, and no root of a policy no longer used keeps
+/// the host's filesystems below its paths busy for more than its lifetime. It sleeps once none are left.
 public final class PreparedRoots: Sendable {
     public static let shared = PreparedRoots()
 
-    /// How long a root serves new runs after it was made.
+    /// How long a root serves new runs after it started being made.
     public static let lifetime = 2.0
     /// Roots kept at once (distinct policies and GPU sets); the oldest goes first.
     static let capacity = 8
 
-    private let roots = Mutex<[MountPlan.RootKey: PreparedRoot]>([:])
+    private struct State {
+        var roots: [MountPlan.RootKey: PreparedRoot] = [:]
+        /// Replaced or evicted, to be let go by the thread.
+        var retired: [PreparedRoot] = []
+        var started = false
+        /// When the thread's timer goes off next (monotonic), or nil when it is disarmed.
+        var timerAt: Double?
+    }
+    private let state = Mutex(State())
+    private let timer: Int32
+
+    private init() {
+        timer = gb_timerfd()
+        precondition(timer >= 0, "timerfd_create: \(String(cString: strerror(errno)))")
+    }
 
     /// A root for `plan` made within the last `lifetime` seconds, or a new one built on `scratch` (an empty
     /// directory of the daemon's; its view of it stays empty). No lock is held while building, so a build
     /// that hangs (a bind of a stuck network filesystem) holds up only its own run, until `deadline`.
     func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
         let key = plan.rootKey
-        let now = Monotonic.now()
-        if let root = roots.withLock({ $0[key] }), now - root.made < Self.lifetime { return root }
-        let root = try Self.build(plan, scratch: scratch, deadline: deadline)
-        // The roots let go are released after the lock: each closes once no launch in progress holds it.
-        _ = roots.withLock { roots in
-            roots[key] = root
-            var old = roots.filter { now - $0.value.made >= Self.lifetime }.map(\.key)
-            if roots.count - old.count > Self.capacity {
-                old += roots.filter { !old.contains($0.key) && $0.key != key }.sorted { $0.value.made < $1.value.made }
-                    .prefix(roots.count - old.count - Self.capacity).map(\.key)
+        let made = Monotonic.now()
+        if let root = state.withLock({ $0.roots[key] }), made - root.made < Self.lifetime { return root }
+        let root = try Self.build(plan, scratch: scratch, deadline: deadline, made: made)
+        let start = state.withLock { s in
+            if let replaced = s.roots.updateValue(root, forKey: key) { s.retired.append(replaced) }
+            if s.roots.count > Self.capacity, let oldest = s.roots.filter({ $0.key != key }).min(by: { $0.value.made < $1.value.made }) {
+                s.retired.append(s.roots.removeValue(forKey: oldest.key)!)
             }
-            return old.compactMap { roots.removeValue(forKey: $0) }
+            // At once for what was retired, else when this root has served its time, unless sooner already.
+            let at = s.retired.isEmpty ? made + Self.lifetime : made
+            if s.timerAt.map({ at < $0 }) ?? true { setTimer(&s, at) }
+            defer { s.started = true }
+            return !s.started
+        }
+        if start {
+            do { try spawnDetachedThread { [self] in releaseOld() } } catch { state.withLock { $0.started = false } }
         }
         return root
     }
 
-    private static func build(_ plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
+    /// Sets the thread's timer (absolute, monotonic) to `at`, or disarms it; under the lock.
+    private func setTimer(_ s: inout State, _ at: Double?) {
+        let rc = gb_timerfd_set(timer, at ?? 0)
+        precondition(rc == 0, "timerfd_settime: \(String(cString: strerror(errno)))")
+        s.timerAt = at
+    }
+
+    private func releaseOld() {
+        while true {
+            var expirations: UInt64 = 0
+            while read(timer, &expirations, 8) < 0 && errno == EINTR {}
+            let gone: [PreparedRoot] = state.withLock { s in
+                let now = Monotonic.now()
+                var gone = s.retired
+                s.retired = []
+                for key in s.roots.filter({ now - $0.value.made >= Self.lifetime }).map(\.key) { gone.append(s.roots.removeValue(forKey: key)!) }
+                setTimer(&s, s.roots.values.map { $0.made + Self.lifetime }.min())
+                return gone
+            }
+            _ = gone  // released here, outside the lock: each closes once no launch in progress holds it
+        }
+    }
+
+    private static func build(_ plan: MountPlan, scratch: String, deadline: Double, made: Double) throws -> PreparedRoot {
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         var arena = CStringArena()
         defer { arena.free() }
@@ -88,12 +134,16 @@ public final class PreparedRoots: Sendable {
         let err = errno
         let killed = LaunchWatchdog.shared.disarm(watch)
         if watch.pidfd.pointee >= 0 { close(watch.pidfd.pointee) }
-        if killed { throw SandboxError.startTimedOut }
+        if killed {
+            // It may have finished just before the kill (a zombie can be signalled): its descriptors are ours.
+            if rc == 0 { close(prepared.ns_fd); close(prepared.root_fd) }
+            throw SandboxError.startTimedOut
+        }
         guard rc == 0 else {
             if failure.step == 0 { throw SystemError("build a prepared root", errno: err) }
             throw SandboxError.launchFailed(step: "prepared root: " + String(cString: gb_step_name(failure.step)), errno: failure.err)
         }
-        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), made: Monotonic.now())
+        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), made: made)
     }
 }
 

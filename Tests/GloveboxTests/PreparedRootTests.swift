@@ -1,3 +1,4 @@
+import GloveboxSystem
 import Sandbox
 import XCTest
 #if canImport(Glibc)
@@ -45,6 +46,20 @@ final class PreparedRootTests: FixturesTestCase {
         let after = f.run(["/bin/cat", dir + "/sub/marker"], template: "shared")
         XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
         XCTAssertEqual(after.stdout, "mounted later\n")
+    }
+
+    /// A root no run has used for its lifetime is let go without waiting for another run: it holds the
+    /// host's filesystems below the policy's paths, which must not stay busy for ever.
+    func testARootNoLongerUsedIsLetGoAfterItsLifetime() throws {
+        let f = try fixture()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        let held = { () -> [String] in
+            FileIO.entries(of: "/proc/\(f.pid)/fd").compactMap { FileIO.readLink("/proc/\(f.pid)/fd/" + $0) }.filter { $0.hasPrefix("mnt:[") }
+        }
+        // The run's own namespace goes at its cleanup, just after the reply; the prepared root's stays.
+        XCTAssertTrue(eventually(1) { held().count == 1 }, "\(held())")
+        XCTAssertTrue(eventually(PreparedRoots.lifetime + 3) { held().isEmpty }, "\(held())")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "a new root is made for the next run")
     }
 
     /// A tmpfs of the host's, made shared, on a new directory: a daemon started after it has a slave of it.
