@@ -51,12 +51,14 @@ public final class Supervisor: Sendable {
             throw SandboxError.invalid("another gloveboxd is using the state directory \(config.stateDirectory)")
         }
         records = try RecordStore(path: config.stateDirectory + "/glovebox.db")
+        // What can refuse the start comes before the daemon's cgroups are made, so that a refusal leaves none.
+        try Self.checkHost(config)
+        gpus = try GPUInventory.discover(configured: config.gpus)
         let instance = "glovebox-" + SHA256.hex(Array(config.stateDirectory.utf8)).prefix(12)
         cgroups = try CgroupHierarchy.detect(instance: instance)
         logger.info("cgroups ready", metadata: ["hierarchy": "\(cgroups.description)"])
         policies = PolicyCatalog.load(directory: config.policyDirectory, logger: logger)
         uids = UIDPool(base: config.sandboxUIDBase, count: config.sandboxUIDCount)
-        gpus = try GPUInventory.discover(configured: config.gpus)
         gate = AdmissionGate(maxQueued: config.maxQueued, gpus: gpus.gpus.count)
         logger.info("GPU pool", metadata: ["gpus": "\(gpus.gpus.map(\.node.hostPath))", "control": "\(gpus.companions.map(\.hostPath))"])
         kernel = Self.kernelRelease()
@@ -68,9 +70,13 @@ public final class Supervisor: Sendable {
             logger.error("no network namespaces ahead of need; each run makes its own", metadata: ["error": "\(error)"])
             networkNamespaces = nil
         }
-        try checkHost()
         recover()
-        try mountRunsDirectory()
+        do {
+            try mountRunsDirectory()
+        } catch {
+            cgroups.removeInstance()
+            throw error
+        }
         do {
             try cgroups.startSpares(logger: logger)
         } catch {
@@ -82,7 +88,7 @@ public final class Supervisor: Sendable {
 
     /// The mechanisms every run depends on; missing ones stop the daemon with a message instead of
     /// letting runs go ahead with less protection.
-    private func checkHost() throws {
+    private static func checkHost(_ config: DaemonConfig) throws {
         if gb_seccomp_available() < 0 { throw SandboxError.unavailable("seccomp (prctl PR_GET_SECCOMP failed)") }
         if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
         if let taken = Authorization.firstTakenID(in: config.sandboxUIDBase..<(config.sandboxUIDBase + config.sandboxUIDCount)) {
