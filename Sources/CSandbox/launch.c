@@ -114,12 +114,13 @@ static int mkdir_parents(char *path, size_t from, int last) {
     return 0;
 }
 
+// A file mount point is made with mknod, never opened: the child that builds a prepared root shares the
+// daemon's descriptor table, and a file opened for writing there could be copied into a run's setup child
+// cloned meanwhile, keeping a writer on the mount (making /dev read-only then fails with EBUSY).
 static int make_mount_point(char *path, size_t from, int is_dir) {
     if (mkdir_parents(path, from, is_dir) < 0) return -1;
     if (is_dir) return 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return errno == EEXIST ? 0 : -1;
-    close(fd);
+    if (mknod(path, S_IFREG | 0644, 0) < 0 && errno != EEXIST) return -1;
     return 0;
 }
 
