@@ -37,24 +37,17 @@ final class LaunchWatchdog: Sendable {
     private struct State {
         var watches: [ObjectIdentifier: Watch] = [:]
         var started = false
-        /// When the timer goes off next (monotonic), or nil when it is disarmed.
-        var timerAt: Double?
+        var timer = OneShotTimer()
     }
 
     private let state = Mutex(State())
-    private let timer: Int32
-
-    private init() {
-        timer = gb_timerfd()
-        precondition(timer >= 0, "timerfd_create: \(String(cString: strerror(errno)))")
-    }
 
     /// Watches a launch about to start; `disarm` it once gb_launch has returned.
     func arm(deadline: Double) throws -> Watch {
         let watch = Watch(deadline: deadline)
         let start = state.withLock { s in
             s.watches[ObjectIdentifier(watch)] = watch
-            if s.timerAt.map({ deadline < $0 }) ?? true { set(&s, deadline) }
+            s.timer.setIfSooner(deadline)
             defer { s.started = true }
             return !s.started
         }
@@ -70,17 +63,10 @@ final class LaunchWatchdog: Sendable {
         }
     }
 
-    /// Sets the timer (absolute, monotonic) to `at`, or disarms it; under the lock.
-    private func set(_ s: inout State, _ at: Double?) {
-        let rc = gb_timerfd_set(timer, at ?? 0)
-        precondition(rc == 0, "timerfd_settime: \(String(cString: strerror(errno)))")
-        s.timerAt = at
-    }
-
     private func run() {
+        let timer = state.withLock { $0.timer.descriptor }
         while true {
-            var expirations: UInt64 = 0
-            while read(timer, &expirations, 8) < 0 && errno == EINTR {}
+            OneShotTimer.wait(timer)
             state.withLock { s in
                 let now = Monotonic.now()
                 var next: Double?
@@ -95,7 +81,7 @@ final class LaunchWatchdog: Sendable {
                     let at = watch.deadline <= now ? now + 0.001 : watch.deadline
                     next = min(next ?? at, at)
                 }
-                set(&s, next)
+                s.timer.set(next)
             }
         }
     }

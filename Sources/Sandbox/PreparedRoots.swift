@@ -52,16 +52,11 @@ public final class PreparedRoots: Sendable {
         /// Replaced or evicted, to be let go by the thread.
         var retired: [PreparedRoot] = []
         var started = false
-        /// When the thread's timer goes off next (monotonic), or nil when it is disarmed.
-        var timerAt: Double?
+        var timer = OneShotTimer()
     }
     private let state = Mutex(State())
-    private let timer: Int32
 
-    private init() {
-        timer = gb_timerfd()
-        precondition(timer >= 0, "timerfd_create: \(String(cString: strerror(errno)))")
-    }
+    private init() {}
 
     /// A root for `plan` made within the last `lifetime` seconds, or a new one built on `scratch` (an empty
     /// directory of the daemon's; its view of it stays empty). No lock is held while building, so a build
@@ -77,8 +72,7 @@ public final class PreparedRoots: Sendable {
                 s.retired.append(s.roots.removeValue(forKey: oldest.key)!)
             }
             // At once for what was retired, else when this root has served its time, unless sooner already.
-            let at = s.retired.isEmpty ? made + Self.lifetime : made
-            if s.timerAt.map({ at < $0 }) ?? true { setTimer(&s, at) }
+            s.timer.setIfSooner(s.retired.isEmpty ? made + Self.lifetime : made)
             defer { s.started = true }
             return !s.started
         }
@@ -88,23 +82,16 @@ public final class PreparedRoots: Sendable {
         return root
     }
 
-    /// Sets the thread's timer (absolute, monotonic) to `at`, or disarms it; under the lock.
-    private func setTimer(_ s: inout State, _ at: Double?) {
-        let rc = gb_timerfd_set(timer, at ?? 0)
-        precondition(rc == 0, "timerfd_settime: \(String(cString: strerror(errno)))")
-        s.timerAt = at
-    }
-
     private func releaseOld() {
+        let timer = state.withLock { $0.timer.descriptor }
         while true {
-            var expirations: UInt64 = 0
-            while read(timer, &expirations, 8) < 0 && errno == EINTR {}
+            OneShotTimer.wait(timer)
             let gone: [PreparedRoot] = state.withLock { s in
                 let now = Monotonic.now()
                 var gone = s.retired
                 s.retired = []
                 for key in s.roots.filter({ now - $0.value.made >= Self.lifetime }).map(\.key) { gone.append(s.roots.removeValue(forKey: key)!) }
-                setTimer(&s, s.roots.values.map { $0.made + Self.lifetime }.min())
+                s.timer.set(s.roots.values.map { $0.made + Self.lifetime }.min())
                 return gone
             }
             _ = gone  // released here, outside the lock: each closes once no launch in progress holds it

@@ -7,8 +7,7 @@ import Glibc
 
 /// The daemon killed at chosen points of a run's life, a locked database, a cgroup that will not go
 /// away: afterwards no process escaped, no record is lost or corrupt, nothing is leaked.
-final class FaultInjectionTests: XCTestCase {
-    override func setUp() { signal(SIGPIPE, SIG_IGN) }
+final class FaultInjectionTests: FixturesTestCase {
 
     func testTheDaemonKilledAtAnyPointOfARunLeavesNothingAndLosesNoRecord() throws {
         for point in FaultInjection.Point.allCases {
@@ -69,11 +68,7 @@ final class FaultInjectionTests: XCTestCase {
 
 extension FaultInjectionTests {
     func testACgroupThatWillNotGoAwayIsReportedAndRemovedAtTheNextStart() throws {
-        let f = try DaemonFixture()
-        defer {
-            f.stop()
-            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
-        }
+        let f = try fixture()  // stopped after the test, and checked to have left no cgroup
         let tag = "\(Int.random(in: 100_000...999_999))"
         let client = try DaemonFixture.spawn([DaemonFixture.glovebox, "run", "--", "/bin/sh", "-c", "sleep 1 # \(tag)"],
                                              stdout: "/dev/null", stderr: "/dev/null", environment: ["GLOVEBOX_SOCKET": f.socket])
@@ -109,11 +104,7 @@ extension FaultInjectionTests {
     /// time limit passes, and the run is recorded as timed out. Without the watchdog the client would wait
     /// for ever: it is given 20 s here, then the test fails.
     func testASetupThatHangsIsKilledWhenTheRunsTimeLimitPasses() throws {
-        let f = try DaemonFixture()
-        defer {
-            f.stop()
-            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
-        }
+        let f = try fixture()  // stopped after the test, and checked to have left no cgroup
         try f.restart(environment: ["GLOVEBOX_FAULT": "stall-setup"])
         let tag = "\(Int.random(in: 100_000...999_999))"
         let started = Date()
@@ -161,11 +152,7 @@ extension FaultInjectionTests {
     /// still reports the step and errno on the report pipe at its new number: the run is recorded as an
     /// internal error naming them, and nothing is left.
     func testASetupFailureAfterTheDescriptorsMovedIsReportedByName() throws {
-        let f = try DaemonFixture()
-        defer {
-            f.stop()
-            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
-        }
+        let f = try fixture()  // stopped after the test, and checked to have left no cgroup
         try f.restart(environment: ["GLOVEBOX_FAULT": "fail-init-exec"])
         let outcome = f.run(["/bin/true"])
         let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
@@ -188,11 +175,7 @@ extension FaultInjectionTests {
         let original = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         guard original != "1" else { throw XCTSkip("fs.suid_dumpable is already 1 on this host") }
         defer { try? FileIO.write(path, original) }
-        let f = try DaemonFixture()
-        defer {
-            f.stop()
-            XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
-        }
+        let f = try fixture()  // stopped after the test, and checked to have left no cgroup
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
 
         try FileIO.write(path, "1")
