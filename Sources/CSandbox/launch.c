@@ -9,8 +9,7 @@
 // Only raw system calls and pure string helpers run in the child: it runs on the daemon's memory and on
 // its calling thread's TLS (errno), and glibc still believes the daemon's other threads exist. So: no
 // malloc, no stdio, no locks, syscall(SYS_setresuid) rather than glibc's setxid broadcast, and nothing
-// written to memory but its own stack (and, for a prepared root's child, the two descriptor numbers it
-// hands back). Every signal is blocked across the clone, so no handler of the
+// written to memory but its own stack. Every signal is blocked across the clone, so no handler of the
 // daemon ever runs in it. What belongs to the memory rather than to the process is the daemon's: the
 // dumpable flag is kept at 0 (gloveboxd clears it at start; see drop_privileges), and init, which has
 // memory of its own, clears its own.
@@ -25,6 +24,7 @@
 #include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -34,6 +34,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -90,38 +91,79 @@ static _Noreturn void report_and_exit(int fd, int step, int err) {
 #define CHECK_TO(fd, expr, step) do { if ((expr) < 0) report_and_exit((fd), (step), errno); } while (0)
 #define CHECK(expr, step) CHECK_TO(spec->err_fd, expr, step)
 
-// MARK: - Paths (fixed buffers, no allocation)
+// MARK: - Paths within a root being built
 
-static int join(char *out, size_t cap, const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la + lb + 1 > cap) { errno = ENAMETOOLONG; return -1; }
-    memcpy(out, a, la);
-    memcpy(out + la, b, lb + 1);
-    return 0;
+// Every path of a root being built is resolved within it, from a descriptor of its top: a symlink on the
+// way (one the policy's read-only list recreates, or one inside a bound host directory) resolves as it
+// would inside the sandbox, and ".." stops at the top, so no mount point, file or symlink is ever made on
+// the host, and no mount lands there. The paths are absolute targets inside the root, already checked
+// (PolicyRules.pathProblem: no ".", "..", "//" or trailing "/").
+
+static int open_in_root(int root, const char *path, uint64_t flags) {
+    struct open_how how = {
+        .flags = O_PATH | O_CLOEXEC | flags,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, root, path, &how, sizeof how);
 }
 
-// mkdir -p for every parent of `path` below its first `from` bytes, which name a directory that exists
-// (the new root), and for `path` itself when `last` is set.
-static int mkdir_parents(char *path, size_t from, int last) {
-    for (char *p = path + from + 1; *p; p++) {
+// Calls make(dir, name) with the directory holding `path`'s last component, opened within the root, and
+// that component's name. `path` is written to, and restored.
+static int at_parent(int root, char *path, int (*make)(int dir, const char *name, const void *arg), const void *arg) {
+    char *slash = strrchr(path, '/');
+    if (!slash || slash[1] == '\0') { errno = EINVAL; return -1; }
+    *slash = '\0';
+    int dir = open_in_root(root, slash == path ? "/" : path, O_DIRECTORY);
+    *slash = '/';
+    if (dir < 0) return -1;
+    int rc = make(dir, slash + 1, arg);
+    int saved = errno;
+    close(dir);
+    errno = saved;
+    return rc;
+}
+
+static int make_dir(int dir, const char *name, const void *arg) {
+    (void)arg;
+    return mkdirat(dir, name, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+// A file mount point is made with mknod: an empty regular file, never opened.
+static int make_file(int dir, const char *name, const void *arg) {
+    (void)arg;
+    return mknodat(dir, name, S_IFREG | 0644, 0) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int make_symlink(int dir, const char *name, const void *target) {
+    return symlinkat(target, dir, name);
+}
+
+// mkdir -p within the root for every parent of `path`, and for `path` itself when `last` is set.
+static int make_parents(int root, const char *target, int last) {
+    char path[PATH_MAX];
+    size_t len = strlen(target);
+    if (len >= sizeof path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(path, target, len + 1);
+    for (char *p = path + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        int rc = mkdir(path, 0755);
+        int rc = at_parent(root, path, make_dir, NULL);
         *p = '/';
-        if (rc < 0 && errno != EEXIST) return -1;
+        if (rc < 0) return -1;
     }
-    if (last && mkdir(path, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
+    return last ? at_parent(root, path, make_dir, NULL) : 0;
 }
 
-// A file mount point is made with mknod, never opened: the child that builds a prepared root shares the
-// daemon's descriptor table, and a file opened for writing there could be copied into a run's setup child
-// cloned meanwhile, keeping a writer on the mount (making /dev read-only then fails with EBUSY).
-static int make_mount_point(char *path, size_t from, int is_dir) {
-    if (mkdir_parents(path, from, is_dir) < 0) return -1;
-    if (is_dir) return 0;
-    if (mknod(path, S_IFREG | 0644, 0) < 0 && errno != EEXIST) return -1;
-    return 0;
+// Makes `target`'s mount point (a directory, or an empty file) and its parents within the root, and
+// returns a descriptor of it (O_PATH).
+static int make_mount_point(int root, const char *target, int is_dir) {
+    if (make_parents(root, target, is_dir) < 0) return -1;
+    if (!is_dir) {
+        char path[PATH_MAX];
+        memcpy(path, target, strlen(target) + 1);   // make_parents checked its length
+        if (at_parent(root, path, make_file, NULL) < 0) return -1;
+    }
+    return open_in_root(root, target, is_dir ? O_DIRECTORY : 0);
 }
 
 static int set_attrs(const char *path, uint64_t set, unsigned flags) {
@@ -129,89 +171,164 @@ static int set_attrs(const char *path, uint64_t set, unsigned flags) {
     return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof attr);
 }
 
+// A detached copy of a host path's mounts (for a bind), taken in the caller's mount namespace: private (no
+// mount or unmount on the host reaches a run through it), nosuid, nodev (noexec instead for a device
+// node), and read-only where asked. A device node's is its own mount only.
+static int detached_tree(const struct gb_mount *m) {
+    unsigned recursive = m->kind == GB_MOUNT_DEVICE ? 0 : AT_RECURSIVE;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
+    if (tree < 0) return -1;
+    struct mount_attr attr = {
+        .attr_set = MOUNT_ATTR_NOSUID | (m->kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV) |
+                    (m->kind == GB_MOUNT_BIND_RO ? MOUNT_ATTR_RDONLY : 0),
+        .propagation = MS_PRIVATE,
+    };
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0) {
+        int saved = errno;
+        close(tree);
+        errno = saved;
+        return -1;
+    }
+    return tree;
+}
+
 // MARK: - Building a root
 
 // The root's mounts are built once for many runs (gb_prepare_root) in a mount namespace of their own: a
 // read-only tmpfs holding the policy's read-only binds, /dev and the mount points of what each run brings.
 // Each run's setup child copies that namespace (setns, then unshare) and mounts only its own things: its
-// workspace, /tmp, /dev/shm and /proc. The functions below take the path of the root being built and the
-// descriptor that failures are reported on.
+// workspace, /tmp, /dev/shm and /proc. The builder has a descriptor table of its own: whatever it holds
+// open when it fails is closed by its exit, and only the two descriptors it hands back reach the daemon.
 
-static void apply_mount(const char *root, int err_fd, const struct gb_mount *m) {
-    char path[PATH_MAX];
-    const size_t from = strlen(root);
-    CHECK_TO(err_fd, join(path, sizeof path, root, m->target), GB_STEP_MKDIR);
+// A tmpfs with mount options `data` ("key=value,...", at most 255 bytes): nosuid, nodev.
+static int new_tmpfs(const char *data) {
+    char options[256];
+    size_t len = strlen(data);
+    if (len >= sizeof options) { errno = E2BIG; return -1; }
+    memcpy(options, data, len + 1);
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0) return -1;
+    int rc = 0;
+    for (char *option = options, *next; option && rc == 0; option = next) {
+        next = strchr(option, ',');
+        if (next) *next++ = '\0';
+        char *value = strchr(option, '=');
+        if (value) *value++ = '\0';
+        if (*option) rc = (int)syscall(SYS_fsconfig, fs, value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, option, value, 0);
+    }
+    if (rc == 0) rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+    int mnt = rc < 0 ? -1 : (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    int saved = errno;
+    close(fs);
+    errno = saved;
+    return mnt;
+}
+
+static int attach(int tree, int point) {
+    return (int)syscall(SYS_move_mount, tree, "", point, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static void apply_mount(int root, int err_fd, const struct gb_mount *m) {
+    int point, tree;
     switch (m->kind) {
     case GB_MOUNT_BIND_RO:
     case GB_MOUNT_BIND_RW:
-        CHECK_TO(err_fd, make_mount_point(path, from, m->is_dir), GB_STEP_MKDIR);
-        CHECK_TO(err_fd, mount(m->source, path, NULL, MS_BIND | MS_REC, NULL), GB_STEP_BIND);
-        CHECK_TO(err_fd, set_attrs(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                 (m->kind == GB_MOUNT_BIND_RO ? MOUNT_ATTR_RDONLY : 0), AT_RECURSIVE), GB_STEP_REMOUNT);
-        break;
-    case GB_MOUNT_SYMLINK:
-        CHECK_TO(err_fd, mkdir_parents(path, from, 0), GB_STEP_MKDIR);
-        CHECK_TO(err_fd, symlink(m->source, path), GB_STEP_SYMLINK);
-        break;
     case GB_MOUNT_DEVICE:
-        CHECK_TO(err_fd, make_mount_point(path, from, 0), GB_STEP_MKDIR);
-        CHECK_TO(err_fd, mount(m->source, path, NULL, MS_BIND, NULL), GB_STEP_DEVICE);
-        CHECK_TO(err_fd, set_attrs(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0), GB_STEP_REMOUNT);
+        CHECK_TO(err_fd, point = make_mount_point(root, m->target, m->kind != GB_MOUNT_DEVICE && m->is_dir), GB_STEP_MKDIR);
+        CHECK_TO(err_fd, tree = detached_tree(m), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
+        CHECK_TO(err_fd, attach(tree, point), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
         break;
+    case GB_MOUNT_SYMLINK: {
+        char path[PATH_MAX];
+        CHECK_TO(err_fd, make_parents(root, m->target, 0), GB_STEP_MKDIR);
+        memcpy(path, m->target, strlen(m->target) + 1);    // make_parents checked its length
+        CHECK_TO(err_fd, at_parent(root, path, make_symlink, m->source), GB_STEP_SYMLINK);
+        return;
+    }
     case GB_MOUNT_TMPFS:
-        CHECK_TO(err_fd, mkdir_parents(path, from, 1), GB_STEP_MKDIR);
-        CHECK_TO(err_fd, mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, m->data), GB_STEP_TMPFS);
+        CHECK_TO(err_fd, point = make_mount_point(root, m->target, 1), GB_STEP_MKDIR);
+        CHECK_TO(err_fd, tree = new_tmpfs(m->data), GB_STEP_TMPFS);
+        CHECK_TO(err_fd, attach(tree, point), GB_STEP_TMPFS);
         break;
     default:
         report_and_exit(err_fd, GB_STEP_MKDIR, EINVAL);
     }
+    close(tree);
+    close(point);
 }
 
 // The mount point of a run's own mount, made in the prepared root: a directory, or an empty file for a
 // device node.
-static void make_run_mount_point(const char *root, int err_fd, const struct gb_mount *m) {
-    char path[PATH_MAX];
-    CHECK_TO(err_fd, join(path, sizeof path, root, m->target), GB_STEP_MKDIR);
+static void make_run_mount_point(int root, int err_fd, const struct gb_mount *m) {
     int is_dir = m->kind == GB_MOUNT_TMPFS || (m->kind != GB_MOUNT_DEVICE && m->is_dir);
-    CHECK_TO(err_fd, make_mount_point(path, strlen(root), is_dir), GB_STEP_MKDIR);
+    int point;
+    CHECK_TO(err_fd, point = make_mount_point(root, m->target, is_dir), GB_STEP_MKDIR);
+    close(point);
 }
 
-// The prepared root's child (CLONE_VM | CLONE_VFORK | CLONE_FILES, in a copy of the daemon's mount
-// namespace): a tmpfs root with the shared mounts and every run's mount points, made private, pivoted
-// into, and read-only. The descriptors of the namespace and of the root land in the daemon's table
-// (CLONE_FILES). Both are needed: a namespace's own root is not always the root pivoted into (where the
-// daemon's root is not the top of its namespace: a chroot, as in the test VM), so a run enters the root
-// by its descriptor (enter_root).
+// Hands the namespace and the root to the daemon over the builder's socket: a report with step 0 and the
+// two descriptors.
+static int send_root(int sock, int ns_fd, int root_fd) {
+    struct gb_error_report ok = {.step = 0, .err = 0};
+    struct iovec iov = {.iov_base = &ok, .iov_len = sizeof ok};
+    union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+    const int fds[2] = {ns_fd, root_fd};
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    long n;
+    do { n = syscall(SYS_sendmsg, sock, &msg, 0); } while (n < 0 && errno == EINTR);
+    return n == (long)sizeof ok ? 0 : -1;
+}
+
+// The prepared root's child (CLONE_VM | CLONE_VFORK, in a copy of the daemon's mount namespace and of its
+// descriptor table): a tmpfs root with the shared mounts and every run's mount points, made private,
+// pivoted into, and read-only. It sends descriptors of the namespace and of the root. Both are needed: a
+// namespace's own root is not always the root pivoted into (where the daemon's root is not the top of its
+// namespace: a chroot, as in the test VM), so a run enters the root by its descriptor (enter_root).
 struct root_builder {
     const struct gb_root *plan;
-    int err_fd;
-    struct gb_prepared_root *out;   // filled in by the child: the namespace and the root directory
+    int sock;
 };
 
 static int build_root_main(void *arg) {
-    struct root_builder *b = arg;
+    const struct root_builder *b = arg;
     const struct gb_root *plan = b->plan;
-    const int err_fd = b->err_fd;
-    CHECK_TO(err_fd, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), GB_STEP_MOUNT_PRIVATE);
-    CHECK_TO(err_fd, mount("tmpfs", plan->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755"),
+    const int sock = b->sock;
+    // Nothing of the daemon's is kept open: a build that hangs holds no run's pipe.
+    if (sock > 0) CHECK_TO(sock, syscall(SYS_close_range, 0, (unsigned)sock - 1, 0), GB_STEP_CLOSE_FDS);
+    CHECK_TO(sock, syscall(SYS_close_range, (unsigned)sock + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
+    CHECK_TO(sock, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), GB_STEP_MOUNT_PRIVATE);
+    CHECK_TO(sock, mount("tmpfs", plan->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755"),
              GB_STEP_ROOT_TMPFS);
-    for (int i = 0; i < plan->nmounts; i++) apply_mount(plan->root, err_fd, &plan->mounts[i]);
-    for (int i = 0; i < plan->nrun_mounts; i++) make_run_mount_point(plan->root, err_fd, &plan->run_mounts[i]);
-    char path[PATH_MAX];
-    CHECK_TO(err_fd, join(path, sizeof path, plan->root, "/proc"), GB_STEP_MKDIR);
-    CHECK_TO(err_fd, mkdir_parents(path, strlen(plan->root), 1), GB_STEP_MKDIR);
+    int root;
+    CHECK_TO(sock, root = open(plan->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), GB_STEP_ROOT_TMPFS);
+    for (int i = 0; i < plan->nmounts; i++) apply_mount(root, sock, &plan->mounts[i]);
+    for (int i = 0; i < plan->nrun_mounts; i++) make_run_mount_point(root, sock, &plan->run_mounts[i]);
+    CHECK_TO(sock, make_parents(root, "/proc", 1), GB_STEP_MKDIR);
     // /dev is a tmpfs holding only bound device nodes and mount points: read-only now that they are in place.
-    CHECK_TO(err_fd, join(path, sizeof path, plan->root, "/dev"), GB_STEP_REMOUNT);
-    if (access(path, F_OK) == 0) CHECK_TO(err_fd, set_attrs(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC, 0), GB_STEP_REMOUNT);
+    int dev = open_in_root(root, "/dev", O_DIRECTORY);
+    if (dev < 0 && errno != ENOENT) report_and_exit(sock, GB_STEP_REMOUNT, errno);
+    if (dev >= 0) {
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC};
+        CHECK_TO(sock, syscall(SYS_mount_setattr, dev, "", AT_EMPTY_PATH, &attr, sizeof attr), GB_STEP_REMOUNT);
+    }
 
-    CHECK_TO(err_fd, b->out->ns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), GB_STEP_ROOT_NAMESPACE);
-    CHECK_TO(err_fd, chdir(plan->root), GB_STEP_PIVOT_ROOT);
-    CHECK_TO(err_fd, syscall(SYS_pivot_root, ".", "."), GB_STEP_PIVOT_ROOT);
-    CHECK_TO(err_fd, umount2(".", MNT_DETACH), GB_STEP_DETACH_OLD_ROOT);
-    CHECK_TO(err_fd, chdir("/"), GB_STEP_PIVOT_ROOT);
-    CHECK_TO(err_fd, mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
+    int ns;
+    CHECK_TO(sock, ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), GB_STEP_ROOT_NAMESPACE);
+    CHECK_TO(sock, fchdir(root), GB_STEP_PIVOT_ROOT);
+    CHECK_TO(sock, syscall(SYS_pivot_root, ".", "."), GB_STEP_PIVOT_ROOT);
+    CHECK_TO(sock, umount2(".", MNT_DETACH), GB_STEP_DETACH_OLD_ROOT);
+    CHECK_TO(sock, chdir("/"), GB_STEP_PIVOT_ROOT);
+    CHECK_TO(sock, mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
              GB_STEP_REMOUNT_ROOT);
-    CHECK_TO(err_fd, b->out->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), GB_STEP_ROOT_NAMESPACE);
+    int top;
+    CHECK_TO(sock, top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), GB_STEP_ROOT_NAMESPACE);
+    CHECK_TO(sock, send_root(sock, ns, top), GB_STEP_ROOT_NAMESPACE);
     _exit(0);
 }
 
@@ -227,22 +344,6 @@ static void mount_proc(const struct gb_launch *spec) {
     }
 }
 
-// A detached copy of a run's bind source, taken in the daemon's mount namespace before the child leaves
-// it: private (no mount or unmount on the host reaches the run through it), nosuid, nodev, and read-only
-// where asked.
-static int detached_tree(const struct gb_launch *spec, const struct gb_mount *m) {
-    unsigned recursive = m->kind == GB_MOUNT_DEVICE ? 0 : AT_RECURSIVE;
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
-    CHECK(tree, m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
-    struct mount_attr attr = {
-        .attr_set = MOUNT_ATTR_NOSUID | (m->kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV) |
-                    (m->kind == GB_MOUNT_BIND_RO ? MOUNT_ATTR_RDONLY : 0),
-        .propagation = MS_PRIVATE,
-    };
-    CHECK(syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr), GB_STEP_REMOUNT);
-    return tree;
-}
-
 // The run's root: a copy of the prepared root's namespace, with the run's own mounts on its mount points.
 // The child joins the prepared namespace, makes the prepared root its root and only then copies the
 // namespace, since the copy takes the root along: its root is then the copy of the prepared one.
@@ -252,7 +353,12 @@ static void enter_root(const struct gb_launch *spec) {
     for (int i = 0; i < spec->nmounts; i++) {
         const struct gb_mount *m = &spec->mounts[i];
         if (m->kind == GB_MOUNT_SYMLINK) report_and_exit(spec->err_fd, GB_STEP_SYMLINK, EINVAL);  // the root is read-only
-        trees[i] = m->kind == GB_MOUNT_TMPFS ? -1 : detached_tree(spec, m);
+        if (m->kind == GB_MOUNT_TMPFS) {
+            trees[i] = -1;
+            continue;
+        }
+        // Taken in the daemon's mount namespace, before the child leaves it.
+        CHECK(trees[i] = detached_tree(m), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
     }
     CHECK(setns(spec->root_ns_fd, CLONE_NEWNS), GB_STEP_ENTER_ROOT);
     CHECK(fchdir(spec->root_dir_fd), GB_STEP_ENTER_ROOT);
@@ -466,25 +572,50 @@ static long clone_vfork(struct clone_args *args, int (*fn)(void *), void *arg, i
     return pid;
 }
 
+// Receives what the builder sent: its failure, or the two descriptors of the root (close-on-exec). Returns
+// 0 with the descriptors in *out, or -1 with *failure filled in where one was reported.
+static int receive_root(int sock, struct gb_prepared_root *out, struct gb_error_report *failure) {
+    struct gb_error_report report = {0};
+    struct iovec iov = {.iov_base = &report, .iov_len = sizeof report};
+    union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    int fds[2] = {-1, -1};
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof fds)) {
+        memcpy(fds, CMSG_DATA(c), sizeof fds);
+    }
+    if (n == (ssize_t)sizeof report && report.step == 0 && fds[0] >= 0 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        out->ns_fd = fds[0];
+        out->root_fd = fds[1];
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) if (fds[i] >= 0) close(fds[i]);
+    if (n == (ssize_t)sizeof report && report.step != 0) *failure = report;
+    return -1;
+}
+
 int gb_prepare_root(const struct gb_root *plan, int *pidfd, struct gb_prepared_root *out, struct gb_error_report *failure) {
     failure->step = 0;
     failure->err = 0;
     out->ns_fd = out->root_fd = -1;
-    // Non-blocking: the child has exited when it is read, and another child forked meanwhile may still
-    // hold a copy of the write end, so the end of the pipe cannot be waited for.
-    int report[2];
-    if (pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
-    struct root_builder b = {.plan = plan, .err_fd = report[1], .out = out};
+    // Read without waiting once the child has exited: another child forked meanwhile may still hold a copy
+    // of the builder's end, so the end of the stream cannot be waited for.
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+    struct root_builder b = {.plan = plan, .sock = sv[1]};
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_NEWNS | CLONE_FILES | CLONE_PIDFD;
+    args.flags = CLONE_NEWNS | CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
     args.exit_signal = SIGCHLD;
     long pid = clone_vfork(&args, build_root_main, &b, pidfd);
     int saved = errno;
-    close(report[1]);
+    close(sv[1]);
     if (pid < 0) {
-        close(report[0]);
+        close(sv[0]);
         errno = saved;
         return -1;
     }
@@ -492,14 +623,16 @@ int gb_prepare_root(const struct gb_root *plan, int *pidfd, struct gb_prepared_r
     memset(&info, 0, sizeof info);
     int waited;
     while ((waited = waitid((idtype_t)3 /* P_PIDFD */, (id_t)*pidfd, &info, WEXITED | __WALL)) < 0 && errno == EINTR) {}
-    ssize_t n;
-    do { n = read(report[0], failure, sizeof *failure); } while (n < 0 && errno == EINTR);
-    close(report[0]);
-    if (n == (ssize_t)sizeof *failure || waited < 0 || info.si_code != CLD_EXITED || info.si_status != 0) {
-        if (out->ns_fd >= 0) close(out->ns_fd);
-        if (out->root_fd >= 0) close(out->root_fd);
+    int rc = receive_root(sv[0], out, failure);
+    close(sv[0]);
+    if (rc == 0 && (waited < 0 || info.si_code != CLD_EXITED || info.si_status != 0)) {
+        close(out->ns_fd);      // sent, then killed (the watchdog) before it exited
+        close(out->root_fd);
         out->ns_fd = out->root_fd = -1;
-        errno = n == (ssize_t)sizeof *failure ? failure->err : EINTR;  // else killed (the watchdog)
+        rc = -1;
+    }
+    if (rc < 0) {
+        errno = failure->step != 0 ? failure->err : EINTR;  // else killed (the watchdog)
         return -1;
     }
     return 0;

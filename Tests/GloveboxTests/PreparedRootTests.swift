@@ -62,6 +62,43 @@ final class PreparedRootTests: FixturesTestCase {
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "a new root is made for the next run")
     }
 
+    /// The root is built by descriptors, with every path resolved within it: a symlink inside a bound host
+    /// directory whose target is absolute leads to the root's own path of that name, never to the host's. A
+    /// workdir below such a symlink gets its mount point inside the root, or none where the symlink leads
+    /// nowhere inside; nothing is made on the host either way.
+    func testASymlinkOnTheWayToAMountPointNeverLeadsToTheHost() throws {
+        var template = Array("/var/tmp/glovebox-symlink.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(cString: template)
+        defer {
+            for path in [dir + "/ro/inside", dir + "/ro/nowhere", dir + "/ro/note"] { unlink(path) }
+            for path in [dir + "/w", dir + "/host/w", dir + "/host", dir + "/ro", dir] { rmdir(path) }
+        }
+        XCTAssertEqual(chmod(dir, 0o755), 0)
+        XCTAssertEqual(mkdir(dir + "/ro", 0o755), 0)
+        XCTAssertEqual(mkdir(dir + "/host", 0o755), 0)
+        try DaemonFixture.write(dir + "/ro/note", "read-only\n")
+        // Both lead to writable host directories; inside, \(dir) exists (it holds ro) and \(dir)/host does not.
+        XCTAssertEqual(symlink(dir, dir + "/ro/inside"), 0)
+        XCTAssertEqual(symlink(dir + "/host", dir + "/ro/nowhere"), 0)
+        let policy = { (workdir: String) in
+            self.policy(readOnly: dir + "/ro").replacingOccurrences(of: "[limits]", with: "workdir = \"\(workdir)\"\n\n[limits]")
+        }
+        let f = try fixture(policies: ["inside": policy(dir + "/ro/inside/w"), "nowhere": policy(dir + "/ro/nowhere/w")])
+
+        let inside = f.run(["/bin/sh", "-c", "/bin/pwd -P && cat \(dir)/ro/note && echo made > out && cat out"], template: "inside")
+        XCTAssertEqual(inside.record?.status, .ok, inside.stderr + f.log.suffix(2000))
+        XCTAssertEqual(inside.stdout, "\(dir)/w\nread-only\nmade\n")
+
+        let nowhere = f.run(["/bin/true"], template: "nowhere")
+        XCTAssertEqual(nowhere.record?.status, .internalError)
+        XCTAssertTrue(f.log.contains("'prepared root: create a mount point': No such file or directory"), String(f.log.suffix(2000)))
+
+        XCTAssertEqual(FileIO.entries(of: dir).sorted(), ["host", "ro"], "a mount point was made on the host")
+        XCTAssertEqual(FileIO.entries(of: dir + "/host"), [], "a mount point was made on the host")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "the daemon serves on")
+    }
+
     /// A tmpfs of the host's, made shared, on a new directory: a daemon started after it has a slave of it.
     private func sharedMount() throws -> String {
         var template = Array("/var/tmp/glovebox-prepared-root.XXXXXX".utf8CString)

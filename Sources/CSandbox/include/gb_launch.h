@@ -125,12 +125,13 @@ uint64_t gb_namespace_flags(void);
 // while this one sleeps.
 pid_t gb_launch(const struct gb_launch *spec, int *pidfd);
 
-// Builds a prepared root in a child (clone3 with CLONE_NEWNS, CLONE_VM, CLONE_VFORK, CLONE_FILES) and returns
-// 0 with descriptors of its mount namespace, which keeps it alive, and of its root (close-on-exec) in
-// *out. On failure returns -1 with
-// errno, and *failure says at which step when the child reported one (else its step is 0: the clone
-// failed, or the child was killed, EINTR). The child's pidfd is stored in *pidfd at the clone, as for
-// gb_launch, so that a watchdog can kill a build that hangs; the caller closes it (when it is not -1).
+// Builds a prepared root in a child (clone3 with CLONE_NEWNS, CLONE_VM, CLONE_VFORK; a copy of the descriptor
+// table, closed but for a socket on which it sends the root's descriptors) and returns 0 with descriptors of
+// its mount namespace, which keeps it alive, and of its root (close-on-exec) in *out. Every target path is
+// resolved within the root being built (openat2, RESOLVE_IN_ROOT). On failure returns -1 with errno, and
+// *failure says at which step when the child reported one (else its step is 0: the clone failed, or the
+// child was killed, EINTR). The child's pidfd is stored in *pidfd at the clone, as for gb_launch, so that a
+// watchdog can kill a build that hangs; the caller closes it (when it is not -1).
 int gb_prepare_root(const struct gb_root *root, int *pidfd, struct gb_prepared_root *out, struct gb_error_report *failure);
 
 // Human name of a step, for error messages.
