@@ -13,7 +13,7 @@ import Glibc
 /// freezer cgroup at all (one hierarchy fewer to make, join and remove per run).
 ///
 /// Making a run's v1 cgroups (a directory in each hierarchy, the device list, the OOM eventfd, the
-/// cgroup.procs descriptors) is most of a run's preparation, about 0.8 ms: once `startSpares` is called,
+/// `tasks` descriptors) is most of a run's preparation, about 0.8 ms: once `startSpares` is called,
 /// a thread keeps two sets made ahead of need, named `spare-N`. A run takes one, renames it `run-N` (v1
 /// renames within a parent) and writes its own limits; with none ready it makes its own, as before.
 public final class CgroupV1Driver: Sendable {
@@ -192,9 +192,13 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     var oomEvents: FileDescriptor?
     var oomEventsArePriority: Bool { false }
     private var oomControl: FileDescriptor?
-    /// Each controller's cgroup.procs, opened when the cgroups are made so that the new run's setup child
-    /// joins each hierarchy with one write.
-    private var procs: [(path: String, fd: FileDescriptor)] = []
+    /// Each controller's `tasks`, opened when the cgroups are made so that the new run's setup child joins
+    /// each hierarchy with one write of "0", which moves the calling thread: the setup child is a process
+    /// of one thread, so this moves all of it. Through `cgroup.procs` the same move takes the kernel's
+    /// global threadgroup lock for writing, which waits for an RCU grace period whenever no other cgroup
+    /// write happened in the last few milliseconds: about 8 ms for each run that does not follow another
+    /// closely (BENCHMARKS.md). Moving one's own thread skips that lock (Linux 6.0 and later).
+    private var taskFiles: [(path: String, fd: FileDescriptor)] = []
 
     init(name: String, dirs: [String: String], unified: String?) {
         self.name = name
@@ -212,17 +216,17 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         try FileIO.write(file("devices", "devices.deny"), "a")
         try allow(limits.devices)
         try watchOOM()
-        try openProcs()
+        try openTasks()
     }
 
     /// Cgroups made ahead of need (`spare-N`), with everything but the run's own limits: no device but
-    /// `devices`, the OOM eventfd, the cgroup.procs descriptors. No unified cgroup: cgroup2 cannot rename.
+    /// `devices`, the OOM eventfd, the `tasks` descriptors. No unified cgroup: cgroup2 cannot rename.
     func createSpare(devices: [DeviceNumber]) throws {
         try makeDirectories()
         try FileIO.write(file("devices", "devices.deny"), "a")
         try allow(devices)
         try watchOOM()
-        try openProcs()
+        try openTasks()
     }
 
     /// Makes a spare the run `name`'s: renamed (the descriptors follow), its unified cgroup made, its own
@@ -234,7 +238,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
             dirs[controller] = target  // at once: a failure part-way still removes every directory by its name
         }
         let order = CgroupV1Driver.controllers.filter { dirs[$0] != nil }
-        procs = zip(order, procs).map { (cgroupJoin(dirs[$0.0]!, "cgroup.procs"), $0.1.fd) }
+        taskFiles = zip(order, taskFiles).map { (cgroupJoin(dirs[$0.0]!, "tasks"), $0.1.fd) }
         name = newName
         unified = newUnified
         try makeUnified()
@@ -276,20 +280,18 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         oomControl = control
     }
 
-    private func openProcs() throws {
-        procs = try CgroupV1Driver.controllers.filter { dirs[$0] != nil }.map { controller in
-            let path = file(controller, "cgroup.procs")
+    private func openTasks() throws {
+        taskFiles = try CgroupV1Driver.controllers.filter { dirs[$0] != nil }.map { controller in
+            let path = file(controller, "tasks")
             return (path, try FileDescriptor.open(path, O_WRONLY))
         }
     }
 
-    var placementDescriptors: [Int32] { procs.map(\.fd.raw) }
+    var placementDescriptors: [Int32] { taskFiles.map(\.fd.raw) }
 
     func place(pid: Int32) throws {
-        let text = Array(String(pid).utf8)
-        for (path, fd) in procs {
-            let n = text.withUnsafeBytes { write(fd.raw, $0.baseAddress, $0.count) }
-            guard n == text.count else { throw SystemError("write", path, errno: n < 0 ? errno : EIO) }
+        for controller in CgroupV1Driver.controllers where dirs[controller] != nil {
+            try FileIO.write(file(controller, "cgroup.procs"), String(pid))
         }
     }
 
@@ -339,8 +341,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         cloneTarget?.close()
         oomEvents?.close()
         oomControl?.close()
-        for (_, fd) in procs { fd.close() }
-        procs = []
+        for (_, fd) in taskFiles { fd.close() }
+        taskFiles = []
         var firstError: Error?
         for dir in Array(dirs.values) + (unified.map { [$0] } ?? []) {
             if rmdir(dir) != 0 && errno != ENOENT && firstError == nil { firstError = SystemError("remove cgroup", dir, errno: errno) }

@@ -5,8 +5,8 @@ public protocol RunCgroup: AnyObject, Sendable {
     var name: String { get }
     /// A cgroup2 directory for CLONE_INTO_CGROUP, or nil when the child must be placed by pid.
     var cloneTarget: FileDescriptor? { get }
-    /// cgroup.procs of each hierarchy CLONE_INTO_CGROUP cannot reach (v1), open for writing: the launched
-    /// child writes "0" to each before anything else, so it never runs outside its limits.
+    /// `tasks` of each hierarchy CLONE_INTO_CGROUP cannot reach (v1), open for writing: the launched child,
+    /// a process of one thread, writes "0" to each before anything else, so it never runs outside its limits.
     var placementDescriptors: [Int32] { get }
     /// Moves `pid` into the same cgroups (for processes the launcher did not start: tests, diagnostics).
     func place(pid: Int32) throws

@@ -37,8 +37,8 @@ struct gb_launch {
     int status_fd;      // write end: init writes the program's raw wait status before it exits
     int stdin_fd, stdout_fd, stderr_fd;
     int cgroup_fd;      // a cgroup2 directory for CLONE_INTO_CGROUP, or -1
-    const int *procs_fds;  // cgroup v1: each hierarchy's cgroup.procs (O_WRONLY); the child writes "0" to
-    int nprocs;            // each before anything else, then unshares its cgroup namespace
+    const int *procs_fds;  // cgroup v1: each hierarchy's `tasks` (O_WRONLY); the child, still one thread,
+    int nprocs;            // writes "0" to each before anything else, then unshares its cgroup namespace
     int net_fd;         // a fresh network namespace (loopback up, never used by another run) to join, or
                         // -1 for CLONE_NEWNET at the clone
 
