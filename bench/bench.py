@@ -85,6 +85,19 @@ class Daemon:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
 
+    def thread_cpu_seconds(self):
+        """CPU time of the daemon's threads alive now, to the nanosecond (/proc/PID/task/*/schedstat): for a
+        window in which no thread exits, where the clock ticks of /proc/PID/stat would round a fraction of
+        a millisecond up to a whole 10 ms tick."""
+        total = 0
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total / 1e9
+
     def rss_kib(self):
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
@@ -122,28 +135,36 @@ class Bench:
         e["GLOVEBOX_SOCKET"] = self.daemon.socket
         return e
 
-    def hyperfine(self, name, commands, runs, warmup=3, prepare=None):
+    def hyperfine(self, name, commands, runs, warmup=3, prepare=None, blocks=1):
         """Runs hyperfine over the commands ({label: command line}), with `prepare` run before each timed
-        run; returns {label: median seconds}."""
-        out = os.path.join(self.work, f"hf-{name}.json")
-        cmd = ["hyperfine", "--style", "basic", "-N", "--warmup", str(warmup), "--runs", str(runs), "--export-json", out]
-        if prepare:
-            cmd += ["--prepare", prepare]
+        run; returns {label: median seconds}. With `blocks` > 1, hyperfine is run that many times with
+        runs / blocks runs of each command, and the medians are over all of them: hyperfine runs all of one
+        command before the next, so a drift of this machine's speed over a minute would otherwise fall on
+        one side only."""
         labels = list(commands)
-        for label in labels:
-            cmd += ["-n", label, commands[label]]
-        r = subprocess.run(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            self.failures.append(f"{name}: hyperfine failed:\n{r.stdout[-2000:]}")
-            return None
-        with open(out) as f:
-            data = json.load(f)
+        times = {label: [] for label in labels}
+        for block in range(blocks):
+            out = os.path.join(self.work, f"hf-{name}-{block}.json")
+            cmd = ["hyperfine", "--style", "basic", "-N", "--warmup", str(warmup), "--runs", str(max(2, runs // blocks)),
+                   "--export-json", out]
+            if prepare:
+                cmd += ["--prepare", prepare]
+            for label in labels:
+                cmd += ["-n", label, commands[label]]
+            r = subprocess.run(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode != 0:
+                self.failures.append(f"{name}: hyperfine failed:\n{r.stdout[-2000:]}")
+                return None
+            with open(out) as f:
+                data = json.load(f)
+            for label, result in zip(labels, data["results"]):
+                times[label] += result["times"]
         medians = {}
-        for label, result in zip(labels, data["results"]):
-            medians[label] = result["median"]
+        for label, t in times.items():
+            medians[label] = statistics.median(t)
             self.raw.setdefault(name, {})[label] = {
-                "median_s": result["median"], "mean_s": result["mean"], "stddev_s": result["stddev"],
-                "min_s": result["min"], "max_s": result["max"], "runs": len(result["times"])}
+                "median_s": medians[label], "mean_s": statistics.mean(t), "stddev_s": statistics.pstdev(t),
+                "min_s": min(t), "max_s": max(t), "runs": len(t), "blocks": blocks}
         return medians
 
     def interleaved(self, name, commands, runs):
@@ -194,7 +215,7 @@ class Bench:
             "bubblewrap": f"{self.BWRAP} {program}",
             "unshare": f"{self.UNSHARE} {program}",
             "plain": program,
-        }, runs)
+        }, runs, blocks=1 if self.short else 5)
         if not m:
             return
         ms = {k: v * 1000 for k, v in m.items()}
@@ -212,7 +233,7 @@ class Bench:
         the kernel's state from one run (a cgroup lock's grace period, caches) can make the next cheaper."""
         runs = 5 if self.short else 100
         m = self.hyperfine("startup-isolated", {"glovebox": self.gb(program), "bubblewrap": f"{self.BWRAP} {program}"},
-                           runs, prepare="sleep 0.1")
+                           runs, prepare="sleep 0.1", blocks=1 if self.short else 5)
         if not m:
             return
         ms = {k: v * 1000 for k, v in m.items()}
@@ -318,9 +339,9 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
     def daemon_cost(self):
         rest = 2.0 if self.short else 10.0
         time.sleep(0.5)
-        c0 = self.daemon.cpu_seconds()
+        c0 = self.daemon.thread_cpu_seconds()
         time.sleep(rest)
-        idle_pct = (self.daemon.cpu_seconds() - c0) / rest * 100
+        idle_pct = (self.daemon.thread_cpu_seconds() - c0) / rest * 100
         idle_rss = self.daemon.rss_kib()
         # 10 runs at once, each streaming output to its client as fast as it can for a few seconds.
         seconds = 2 if self.short else 8

@@ -99,12 +99,19 @@ static _Noreturn void report_and_exit(int fd, int step, int err) {
 // the host, and no mount lands there. The paths are absolute targets inside the root, already checked
 // (PolicyRules.pathProblem: no ".", "..", "//" or trailing "/").
 
+// openat2 answers EAGAIN when a rename or mount anywhere on the machine raced with its ".." handling (a
+// symlink's target may hold ".."; the daemon mounts for every run): tried again a few times.
 static int open_in_root(int root, const char *path, uint64_t flags) {
     struct open_how how = {
         .flags = O_PATH | O_CLOEXEC | flags,
         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
-    return (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+    int fd = -1;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+        if (fd >= 0 || errno != EAGAIN) break;
+    }
+    return fd;
 }
 
 // Calls make(dir, name) with the directory holding `path`'s last component, opened within the root, and
@@ -200,7 +207,9 @@ static int detached_tree(const struct gb_mount *m) {
 // workspace, /tmp, /dev/shm and /proc. The builder has a descriptor table of its own: whatever it holds
 // open when it fails is closed by its exit, and only the two descriptors it hands back reach the daemon.
 
-// A tmpfs with mount options `data` ("key=value,...", at most 255 bytes): nosuid, nodev.
+// A tmpfs with mount options `data`: nosuid, nodev. `data` is "key=value,..." or "flag,...", at most 255
+// bytes, no value holding a comma (mount(2) would take "mpol=bind:0,2"; the fixed options of /dev used
+// here have none).
 static int new_tmpfs(const char *data) {
     char options[256];
     size_t len = strlen(data);
@@ -281,8 +290,10 @@ static int send_root(int sock, int ns_fd, int root_fd) {
     const int fds[2] = {ns_fd, root_fd};
     memcpy(CMSG_DATA(c), fds, sizeof fds);
     long n;
-    do { n = syscall(SYS_sendmsg, sock, &msg, 0); } while (n < 0 && errno == EINTR);
-    return n == (long)sizeof ok ? 0 : -1;
+    do { n = syscall(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n == (long)sizeof ok) return 0;
+    if (n >= 0) errno = EIO;
+    return -1;
 }
 
 // The prepared root's child (CLONE_VM | CLONE_VFORK, in a copy of the daemon's mount namespace and of its
@@ -575,7 +586,8 @@ static long clone_vfork(struct clone_args *args, int (*fn)(void *), void *arg, i
 }
 
 // Receives what the builder sent: its failure, or the two descriptors of the root (close-on-exec). Returns
-// 0 with the descriptors in *out, or -1 with *failure filled in where one was reported.
+// 0 with the descriptors in *out, or -1 with *failure filled in where one was reported. Whatever else
+// arrived is closed.
 static int receive_root(int sock, struct gb_prepared_root *out, struct gb_error_report *failure) {
     struct gb_error_report report = {0};
     struct iovec iov = {.iov_base = &report, .iov_len = sizeof report};
@@ -585,17 +597,26 @@ static int receive_root(int sock, struct gb_prepared_root *out, struct gb_error_
     ssize_t n;
     do { n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     int fds[2] = {-1, -1};
-    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof fds)) {
-        memcpy(fds, CMSG_DATA(c), sizeof fds);
+    int nfds = 0, unexpected = 0;
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) { unexpected = 1; continue; }
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+            if (nfds < 2) fds[nfds] = fd; else close(fd);
+            nfds++;
+        }
     }
-    if (n == (ssize_t)sizeof report && report.step == 0 && fds[0] >= 0 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n == (ssize_t)sizeof report && report.step == 0 && nfds == 2 && !unexpected &&
+        !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
         out->ns_fd = fds[0];
         out->root_fd = fds[1];
         return 0;
     }
     for (int i = 0; i < 2; i++) if (fds[i] >= 0) close(fds[i]);
     if (n == (ssize_t)sizeof report && report.step != 0) *failure = report;
+    else if (n > 0) *failure = (struct gb_error_report){.step = GB_STEP_ROOT_NAMESPACE, .err = EPROTO};
     return -1;
 }
 
