@@ -34,10 +34,15 @@ public struct SeccompProfile: Sendable {
 
     /// CLONE_NEW* flags: clone with any of them is refused.
     static let namespaceFlags: [UInt64] = [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0000_0080]
-    /// Socket families allowed: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK. Everything else (packet, vsock,
-    /// alg, key, bluetooth, …) answers EPERM.
-    static let allowedFamilies: Set<UInt64> = [1, 2, 10, 16]
-    static let highestFamily: UInt64 = 46
+    /// Socket families allowed: AF_UNIX (1), AF_INET (2), AF_INET6 (10), AF_NETLINK (16). Everything else
+    /// (packet, vsock, alg, key, bluetooth, …) answers EPERM. libseccomp compares an argument with one
+    /// value per rule, so the refused values are written as few rules as cover them exactly: each is
+    /// (argument & mask) == value on all 64 bits, and everything above 16 is one rule (which also takes
+    /// any value with its upper 32 bits set). 0, 3, 4–7, 8–9, 11, 12–15:
+    static let refusedLowFamilies: [(mask: UInt64, value: UInt64)] = [
+        (~0, 0), (~0, 3), (~3, 4), (~1, 8), (~0, 11), (~3, 12),
+    ]
+    static let highestAllowedFamily: UInt64 = 16
     /// TIOCSTI and TIOCLINUX: terminal input injection. Compared on the low 32 bits, as the kernel does.
     static let deniedIoctls: [UInt64] = [0x5412, 0x541C]
 
@@ -69,13 +74,11 @@ public struct SeccompProfile: Sendable {
         }
         let socket = seccomp_syscall_resolve_name("socket")
         let socketpair = seccomp_syscall_resolve_name("socketpair")
-        for family in 0...highestFamily where !allowedFamilies.contains(family) {
-            for call in [socket, socketpair] {
-                try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: family, datum_b: 0)])
-            }
-        }
         for call in [socket, socketpair] {
-            try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_GT, datum_a: highestFamily, datum_b: 0)])
+            for (mask, value) in refusedLowFamilies {
+                try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)])
+            }
+            try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_GT, datum_a: highestAllowedFamily, datum_b: 0)])
         }
         // NETLINK_KOBJECT_UEVENT: the kernel broadcasts the host's device events to every network namespace
         // of the initial user namespace, a run's included. Netlink routing (only `lo` to see) stays.
@@ -88,10 +91,12 @@ public struct SeccompProfile: Sendable {
             try rule(ctx, eperm, ioctl, [scmp_arg_cmp(arg: 1, op: SCMP_CMP_MASKED_EQ, datum_a: 0xFFFF_FFFF, datum_b: command)])
         }
         // personality: only PER_LINUX with at most UNAME26 (bit 3) and PER_LINUX32 (bit 17): Docker's
-        // allowed values 0, 0x8, 0x20000, 0x20008. libseccomp takes one comparison per argument and rule,
-        // so every other bit gets a rule of its own; that also refuses the 0xffffffff query.
+        // allowed values 0, 0x8, 0x20000, 0x20008. libseccomp takes one comparison per argument and rule:
+        // every value above 0x20008 is one rule (bits 18 and up, the 0xffffffff query, any upper 32 bits),
+        // and each other bit below 17 a rule of its own.
         let personality = seccomp_syscall_resolve_name("personality")
-        for bit in 0..<32 where bit != 3 && bit != 17 {
+        try rule(ctx, eperm, personality, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_GT, datum_a: 0x20008, datum_b: 0)])
+        for bit in 0..<17 where bit != 3 {
             let mask: UInt64 = 1 << UInt64(bit)
             try rule(ctx, eperm, personality, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: mask)])
         }

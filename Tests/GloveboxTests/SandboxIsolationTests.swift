@@ -195,6 +195,55 @@ final class SandboxIsolationTests: DaemonTestCase {
         ])
     }
 
+    /// Every socket family and personality value the filter decides on, asked of the kernel through raw
+    /// system calls with 64-bit arguments: refused (EPERM) exactly where SeccompProfile says, whatever the
+    /// upper 32 bits hold. Anything else the kernel answers for itself (EAFNOSUPPORT, EINVAL, a socket).
+    /// (personality takes an unsigned int: a value whose low 32 bits are allowed is that value to the
+    /// kernel, so only values whose low bits are refused are tried with upper bits set.)
+    func testSeccompDecidesEverySocketFamilyAndPersonalityExactly() {
+        let script = """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        def call(nr, *args):
+            ctypes.set_errno(0)
+            rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+            if rc >= 0 and nr in (41, 53):
+                for fd in ([rc] if nr == 41 else []):
+                    libc.close(fd)
+            return ctypes.get_errno() if rc < 0 else 0
+        SOCKET, SOCKETPAIR, PERSONALITY = 41, 53, 135
+        pair = (ctypes.c_int * 2)()
+        families = list(range(0, 80)) + [127, 128, 255, 256, 4096, 2**31 - 1]
+        families += [high + low for high in (2**32, 2**63) for low in (1, 2, 3, 10, 16, 17)]
+        refused = []
+        for f in families:
+            s = call(SOCKET, f, 2, 0) == 1
+            p = call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair)) == 1
+            if call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair)) == 0:
+                libc.close(pair[0]); libc.close(pair[1])
+            refused.append(f"{f}:{int(s)}{int(p)}")
+        print(" ".join(refused))
+        values = [0, 8, 0x20000, 0x20008, 0xffffffff] + [1 << b for b in range(32)] + [0x20001, 0x28, 2**32 + 1, 2**32 + 0x40000]
+        out = []
+        for v in values:
+            out.append(f"{v:#x}:{int(call(PERSONALITY, v) == 1)}")
+            call(PERSONALITY, 0)
+        print(" ".join(out))
+        """
+        let out = runOK([python, "-c", script]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(out.count, 2, out.joined(separator: "\n"))
+        let allowed: Set<UInt64> = [1, 2, 10, 16]
+        var families = Array(UInt64(0)..<80) + [127, 128, 255, 256, 4096, (1 << 31) - 1]
+        for high in [UInt64(1) << 32, UInt64(1) << 63] { for low: UInt64 in [1, 2, 3, 10, 16, 17] { families.append(high + low) } }
+        let expectedFamilies = families.map { "\($0):" + (allowed.contains($0) ? "00" : "11") }.joined(separator: " ")
+        XCTAssertEqual(out.first, expectedFamilies)
+        let permitted: Set<UInt64> = [0, 8, 0x20000, 0x20008]
+        let values: [UInt64] = [0, 8, 0x20000, 0x20008, 0xffff_ffff] + (0..<32).map { UInt64(1) << $0 } + [0x20001, 0x28, (1 << 32) + 1, (1 << 32) + 0x40000]
+        let expectedValues = values.map { "0x\(String($0, radix: 16)):" + (permitted.contains($0) ? "0" : "1") }.joined(separator: " ")
+        XCTAssertEqual(out.last, expectedValues)
+    }
+
     func testASetuidBinaryGainsNothing() throws {
         // A setuid-root program in a directory the policy shows read-only: nosuid and no_new_privs keep it unprivileged.
         let dir = daemon.scratch + "/suid"
