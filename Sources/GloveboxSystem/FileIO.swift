@@ -68,3 +68,10 @@ public enum FileIO {
         return names.sorted()
     }
 }
+
+extension String {
+    /// The text in a C buffer up to its first NUL (or all of it), as UTF-8 with invalid bytes repaired.
+    public init(nulTerminated buffer: [CChar]) {
+        self = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -48,7 +48,7 @@ public enum DurationText {
     }
 }
 
-fileprivate extension StringProtocol {
+extension StringProtocol {
     /// Without leading and trailing spaces and tabs.
     package func trimmingSpaces() -> Substring {
         var s = Substring(self)

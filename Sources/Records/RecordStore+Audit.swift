@@ -68,7 +68,7 @@ extension RecordStore {
         }
         do throws(RecordError) {
             for note in notes {
-                try appendEvent(db, note.kind, runID: record.id, uid: record.clientUID, template: record.template, detail: note.detail, time: time)
+                _ = try appendEvent(db, note.kind, runID: record.id, uid: record.clientUID, template: record.template, detail: note.detail, time: time)
             }
             try Statement(db, "RELEASE audit_events", cache: statements, operation: operation, path: path).run()
             return nil

@@ -69,7 +69,7 @@ public final class StorageVolume: @unchecked Sendable {
         var name = [CChar](repeating: 0, count: 64)
         let device = FileDescriptor(try syscallValue("attach a loop device to", image) { gb_loop_attach(file.raw, &name, name.count) })
         defer { device.close() }
-        let devicePath = String(cString: name)
+        let devicePath = String(nulTerminated: name)
         try syscallValue("mount the storage volume \(devicePath) at", path) { gb_mount_ext4(devicePath, path, "") }
     }
 

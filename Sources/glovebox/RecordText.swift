@@ -1,3 +1,4 @@
+import GloveboxSystem
 import PolicyModel
 import RecordModel
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ enum RecordText {
         localtime_r(&seconds, &tm)
         var buffer = [CChar](repeating: 0, count: 32)
         strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &tm)
-        return String(cString: buffer)
+        return String(nulTerminated: buffer)
     }
 
     static func seconds(_ s: Double) -> String { s < 10 ? String(format3(s)) + " s" : "\(Int(s.rounded())) s" }

@@ -206,7 +206,7 @@ extension AdmissionTests {
             stdout: daemon.scratch + "/holder.out", stderr: daemon.scratch + "/holder.err")
         defer { kill(holder, SIGKILL); waitpid(holder, nil, 0) }
         let deadline = Date().addingTimeInterval(10)
-        while ((try? String(contentsOfFile: daemon.scratch + "/holder.out")) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+        while ((try? String(contentsOfFile: daemon.scratch + "/holder.out", encoding: .utf8)) ?? "").isEmpty && Date() < deadline { usleep(20_000) }
         let same = try daemon.cli(["run", "--", "/bin/true"], asUser: 65534)
         XCTAssertEqual(same.status, 125)
         XCTAssertTrue(same.stderr.contains("connections open"), same.stderr)

@@ -225,11 +225,11 @@ final class AttackSuiteTests: DaemonTestCase {
     }
 
     func testKernelTunablesAreReadOnly() throws {
-        let corePattern = try String(contentsOfFile: "/proc/sys/kernel/core_pattern")
+        let corePattern = try String(contentsOfFile: "/proc/sys/kernel/core_pattern", encoding: .utf8)
         // sysrq-trigger exists only on kernels built with CONFIG_MAGIC_SYSRQ.
         let sysrq = access("/proc/sysrq-trigger", F_OK) == 0 ? "EROFS" : "ENOENT"
         attack("fs-proc-sys.py", "filesystem", expect: "core_pattern:EROFS,hostname:EROFS,ns_last_pid:EROFS,sysrq:\(sysrq)")
-        check((try? String(contentsOfFile: "/proc/sys/kernel/core_pattern")) == corePattern, "core_pattern must be unchanged")
+        check((try? String(contentsOfFile: "/proc/sys/kernel/core_pattern", encoding: .utf8)) == corePattern, "core_pattern must be unchanged")
     }
 
     func testSysAndHostDevicesAreAbsentAndNoneCanBeMade() {

@@ -1,4 +1,5 @@
 import Foundation
+import GloveboxSystem
 import GloveboxClient
 import Policy
 import Records
@@ -247,7 +248,7 @@ final class CgroupV2VMTests: XCTestCase {
     static func stageForGuest() throws -> String {
         var template = Array("/var/tmp/glovebox-v2vm.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp failed") }
-        let stage = String(cString: template)
+        let stage = String(nulTerminated: template)
         chmod(stage, 0o755)
         mkdir(stage + "/build", 0o755)
         for name in ["gloveboxPackageTests.xctest", "gloveboxd", "glovebox", "glovebox-init"] {

@@ -51,7 +51,7 @@ final class DaemonFixture: @unchecked Sendable {
     init(policies: [String: String] = [:], shipped: Bool = true, config: String? = nil, stateDirectory: String? = nil) throws {
         var template = Array("/var/tmp/glovebox-test.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp: \(String(cString: strerror(errno)))") }
-        scratch = String(cString: template)
+        scratch = String(nulTerminated: template)
         chmod(scratch, 0o755)  // unprivileged test clients must reach the socket
         socket = scratch + "/glovebox.sock"
         stateDir = stateDirectory ?? scratch + "/state"
@@ -61,7 +61,7 @@ final class DaemonFixture: @unchecked Sendable {
         mkdir(policyDir, 0o755)
         if shipped {
             for name in ["default", "python"] {
-                try Self.write(policyDir + "/\(name).toml", try String(contentsOfFile: Self.repositoryRoot + "/policies/\(name).toml"))
+                try Self.write(policyDir + "/\(name).toml", try String(contentsOfFile: Self.repositoryRoot + "/policies/\(name).toml", encoding: .utf8))
             }
         }
         do {
@@ -138,7 +138,7 @@ final class DaemonFixture: @unchecked Sendable {
         _ = try? Self.run(["/bin/rm", "-rf", scratch])
     }
 
-    var log: String { (try? String(contentsOfFile: logPath)) ?? "" }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// The name of this daemon's cgroup subtree (derived from its state directory).
     var cgroupInstance: String { "glovebox-" + String(SHA256.hex(Array(stateDir.utf8)).prefix(12)) }
@@ -192,7 +192,7 @@ final class DaemonFixture: @unchecked Sendable {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (code, (try? String(contentsOfFile: outPath)) ?? "", (try? String(contentsOfFile: outPath + ".err")) ?? "")
+        return (code, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "", (try? String(contentsOfFile: outPath + ".err", encoding: .utf8)) ?? "")
     }
 
     static func spawn(_ argv: [String], stdout: String, stderr: String, environment: [String: String] = ["PATH": "/usr/bin:/bin"]) throws -> pid_t {
@@ -249,7 +249,7 @@ enum HostState {
     }
 
     static func gloveboxMounts() -> [String] {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo")) ?? "").split(separator: "\n").filter { $0.contains("glovebox") }.map(String.init)
+        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.contains("glovebox") }.map(String.init)
     }
 
     /// Host processes whose command line contains `marker`.

@@ -56,7 +56,7 @@ final class FaultInjectionTests: FixturesTestCase {
         let holder = try DaemonFixture.spawn(["/usr/bin/python3", "-c", script], stdout: f.scratch + "/holder.out", stderr: f.scratch + "/holder.err")
         defer { kill(holder, SIGKILL); waitpid(holder, nil, 0) }
         let locked0 = Date().addingTimeInterval(10)
-        while ((try? String(contentsOfFile: f.scratch + "/holder.out")) ?? "").isEmpty && Date() < locked0 { usleep(20_000) }
+        while ((try? String(contentsOfFile: f.scratch + "/holder.out", encoding: .utf8)) ?? "").isEmpty && Date() < locked0 { usleep(20_000) }
         let locked = f.run(["/bin/true"])
         XCTAssertNil(locked.record)
         XCTAssertTrue(locked.error?.contains("locked") ?? false, locked.error ?? "")
@@ -128,7 +128,7 @@ extension FaultInjectionTests {
         }
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertLessThan(elapsed, 10, "ended at its 1 s limit, not at some later cleanup")
-        let err = (try? String(contentsOfFile: f.scratch + "/client.err")) ?? ""
+        let err = (try? String(contentsOfFile: f.scratch + "/client.err", encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("had not started when the run's time limit passed"), err)
         XCTAssertNotEqual((status >> 8) & 0xff, 0)
 

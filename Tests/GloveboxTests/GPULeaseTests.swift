@@ -17,7 +17,7 @@ final class GPULeaseTests: XCTestCase {
         signal(SIGPIPE, SIG_IGN)
         var template = Array("/var/tmp/glovebox-gpus.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp") }
-        nodes = String(cString: template)
+        nodes = String(nulTerminated: template)
         for minor in [0, 1] {
             XCTAssertEqual(try DaemonFixture.run(["/bin/mknod", "-m", "666", nodes + "/nvidia\(minor)", "c", "195", "\(minor)"]).status, 0)
         }

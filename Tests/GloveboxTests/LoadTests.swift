@@ -42,7 +42,7 @@ final class LoadTests: XCTestCase {
     func testAFullStateDiskIsReportedAndTheDaemonRecovers() throws {
         var template = Array("/var/tmp/glovebox-full.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp") }
-        let base = String(cString: template)
+        let base = String(nulTerminated: template)
         let state = base + "/state"
         mkdir(state, 0o700)
         XCTAssertEqual(try DaemonFixture.run(["/bin/mount", "-t", "tmpfs", "-o", "size=4m", "glovebox-test-full", state]).status, 0)

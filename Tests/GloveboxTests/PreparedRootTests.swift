@@ -69,7 +69,7 @@ final class PreparedRootTests: FixturesTestCase {
     func testASymlinkOnTheWayToAMountPointNeverLeadsToTheHost() throws {
         var template = Array("/var/tmp/glovebox-symlink.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(cString: template)
+        let dir = String(nulTerminated: template)
         defer {
             for path in [dir + "/ro/inside", dir + "/ro/nowhere", dir + "/ro/note"] { unlink(path) }
             for path in [dir + "/w", dir + "/host/w", dir + "/host", dir + "/ro", dir] { rmdir(path) }
@@ -103,7 +103,7 @@ final class PreparedRootTests: FixturesTestCase {
     private func sharedMount() throws -> String {
         var template = Array("/var/tmp/glovebox-prepared-root.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(cString: template)
+        let dir = String(nulTerminated: template)
         guard mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755") == 0 else {
             let e = errno
             rmdir(dir)

@@ -255,7 +255,7 @@ final class SandboxIsolationTests: DaemonTestCase {
         XCTAssertEqual(chmod(dir + "/whoami", 0o4755), 0)
         let host = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", dir + "/whoami"])
         XCTAssertEqual(host.stdout, "0\n", "outside the sandbox the binary does elevate (the test's own control)")
-        let policy = try String(contentsOfFile: daemon.policyDir + "/default.toml")
+        let policy = try String(contentsOfFile: daemon.policyDir + "/default.toml", encoding: .utf8)
             .replacingOccurrences(of: "read_only = [", with: "read_only = [\"\(dir)\", ")
         let fixture = try DaemonFixture(policies: ["suid": policy])
         defer { fixture.stop() }

@@ -56,7 +56,7 @@ final class ServiceTests: FixturesTestCase {
         let queued = try spawnClient(f, ["run", "--template", "one", "--", "/bin/true"], stderr: second)
         XCTAssertEqual(wait(first), 0)
         XCTAssertEqual(wait(queued), 0)
-        let told = try String(contentsOfFile: second)
+        let told = try String(contentsOfFile: second, encoding: .utf8)
         XCTAssertTrue(told.contains("waiting in the queue, place 1: at the cap of 1 concurrent runs of template 'one' by root"), told)
     }
 
@@ -77,7 +77,7 @@ final class ServiceTests: FixturesTestCase {
         XCTAssertTrue(eventually { (try? f.cli(["ps"]).stdout.contains("/bin/sleep 3")) ?? false })
         let err = f.scratch + "/queued.err"
         let queued = try spawnClient(f, ["run", "--template", "one", "--", "/bin/true"], stderr: err)
-        XCTAssertTrue(eventually { ((try? String(contentsOfFile: err)) ?? "").contains("waiting in the queue") })
+        XCTAssertTrue(eventually { ((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").contains("waiting in the queue") })
         kill(queued, SIGINT)
         XCTAssertEqual(wait(queued), 130)
         let record = try RecordStore(path: f.stateDir + "/glovebox.db").runs(status: .cancelled, limit: 5).first

@@ -57,11 +57,11 @@ final class SystemdTests: XCTestCase {
     private func makeScratch() throws -> String {
         var template = Array("/var/tmp/glovebox-systemd-test.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(cString: template)
+        let dir = String(nulTerminated: template)
         scratch = dir
         chmod(dir, 0o755)
         mkdir(dir + "/policies", 0o755)
-        try DaemonFixture.write(dir + "/policies/default.toml", try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/default.toml"))
+        try DaemonFixture.write(dir + "/policies/default.toml", try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/default.toml", encoding: .utf8))
         try DaemonFixture.write(dir + "/launch.py", Self.launcher)
         return dir
     }
@@ -95,18 +95,18 @@ final class SystemdTests: XCTestCase {
             }
             if Date() > deadline { return XCTFail("gloveboxd did not report socket activation:\n\(text)") }
             usleep(20_000)
-            text = (try? String(contentsOfFile: log)) ?? ""
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         }
         XCTAssertTrue(text.contains("socket=\(socket)"), "the log names the passed socket:\n\(text)")
 
         let result = try DaemonFixture.run([DaemonFixture.glovebox, "run", "--socket", socket, "--", "/bin/true"])
-        XCTAssertEqual(result.status, 0, result.stderr + "\n" + ((try? String(contentsOfFile: log)) ?? ""))
+        XCTAssertEqual(result.status, 0, result.stderr + "\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
 
         kill(pid, SIGTERM)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         daemons.removeAll { $0 == pid }
-        text = (try? String(contentsOfFile: log)) ?? ""
+        text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         XCTAssertEqual(status, 0, "gloveboxd exits cleanly on SIGTERM:\n\(text)")
         XCTAssertTrue(text.contains("stopped"), text)
         var st = stat()
@@ -145,9 +145,9 @@ final class SystemdTests: XCTestCase {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 daemons.removeAll { $0 == pid }
-                return XCTFail("gloveboxd exited at start (status \(status)):\n\((try? String(contentsOfFile: log)) ?? "")")
+                return XCTFail("gloveboxd exited at start (status \(status)):\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
             }
-            if Date() > deadline { return XCTFail("no socket:\n\((try? String(contentsOfFile: log)) ?? "")") }
+            if Date() > deadline { return XCTFail("no socket:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")") }
             usleep(20_000)
         }
         let result = try DaemonFixture.run([DaemonFixture.glovebox, "run", "--socket", socket, "--", "/bin/true"])
@@ -156,7 +156,7 @@ final class SystemdTests: XCTestCase {
         waitpid(pid, nil, 0)
         daemons.removeAll { $0 == pid }
         XCTAssertNotEqual(access(socket, F_OK), 0, "a socket gloveboxd bound itself is removed at stop")
-        XCTAssertFalse(((try? String(contentsOfFile: log)) ?? "").contains("socket-activated"))
+        XCTAssertFalse(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("socket-activated"))
     }
 
     // MARK: - Unit files

@@ -18,7 +18,7 @@ final class WorkspaceTests: DaemonTestCase {
         try DaemonFixture.write(workdir + "/input.txt", "hello\n")
     }
 
-    func contents(_ path: String) -> String? { try? String(contentsOfFile: workdir + "/" + path) }
+    func contents(_ path: String) -> String? { try? String(contentsOfFile: workdir + "/" + path, encoding: .utf8) }
 
     func testTheProgramSeesTheWorkdirAndNothingReachesItWithoutOutputs() throws {
         let outcome = daemon.run(["/bin/sh", "-c", "cat input.txt && echo new > made.txt && rm input.txt && pwd"], workdir: workdir)
