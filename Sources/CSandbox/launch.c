@@ -145,8 +145,9 @@ static int make_symlink(int dir, const char *name, const void *target) {
     return symlinkat(target, dir, name);
 }
 
-// mkdir -p within the root for every parent of `path`, and for `path` itself when `last` is set.
-static int make_parents(int root, const char *target, int last) {
+// Makes `target` within the root: every missing parent directory, then `target` itself with make(dir,
+// name, arg).
+static int make_path(int root, const char *target, int (*make)(int dir, const char *name, const void *arg), const void *arg) {
     char path[PATH_MAX];
     size_t len = strlen(target);
     if (len >= sizeof path) { errno = ENAMETOOLONG; return -1; }
@@ -158,18 +159,13 @@ static int make_parents(int root, const char *target, int last) {
         *p = '/';
         if (rc < 0) return -1;
     }
-    return last ? at_parent(root, path, make_dir, NULL) : 0;
+    return at_parent(root, path, make, arg);
 }
 
 // Makes `target`'s mount point (a directory, or an empty file) and its parents within the root, and
 // returns a descriptor of it (O_PATH).
 static int make_mount_point(int root, const char *target, int is_dir) {
-    if (make_parents(root, target, is_dir) < 0) return -1;
-    if (!is_dir) {
-        char path[PATH_MAX];
-        memcpy(path, target, strlen(target) + 1);   // make_parents checked its length
-        if (at_parent(root, path, make_file, NULL) < 0) return -1;
-    }
+    if (make_path(root, target, is_dir ? make_dir : make_file, NULL) < 0) return -1;
     return open_in_root(root, target, is_dir ? O_DIRECTORY : 0);
 }
 
@@ -247,13 +243,9 @@ static void apply_mount(int root, int err_fd, const struct gb_mount *m) {
         CHECK_TO(err_fd, tree = detached_tree(m), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
         CHECK_TO(err_fd, attach(tree, point), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
         break;
-    case GB_MOUNT_SYMLINK: {
-        char path[PATH_MAX];
-        CHECK_TO(err_fd, make_parents(root, m->target, 0), GB_STEP_MKDIR);
-        memcpy(path, m->target, strlen(m->target) + 1);    // make_parents checked its length
-        CHECK_TO(err_fd, at_parent(root, path, make_symlink, m->source), GB_STEP_SYMLINK);
+    case GB_MOUNT_SYMLINK:
+        CHECK_TO(err_fd, make_path(root, m->target, make_symlink, m->source), GB_STEP_SYMLINK);
         return;
-    }
     case GB_MOUNT_TMPFS:
         CHECK_TO(err_fd, point = make_mount_point(root, m->target, 1), GB_STEP_MKDIR);
         CHECK_TO(err_fd, tree = new_tmpfs(m->data), GB_STEP_TMPFS);
@@ -320,7 +312,7 @@ static int build_root_main(void *arg) {
     CHECK_TO(sock, root = open(plan->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), GB_STEP_ROOT_TMPFS);
     for (int i = 0; i < plan->nmounts; i++) apply_mount(root, sock, &plan->mounts[i]);
     for (int i = 0; i < plan->nrun_mounts; i++) make_run_mount_point(root, sock, &plan->run_mounts[i]);
-    CHECK_TO(sock, make_parents(root, "/proc", 1), GB_STEP_MKDIR);
+    CHECK_TO(sock, make_path(root, "/proc", make_dir, NULL), GB_STEP_MKDIR);
     // /dev is a tmpfs holding only bound device nodes and mount points: read-only now that they are in place.
     int dev = open_in_root(root, "/dev", O_DIRECTORY);
     if (dev < 0 && errno != ENOENT) report_and_exit(sock, GB_STEP_REMOUNT, errno);

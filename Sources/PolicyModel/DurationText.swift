@@ -48,9 +48,9 @@ public enum DurationText {
     }
 }
 
-extension StringProtocol {
+fileprivate extension StringProtocol {
     /// Without leading and trailing spaces and tabs.
-    package func trimmingSpaces() -> Substring {
+    func trimmingSpaces() -> Substring {
         var s = Substring(self)
         while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
         while let c = s.last, c == " " || c == "\t" { s.removeLast() }

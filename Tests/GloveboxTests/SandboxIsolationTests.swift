@@ -205,29 +205,26 @@ final class SandboxIsolationTests: DaemonTestCase {
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
+        EPERM, SOCKET, SOCKETPAIR, PERSONALITY = 1, 41, 53, 135
         def call(nr, *args):
             ctypes.set_errno(0)
             rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
-            if rc >= 0 and nr in (41, 53):
-                for fd in ([rc] if nr == 41 else []):
-                    libc.close(fd)
-            return ctypes.get_errno() if rc < 0 else 0
-        SOCKET, SOCKETPAIR, PERSONALITY = 41, 53, 135
+            return rc, (ctypes.get_errno() if rc < 0 else 0)
         pair = (ctypes.c_int * 2)()
         families = list(range(0, 80)) + [127, 128, 255, 256, 4096, 2**31 - 1]
         families += [high + low for high in (2**32, 2**63) for low in (1, 2, 3, 10, 16, 17)]
         refused = []
         for f in families:
-            s = call(SOCKET, f, 2, 0) == 1
-            p = call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair)) == 1
-            if call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair)) == 0:
-                libc.close(pair[0]); libc.close(pair[1])
-            refused.append(f"{f}:{int(s)}{int(p)}")
+            fd, s = call(SOCKET, f, 2, 0)
+            if fd >= 0: libc.close(fd)
+            rc, p = call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair))
+            if rc == 0: libc.close(pair[0]); libc.close(pair[1])
+            refused.append(f"{f}:{int(s == EPERM)}{int(p == EPERM)}")
         print(" ".join(refused))
         values = [0, 8, 0x20000, 0x20008, 0xffffffff] + [1 << b for b in range(32)] + [0x20001, 0x28, 2**32 + 1, 2**32 + 0x40000]
         out = []
         for v in values:
-            out.append(f"{v:#x}:{int(call(PERSONALITY, v) == 1)}")
+            out.append(f"{v:#x}:{int(call(PERSONALITY, v)[1] == EPERM)}")
             call(PERSONALITY, 0)
         print(" ".join(out))
         """
