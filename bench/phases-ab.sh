@@ -54,6 +54,8 @@ for line in open(path):
         t = m.group(1).split()
         rows.append({t[i]: float(t[i + 1]) for i in range(0, len(t), 2)})
 rows = rows[warmup:]
-print(side, len(rows), "runs:", "  ".join(f"{k} {statistics.median(r[k] for r in rows):.2f}" for k in rows[0]))
+ahead = sum(1 for line in open(path) if "run phases" in line and "made ahead" in line)
+print(side, len(rows), "runs:", "  ".join(f"{k} {statistics.median(r[k] for r in rows):.2f}" for k in rows[0]),
+      f"({ahead} in a sandbox made ahead)" if ahead else "")
 PY
 done

@@ -71,7 +71,7 @@ static const char *const step_names[] = {
     [GB_STEP_AMBIENT] = "clear ambient capabilities", [GB_STEP_LOOPBACK] = "bring up loopback",
     [GB_STEP_NETNS] = "join the network namespace", [GB_STEP_CGROUP_NS] = "unshare the cgroup namespace",
     [GB_STEP_EXEC_INIT] = "execute glovebox-init", [GB_STEP_ROOT_NAMESPACE] = "open the prepared root's namespace",
-    [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace",
+    [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace", [GB_STEP_RECEIVE_RUN] = "receive the run",
 };
 
 const char *gb_step_name(int step) {
@@ -89,7 +89,6 @@ static _Noreturn void report_and_exit(int fd, int step, int err) {
 }
 
 #define CHECK_TO(fd, expr, step) do { if ((expr) < 0) report_and_exit((fd), (step), errno); } while (0)
-#define CHECK(expr, step) CHECK_TO(spec->err_fd, expr, step)
 
 // MARK: - Paths within a root being built
 
@@ -193,6 +192,11 @@ static int detached_tree(const struct gb_mount *m) {
         return -1;
     }
     return tree;
+}
+
+int gb_detached_tree(const struct gb_mount *m) {
+    if (m->kind != GB_MOUNT_BIND_RO && m->kind != GB_MOUNT_BIND_RW && m->kind != GB_MOUNT_DEVICE) { errno = EINVAL; return -1; }
+    return detached_tree(m);
 }
 
 // MARK: - Building a root
@@ -335,127 +339,256 @@ static int build_root_main(void *arg) {
     _exit(0);
 }
 
+// MARK: - The setup child's first part: namespaces, cgroups and root
+
+// The first part needs nothing of a run: it can be done ahead of need, by a child that then waits on its
+// control socket for a run (gb_hand_over). Failures in it are reported on the control socket; once the
+// run is received, on the run's report pipe, as before.
+
 // /proc of the run's own pid namespace, with the kernel's writable knobs made read-only.
-static void mount_proc(const struct gb_launch *spec) {
+static void mount_proc(int err_fd) {
     static const char *const readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"};
-    CHECK(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), GB_STEP_PROC);
+    CHECK_TO(err_fd, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), GB_STEP_PROC);
     for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
         if (access(readonly[i], F_OK) < 0) continue;
-        CHECK(mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL), GB_STEP_BIND);
-        CHECK(set_attrs(readonly[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                        AT_RECURSIVE), GB_STEP_REMOUNT);
+        CHECK_TO(err_fd, mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL), GB_STEP_BIND);
+        CHECK_TO(err_fd, set_attrs(readonly[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                   AT_RECURSIVE), GB_STEP_REMOUNT);
     }
 }
 
-// The run's root: a copy of the prepared root's namespace, with the run's own mounts on its mount points.
-// The child joins the prepared namespace, makes the prepared root its root and only then copies the
-// namespace, since the copy takes the root along: its root is then the copy of the prepared one.
-static void enter_root(const struct gb_launch *spec) {
-    int trees[GB_MAX_RUN_MOUNTS];
-    if (spec->nmounts > GB_MAX_RUN_MOUNTS) report_and_exit(spec->err_fd, GB_STEP_BIND, E2BIG);
-    for (int i = 0; i < spec->nmounts; i++) {
-        const struct gb_mount *m = &spec->mounts[i];
-        if (m->kind == GB_MOUNT_SYMLINK) report_and_exit(spec->err_fd, GB_STEP_SYMLINK, EINVAL);  // the root is read-only
-        if (m->kind == GB_MOUNT_TMPFS) {
-            trees[i] = -1;
-            continue;
-        }
-        // Taken in the daemon's mount namespace, before the child leaves it.
-        CHECK(trees[i] = detached_tree(m), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
-    }
-    CHECK(setns(spec->root_ns_fd, CLONE_NEWNS), GB_STEP_ENTER_ROOT);
-    CHECK(fchdir(spec->root_dir_fd), GB_STEP_ENTER_ROOT);
-    CHECK(chroot("."), GB_STEP_ENTER_ROOT);
-    CHECK(unshare(CLONE_NEWNS), GB_STEP_ENTER_ROOT);
-    for (int i = 0; i < spec->nmounts; i++) {
-        const struct gb_mount *m = &spec->mounts[i];
-        if (trees[i] < 0) {
-            CHECK(mount("tmpfs", m->target, "tmpfs", MS_NOSUID | MS_NODEV, m->data), GB_STEP_TMPFS);
-            continue;
-        }
-        CHECK(syscall(SYS_move_mount, trees[i], "", AT_FDCWD, m->target, MOVE_MOUNT_F_EMPTY_PATH), GB_STEP_BIND);
-        close(trees[i]);
-    }
-    mount_proc(spec);
+// The run's root: a copy of the prepared root's namespace. The child joins the prepared namespace, makes
+// the prepared root its root and only then copies the namespace, since the copy takes the root along:
+// its root is then the copy of the prepared one.
+static void enter_prepared_root(const struct gb_setup *setup) {
+    const int fd = setup->control_fd;
+    CHECK_TO(fd, setns(setup->root_ns_fd, CLONE_NEWNS), GB_STEP_ENTER_ROOT);
+    CHECK_TO(fd, fchdir(setup->root_dir_fd), GB_STEP_ENTER_ROOT);
+    CHECK_TO(fd, chroot("."), GB_STEP_ENTER_ROOT);
+    CHECK_TO(fd, unshare(CLONE_NEWNS), GB_STEP_ENTER_ROOT);
+    mount_proc(fd);
 }
 
 // A new network namespace has only a loopback interface, down: bring it up so programs can use localhost
 // among themselves. Nothing else exists to reach. A namespace from the daemon's pool is already like that.
-static void enter_network(const struct gb_launch *spec) {
-    if (spec->net_fd >= 0) {
-        CHECK(setns(spec->net_fd, CLONE_NEWNET), GB_STEP_NETNS);
+static void enter_network(const struct gb_setup *setup) {
+    if (setup->net_fd >= 0) {
+        CHECK_TO(setup->control_fd, setns(setup->net_fd, CLONE_NEWNET), GB_STEP_NETNS);
     } else {
-        CHECK(gb_loopback_up(), GB_STEP_LOOPBACK);
+        CHECK_TO(setup->control_fd, gb_loopback_up(), GB_STEP_LOOPBACK);
     }
 }
 
-// MARK: - Privileges
+// cgroup v1 has no CLONE_INTO_CGROUP: the child moves itself into each hierarchy before it does anything
+// else, so no step of the setup runs outside the run's cgroups. It writes to `tasks`, which moves its only
+// thread and so all of it: moving oneself that way does not take the kernel's global threadgroup lock,
+// whose write side waits for an RCU grace period when it was not taken just before (about 8 ms here).
+// Its cgroup namespace is made after that (not at the clone), so that the run sees its own cgroups as the
+// root in every hierarchy.
+static void join_cgroups(const struct gb_setup *setup) {
+    if (setup->nprocs == 0) return;
+    for (int i = 0; i < setup->nprocs; i++) {
+        ssize_t n;
+        do { n = write(setup->procs_fds[i], "0", 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) report_and_exit(setup->control_fd, GB_STEP_CGROUP, n < 0 ? errno : EIO);
+    }
+    CHECK_TO(setup->control_fd, unshare(CLONE_NEWCGROUP), GB_STEP_CGROUP_NS);
+}
 
-static void drop_privileges(const struct gb_launch *spec) {
+// Closes every descriptor but `keep` (n of them, -1 entries ignored): the child starts with a copy of the
+// daemon's whole descriptor table (other runs' pipes, sockets of clients, the database), and a setup that
+// hangs or waits must hold none of it open (their launches wait for the end of their report pipe).
+static void close_all_but(int err_fd, int *keep, int n) {
+    for (int i = 1; i < n; i++) {   // insertion sort: a handful of numbers
+        int v = keep[i], j = i - 1;
+        while (j >= 0 && keep[j] > v) { keep[j + 1] = keep[j]; j--; }
+        keep[j + 1] = v;
+    }
+    unsigned next = 0;  // the lowest number not yet dealt with
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0) continue;
+        if ((unsigned)keep[i] > next) CHECK_TO(err_fd, syscall(SYS_close_range, next, (unsigned)keep[i] - 1, 0), GB_STEP_CLOSE_FDS);
+        next = (unsigned)keep[i] + 1;
+    }
+    CHECK_TO(err_fd, syscall(SYS_close_range, next, ~0U, 0), GB_STEP_CLOSE_FDS);
+}
+
+static void close_unneeded(const struct gb_setup *setup) {
+    enum { FIXED = 6, MAX_KEEP = FIXED + 16 };
+    int keep[MAX_KEEP];
+    const int fixed[FIXED] = {setup->init_fd, setup->control_fd, setup->net_fd, setup->cgroup_fd, setup->root_ns_fd, setup->root_dir_fd};
+    int n = 0;
+    for (int i = 0; i < FIXED; i++) keep[n++] = fixed[i];
+    if (setup->nprocs > MAX_KEEP - FIXED) report_and_exit(setup->control_fd, GB_STEP_CLOSE_FDS, E2BIG);
+    for (int i = 0; i < setup->nprocs; i++) keep[n++] = setup->procs_fds[i];
+    close_all_but(setup->control_fd, keep, n);
+}
+
+// Done with: the namespaces are entered and the cgroups joined. Only init's descriptor and the control
+// socket stay open while the child waits for its run.
+static void close_setup_descriptors(const struct gb_setup *setup) {
+    int keep[2] = {setup->init_fd, setup->control_fd};
+    close_all_but(setup->control_fd, keep, 2);
+}
+
+static int send_report(int control, int step, int err) {
+    struct gb_error_report r = {.step = step, .err = err};
+    long n;
+    do { n = syscall(SYS_sendto, control, &r, sizeof r, MSG_NOSIGNAL, NULL, 0); } while (n < 0 && errno == EINTR);
+    if (n == (long)sizeof r) return 0;
+    if (n >= 0) errno = EIO;
+    return -1;
+}
+
+// MARK: - Handing a run over
+
+// The message: this payload, and the run's descriptors in a fixed order (run_descriptors).
+struct run_message {
+    uint64_t magic;
+    const struct gb_launch *run;
+};
+#define GB_RUN_MAGIC 0x676c6f7665626f78ULL  // "glovebox"
+enum { MAX_RUN_FDS = 6 + GB_MAX_RUN_MOUNTS };
+
+// The descriptors sent with `run`: report, status, stdin, stdout, stderr, the filter (where there is one),
+// then the trees of its binds in the order of its mounts. Returns their number, or -1 (EINVAL).
+static int run_descriptors(const struct gb_launch *run, int fds[MAX_RUN_FDS]) {
+    if (run->nmounts < 0 || run->nmounts > GB_MAX_RUN_MOUNTS) { errno = EINVAL; return -1; }
+    int n = 0;
+    fds[n++] = run->err_fd;
+    fds[n++] = run->status_fd;
+    fds[n++] = run->stdin_fd;
+    fds[n++] = run->stdout_fd;
+    fds[n++] = run->stderr_fd;
+    if (run->filter_fd >= 0) fds[n++] = run->filter_fd;
+    for (int i = 0; i < run->nmounts; i++) if (run->trees[i] >= 0) fds[n++] = run->trees[i];
+    return n;
+}
+
+int gb_hand_over(int control, const struct gb_launch *run) {
+    int fds[MAX_RUN_FDS];
+    int nfds = run_descriptors(run, fds);
+    if (nfds < 0) return -1;
+    struct run_message payload = {.magic = GB_RUN_MAGIC, .run = run};
+    struct iovec iov = {.iov_base = &payload, .iov_len = sizeof payload};
+    union { char buf[CMSG_SPACE(MAX_RUN_FDS * sizeof(int))]; struct cmsghdr align; } control_buf;
+    memset(&control_buf, 0, sizeof control_buf);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control_buf.buf,
+                         .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(control, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof payload) return 0;
+    if (n >= 0) errno = EIO;
+    return -1;
+}
+
+// The run, received in the child: a copy of the daemon's gb_launch with the descriptors replaced by the
+// ones received (close-on-exec), and the trees of its binds. Anything but exactly the message the daemon
+// sends is reported on the control socket as EPROTO.
+struct received_run {
+    struct gb_launch run;
+    int trees[GB_MAX_RUN_MOUNTS];
+};
+
+static void receive_run(int control, struct received_run *out) {
+    struct run_message payload = {0};
+    struct iovec iov = {.iov_base = &payload, .iov_len = sizeof payload};
+    union { char buf[CMSG_SPACE(MAX_RUN_FDS * sizeof(int))]; struct cmsghdr align; } control_buf;
+    memset(&control_buf, 0, sizeof control_buf);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control_buf.buf, .msg_controllen = sizeof control_buf.buf};
+    ssize_t n;
+    do { n = recvmsg(control, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) report_and_exit(control, GB_STEP_RECEIVE_RUN, errno);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    int got = 0;
+    int fds[MAX_RUN_FDS];
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(0)) {
+        got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        memcpy(fds, CMSG_DATA(c), (size_t)got * sizeof(int));
+    }
+    // Whatever arrived belongs to this child and dies with it: a malformed message only needs reporting.
+    if (n != (ssize_t)sizeof payload || payload.magic != GB_RUN_MAGIC || !payload.run || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+        (c && CMSG_NXTHDR(&msg, c))) {
+        report_and_exit(control, GB_STEP_RECEIVE_RUN, EPROTO);
+    }
+    out->run = *payload.run;
+    struct gb_launch *run = &out->run;
+    int expected[MAX_RUN_FDS];
+    int count = run_descriptors(run, expected);
+    if (count < 0 || count != got) report_and_exit(control, GB_STEP_RECEIVE_RUN, EPROTO);
+    int i = 0;
+    run->err_fd = fds[i++];
+    run->status_fd = fds[i++];
+    run->stdin_fd = fds[i++];
+    run->stdout_fd = fds[i++];
+    run->stderr_fd = fds[i++];
+    if (run->filter_fd >= 0) run->filter_fd = fds[i++];
+    for (int m = 0; m < run->nmounts; m++) out->trees[m] = payload.run->trees[m] >= 0 ? fds[i++] : -1;
+    run->trees = out->trees;
+}
+
+// MARK: - The second part: the run's own mounts, privileges, init
+
+static void attach_run_mounts(const struct gb_launch *run) {
+    for (int i = 0; i < run->nmounts; i++) {
+        const struct gb_mount *m = &run->mounts[i];
+        if (m->kind == GB_MOUNT_SYMLINK) report_and_exit(run->err_fd, GB_STEP_SYMLINK, EINVAL);  // the root is read-only
+        if (m->kind == GB_MOUNT_TMPFS) {
+            CHECK_TO(run->err_fd, mount("tmpfs", m->target, "tmpfs", MS_NOSUID | MS_NODEV, m->data), GB_STEP_TMPFS);
+            continue;
+        }
+        if (run->trees[i] < 0) report_and_exit(run->err_fd, GB_STEP_BIND, EBADF);
+        CHECK_TO(run->err_fd, syscall(SYS_move_mount, run->trees[i], "", AT_FDCWD, m->target, MOVE_MOUNT_F_EMPTY_PATH),
+                 m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
+        close(run->trees[i]);
+    }
+}
+
+static void drop_privileges(const struct gb_launch *run) {
+    const int fd = run->err_fd;
     // Every capability the kernel knows: they are numbered from 0 without gaps, and the first number past
     // the last one answers EINVAL.
     for (int cap = 0; ; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
         if (errno == EINVAL && cap > 0) break;
-        report_and_exit(spec->err_fd, GB_STEP_CAPBSET, errno);
+        report_and_exit(fd, GB_STEP_CAPBSET, errno);
     }
-    CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), GB_STEP_AMBIENT);
-    CHECK(syscall(SYS_setgroups, 0, NULL), GB_STEP_SETGROUPS);
-    CHECK(syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid), GB_STEP_SETGID);
-    CHECK(syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid), GB_STEP_SETUID);
+    CHECK_TO(fd, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), GB_STEP_AMBIENT);
+    CHECK_TO(fd, syscall(SYS_setgroups, 0, NULL), GB_STEP_SETGROUPS);
+    CHECK_TO(fd, syscall(SYS_setresgid, run->gid, run->gid, run->gid), GB_STEP_SETGID);
+    CHECK_TO(fd, syscall(SYS_setresuid, run->uid, run->uid, run->uid), GB_STEP_SETUID);
     // Changing uid set the dumpable flag of the memory, the daemon's, to fs.suid_dumpable: back to 0, so
     // that no process of the run's uid can ever read the daemon's memory through this child.
-    CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), GB_STEP_DUMPABLE);
+    CHECK_TO(fd, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), GB_STEP_DUMPABLE);
     // setresuid away from 0 clears the permitted and effective sets; inheritable needs clearing by hand.
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof data);
-    CHECK(syscall(SYS_capset, &header, data), GB_STEP_CAPSET);
-    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), GB_STEP_NO_NEW_PRIVS);
+    CHECK_TO(fd, syscall(SYS_capset, &header, data), GB_STEP_CAPSET);
+    CHECK_TO(fd, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), GB_STEP_NO_NEW_PRIVS);
 }
-
-// MARK: - Cgroups
-
-// cgroup v1 has no CLONE_INTO_CGROUP: the child moves itself into each hierarchy before it does anything
-// else, so no step of the setup runs outside the run's limits. It writes to `tasks`, which moves its only
-// thread and so all of it: moving oneself that way does not take the kernel's global threadgroup lock,
-// whose write side waits for an RCU grace period when it was not taken just before (about 8 ms here).
-// Its cgroup namespace is made after that (not at the clone), so that the run sees its own cgroups as the
-// root in every hierarchy.
-static void join_cgroups(const struct gb_launch *spec) {
-    if (spec->nprocs == 0) return;
-    for (int i = 0; i < spec->nprocs; i++) {
-        ssize_t n;
-        do { n = write(spec->procs_fds[i], "0", 1); } while (n < 0 && errno == EINTR);
-        if (n != 1) report_and_exit(spec->err_fd, GB_STEP_CGROUP, n < 0 ? errno : EIO);
-    }
-    CHECK(unshare(CLONE_NEWCGROUP), GB_STEP_CGROUP_NS);
-}
-
-// MARK: - Starting init
-
-struct setup {
-    const struct gb_launch *spec;
-    int filter_fd;      // a sealed memfd with the seccomp program, or -1
-};
 
 // Gives init its descriptors at the numbers it expects (gb_launch.h), marks every other one close-on-exec,
 // and returns the descriptor of glovebox-init to execute. Sources are first copied above the targets, since
 // any of them may be 0 to 5; a failure is reported on the copy of the report pipe, whose number no longer
 // moves.
-static int arrange_descriptors(const struct setup *s) {
-    const struct gb_launch *spec = s->spec;
-    const int sources[] = {spec->stdin_fd, spec->stdout_fd, spec->stderr_fd, spec->err_fd, spec->status_fd, s->filter_fd};
+static int arrange_descriptors(const struct gb_launch *run, int init_source) {
+    const int sources[] = {run->stdin_fd, run->stdout_fd, run->stderr_fd, run->err_fd, run->status_fd, run->filter_fd};
     enum { COUNT = sizeof sources / sizeof sources[0], FIRST_FREE = COUNT, REPORT = GB_INIT_REPORT_FD };
     int moved[COUNT];
-    moved[REPORT] = fcntl(spec->err_fd, F_DUPFD_CLOEXEC, FIRST_FREE);
-    if (moved[REPORT] < 0) report_and_exit(spec->err_fd, GB_STEP_DUP, errno);
+    moved[REPORT] = fcntl(run->err_fd, F_DUPFD_CLOEXEC, FIRST_FREE);
+    if (moved[REPORT] < 0) report_and_exit(run->err_fd, GB_STEP_DUP, errno);
     for (int i = 0; i < COUNT; i++) {
         if (i == REPORT) continue;
         moved[i] = sources[i] < 0 ? -1 : fcntl(sources[i], F_DUPFD_CLOEXEC, FIRST_FREE);
         if (sources[i] >= 0 && moved[i] < 0) report_and_exit(moved[REPORT], GB_STEP_DUP, errno);
     }
-    int init_fd = fcntl(spec->init_fd, F_DUPFD_CLOEXEC, FIRST_FREE);
+    int init_fd = fcntl(init_source, F_DUPFD_CLOEXEC, FIRST_FREE);
     if (init_fd < 0) report_and_exit(moved[REPORT], GB_STEP_DUP, errno);
     for (int i = 0; i < COUNT; i++) {
         if (moved[i] < 0) {
@@ -468,70 +601,47 @@ static int arrange_descriptors(const struct setup *s) {
     return init_fd;
 }
 
-// The child starts with a copy of the daemon's whole descriptor table: other runs' pipes, sockets of
-// clients, the database. Everything the setup does not use is closed first, so that a setup that hangs
-// holds no other run's pipe open (their launches wait for the end of their report pipe).
-static void close_unneeded(const struct setup *s) {
-    const struct gb_launch *spec = s->spec;
-    enum { FIXED = 11, MAX_KEEP = FIXED + 16 };
-    int keep[MAX_KEEP];
-    int n = 0;
-    const int fixed[FIXED] = {spec->init_fd, spec->err_fd, spec->status_fd, spec->stdin_fd, spec->stdout_fd,
-                              spec->stderr_fd, spec->net_fd, s->filter_fd, spec->cgroup_fd, spec->root_ns_fd, spec->root_dir_fd};
-    for (int i = 0; i < FIXED; i++) if (fixed[i] >= 0) keep[n++] = fixed[i];
-    if (spec->nprocs > MAX_KEEP - FIXED) report_and_exit(spec->err_fd, GB_STEP_CLOSE_FDS, E2BIG);
-    for (int i = 0; i < spec->nprocs; i++) keep[n++] = spec->procs_fds[i];
-    for (int i = 1; i < n; i++) {   // insertion sort: a handful of numbers
-        int v = keep[i], j = i - 1;
-        while (j >= 0 && keep[j] > v) { keep[j + 1] = keep[j]; j--; }
-        keep[j + 1] = v;
-    }
-    unsigned next = 0;  // the lowest number not yet dealt with
-    for (int i = 0; i < n; i++) {
-        if ((unsigned)keep[i] > next) CHECK(syscall(SYS_close_range, next, (unsigned)keep[i] - 1, 0), GB_STEP_CLOSE_FDS);
-        next = (unsigned)keep[i] + 1;
-    }
-    CHECK(syscall(SYS_close_range, next, ~0U, 0), GB_STEP_CLOSE_FDS);
-}
-
 static int setup_main(void *arg) {
-    const struct setup *s = arg;
-    const struct gb_launch *spec = s->spec;
-    close_unneeded(s);
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
-    join_cgroups(spec);
-    if (spec->fault == GB_FAULT_STALL) for (;;) pause();     // every signal is blocked: only SIGKILL ends this
+    const struct gb_setup *setup = arg;
+    const int control = setup->control_fd;
+    close_unneeded(setup);
+    CHECK_TO(control, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
+    join_cgroups(setup);
+    if (setup->fault == GB_FAULT_STALL) for (;;) pause();     // every signal is blocked: only SIGKILL ends this
+    enter_prepared_root(setup);
+    CHECK_TO(control, sethostname(setup->hostname, strlen(setup->hostname)), GB_STEP_HOSTNAME);
+    enter_network(setup);
+    close_setup_descriptors(setup);
+    CHECK_TO(control, send_report(control, 0, 0), GB_STEP_RECEIVE_RUN);
 
-    enter_root(spec);
-    CHECK(sethostname(spec->hostname, strlen(spec->hostname)), GB_STEP_HOSTNAME);
-    enter_network(spec);
-    CHECK(chdir(spec->cwd), GB_STEP_CHDIR);
-    for (int i = 0; i < spec->nrlimits; i++) {
-        struct rlimit rl = {.rlim_cur = spec->rlimits[i].soft, .rlim_max = spec->rlimits[i].hard};
-        CHECK(setrlimit(spec->rlimits[i].resource, &rl), GB_STEP_RLIMIT);
+    // Ready: from here on the child waits, as root in the run's namespaces, for a run from the daemon.
+    struct received_run received;
+    receive_run(control, &received);
+    const struct gb_launch *run = &received.run;
+    attach_run_mounts(run);
+    CHECK_TO(run->err_fd, chdir(run->cwd), GB_STEP_CHDIR);
+    for (int i = 0; i < run->nrlimits; i++) {
+        struct rlimit rl = {.rlim_cur = run->rlimits[i].soft, .rlim_max = run->rlimits[i].hard};
+        CHECK_TO(run->err_fd, setrlimit(run->rlimits[i].resource, &rl), GB_STEP_RLIMIT);
     }
-    CHECK(setsid(), GB_STEP_SETSID);
-    drop_privileges(spec);
+    CHECK_TO(run->err_fd, setsid(), GB_STEP_SETSID);
+    drop_privileges(run);
     // Changing credentials cleared the parent-death signal: set it again, so that if the daemon dies the
     // run's init dies, and the kernel ends everything in its pid namespace.
-    CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
+    CHECK_TO(run->err_fd, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), GB_STEP_PDEATHSIG);
 
-    int init_fd = arrange_descriptors(s);
-    if (spec->fault == GB_FAULT_EXEC_INIT) init_fd = -1;   // fails with EBADF, reported below
-    syscall(SYS_execveat, init_fd, "", spec->init_argv, spec->envp, AT_EMPTY_PATH);
+    int init_fd = arrange_descriptors(run, setup->init_fd);
+    if (run->fault == GB_FAULT_EXEC_INIT) init_fd = -1;   // fails with EBADF, reported below
+    syscall(SYS_execveat, init_fd, "", run->init_argv, run->envp, AT_EMPTY_PATH);
     // The report descriptor is now GB_INIT_REPORT_FD.
-    struct gb_error_report r = {.step = GB_STEP_EXEC_INIT, .err = errno};
-    ssize_t n;
-    do { n = write(GB_INIT_REPORT_FD, &r, sizeof r); } while (n < 0 && errno == EINTR);
-    _exit(127);
+    report_and_exit(GB_INIT_REPORT_FD, GB_STEP_EXEC_INIT, errno);
 }
 
 // MARK: - clone3 on a new stack
 
 // gb_clone3_on_stack (gb_clone3.h): glibc's clone() cannot be used, since it has no CLONE_INTO_CGROUP.
 #include "gb_clone3.h"
-// The seccomp program as a sealed memfd: init reads it after its execve.
-static int filter_memfd(const void *filter, size_t bytes) {
+int gb_filter_memfd(const void *filter, size_t bytes) {
     int fd = memfd_create("glovebox-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return -1;
     size_t done = 0;
@@ -654,29 +764,33 @@ int gb_prepare_root(const struct gb_root *plan, int *pidfd, struct gb_prepared_r
     return 0;
 }
 
-pid_t gb_launch(const struct gb_launch *spec, int *pidfd) {
-    struct setup s = {.spec = spec, .filter_fd = -1};
-    if (spec->filter && (s.filter_fd = filter_memfd(spec->filter, (size_t)spec->filter_len * sizeof(struct sock_filter))) < 0) {
-        return -1;
-    }
+pid_t gb_start_setup(const struct gb_setup *setup, int *pidfd, pid_t *pid) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = gb_namespace_flags() | CLONE_PIDFD;
-    // The mount namespace is a copy of the prepared root's (enter_root), not of the daemon's; a network
-    // namespace made ahead of need is joined by the child instead (enter_network); on cgroup v1 the cgroup
-    // namespace is made once the child is in its cgroups (join_cgroups).
+    // The mount namespace is a copy of the prepared root's (enter_prepared_root), not of the daemon's; a
+    // network namespace made ahead of need is joined by the child instead (enter_network); on cgroup v1
+    // the cgroup namespace is made once the child is in its cgroups (join_cgroups).
     args.flags &= ~(uint64_t)CLONE_NEWNS;
-    if (spec->net_fd >= 0) args.flags &= ~(uint64_t)CLONE_NEWNET;
-    if (spec->nprocs > 0) args.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+    if (setup->net_fd >= 0) args.flags &= ~(uint64_t)CLONE_NEWNET;
+    if (setup->nprocs > 0) args.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+    args.flags |= CLONE_PARENT_SETTID;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
+    args.parent_tid = (uint64_t)(uintptr_t)pid;
     args.exit_signal = SIGCHLD;
-    if (spec->cgroup_fd >= 0) {
+    if (setup->cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = (uint64_t)spec->cgroup_fd;
+        args.cgroup = (uint64_t)setup->cgroup_fd;
     }
-    long pid = clone_vfork(&args, setup_main, &s, pidfd);
-    int saved = errno;
-    if (s.filter_fd >= 0) close(s.filter_fd);
-    errno = saved;
-    return (pid_t)pid;
+    return (pid_t)clone_vfork(&args, setup_main, (void *)setup, pidfd);
+}
+
+int gb_setup_report(int control, struct gb_error_report *report) {
+    ssize_t n;
+    do { n = recv(control, report, sizeof *report, MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof *report) return 1;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (n == 0) errno = EPIPE;
+    else if (n > 0) errno = EPROTO;
+    return -1;
 }

@@ -43,6 +43,15 @@ public enum CgroupHierarchy: Sendable {
         }
     }
 
+    /// Cgroups for a setup child made ahead of need (SpareSandboxes): every hierarchy's, without a run's
+    /// limits yet (no device allowed but the standard ones), named `spare-N`; `adopt` makes them a run's.
+    public func createSpare() throws -> RunCgroup {
+        switch self {
+        case .unified(let d): return try d.createSpare()
+        case .legacy(let d): return try d.createSpareForSandbox()
+        }
+    }
+
     /// Starts making runs' cgroups ahead of need, where the hierarchy allows (v1: see CgroupV1Driver).
     /// Call it once the leftovers of an earlier daemon are removed.
     public func startSpares(logger: Logger) throws {

@@ -91,6 +91,33 @@ public final class CgroupV1Driver: Sendable {
 
     // MARK: - Spares
 
+    /// Cgroups for a setup child made ahead of need: a spare set (one made ahead, else one made now) and
+    /// its unified cgroup, made now under the spare's name, since the child is cloned into it and a cgroup2
+    /// directory cannot be renamed: a run that takes the child keeps that name there.
+    func createSpareForSandbox() throws -> RunCgroup {
+        let spare: CgroupV1Run
+        if let ready = takeSpare() {
+            spare = ready
+        } else {
+            let name = spares.withLock { s in
+                defer { s.next += 1 }
+                return Self.sparePrefix + String(s.next)
+            }
+            spare = newRun(name)
+            do { try spare.createSpare(devices: MountPlan.devices.map(\.number)) } catch {
+                try? spare.remove()
+                throw error
+            }
+        }
+        do {
+            try spare.makeUnifiedNow()
+        } catch {
+            try? spare.remove()
+            throw error
+        }
+        return spare
+    }
+
     /// Starts the thread that keeps `capacity` spares ready (called once leftovers are removed).
     func startSpares(capacity: Int, logger: Logger) throws {
         let start = spares.withLock { s in
@@ -220,7 +247,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     }
 
     /// Cgroups made ahead of need (`spare-N`), with everything but the run's own limits: no device but
-    /// `devices`, the OOM eventfd, the `tasks` descriptors. No unified cgroup: cgroup2 cannot rename.
+    /// `devices`, the OOM eventfd, the `tasks` descriptors. No unified cgroup (cgroup2 cannot rename),
+    /// unless one is made for a setup child made ahead (makeUnifiedNow).
     func createSpare(devices: [DeviceNumber]) throws {
         try makeDirectories()
         try FileIO.write(file("devices", "devices.deny"), "a")
@@ -229,8 +257,16 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         try openTasks()
     }
 
-    /// Makes a spare the run `name`'s: renamed (the descriptors follow), its unified cgroup made, its own
-    /// limits written and the devices it has beyond the spare's allowed.
+    /// The unified cgroup of a spare, under the spare's name, for a setup child cloned into it.
+    func makeUnifiedNow() throws { try makeUnified() }
+
+    func adopt(as newName: String, limits: CgroupLimits) throws {
+        try adopt(as: newName, unified: unified, limits: limits)
+    }
+
+    /// Makes a spare the run `name`'s: renamed (the descriptors follow), its unified cgroup made unless it
+    /// has one already (a setup child's, which keeps the spare's name), its own limits written and the
+    /// devices it has beyond the spare's allowed.
     func adopt(as newName: String, unified newUnified: String?, limits: CgroupLimits) throws {
         for (controller, dir) in dirs {
             let target = cgroupJoin(String(dir.dropLast(name.count)), newName)
@@ -240,8 +276,10 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         let order = CgroupV1Driver.controllers.filter { dirs[$0] != nil }
         taskFiles = zip(order, taskFiles).map { (cgroupJoin(dirs[$0.0]!, "tasks"), $0.1.fd) }
         name = newName
-        unified = newUnified
-        try makeUnified()
+        if cloneTarget == nil {
+            unified = newUnified
+            try makeUnified()
+        }
         try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
         let standard = MountPlan.devices.map(\.number)
         try allow(limits.devices.filter { !standard.contains($0) })

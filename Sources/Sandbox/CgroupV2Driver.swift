@@ -1,5 +1,6 @@
 import CSandbox
 import GloveboxSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,7 @@ import Glibc
 public final class CgroupV2Driver: Sendable {
     public let base: String
     static let controllers = ["memory", "pids", "cpu"]
+    private let nextSpare = Mutex(0)
 
     init(root: String, own: String, instance: String) throws {
         let ownDir = cgroupJoin(root, own)
@@ -72,15 +74,36 @@ public final class CgroupV2Driver: Sendable {
         return run
     }
 
+    /// A cgroup for a setup child made ahead of need, `spare-N`, without limits until a run adopts it; a
+    /// cgroup2 directory cannot be renamed, so a run that takes the child keeps that name.
+    func createSpare() throws -> RunCgroup {
+        let name = CgroupV1Driver.sparePrefix + String(nextSpare.withLock { n in
+            defer { n += 1 }
+            return n
+        })
+        let dir = cgroupJoin(base, name)
+        try FileIO.mkdir(dir, existOK: false)
+        let run = CgroupV2Run(name: name, dir: dir)
+        do {
+            try run.open()
+        } catch {
+            try? run.remove()
+            throw error
+        }
+        return run
+    }
+
     func adopt(name: String) -> RunCgroup { CgroupV2Run(name: name, dir: cgroupJoin(base, name)) }
 
-    func leftoverRuns() -> [String] { subdirectories(of: base).filter { $0.hasPrefix("run-") } }
+    func leftoverRuns() -> [String] {
+        subdirectories(of: base).filter { $0.hasPrefix("run-") || $0.hasPrefix(CgroupV1Driver.sparePrefix) }
+    }
 
     func removeInstance() { _ = rmdir(base) }
 }
 
 final class CgroupV2Run: RunCgroup, @unchecked Sendable {
-    // Immutable after configure(), which runs before the object is shared.
+    // Immutable after configure() or open(), which run before the object is shared.
     let name: String
     let dir: String
     var cloneTarget: FileDescriptor?
@@ -93,17 +116,30 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
     }
 
     func configure(_ limits: CgroupLimits) throws {
+        try open()
+        try limit(limits)
+    }
+
+    /// The descriptors: the directory for CLONE_INTO_CGROUP, memory.events for OOM kills.
+    func open() throws {
+        cloneTarget = try FileDescriptor.open(dir, O_RDONLY | O_DIRECTORY)
+        oomEvents = try FileDescriptor.open(cgroupJoin(dir, "memory.events"), O_RDONLY)
+        _ = memoryEvents()  // a kernfs file polls as changed until first read through its descriptor
+    }
+
+    /// A spare made the run's: its name stays (cgroup2 cannot rename).
+    func adopt(as name: String, limits: CgroupLimits) throws { try limit(limits) }
+
+    /// The limits, and the device filter: attached with the limits, before the run's setup goes on.
+    private func limit(_ limits: CgroupLimits) throws {
         try FileIO.write(cgroupJoin(dir, "memory.max"), String(limits.memoryBytes))
         if FileIO.exists(cgroupJoin(dir, "memory.swap.max")) { try FileIO.write(cgroupJoin(dir, "memory.swap.max"), "0") }
         try FileIO.write(cgroupJoin(dir, "memory.oom.group"), "1")
         try FileIO.write(cgroupJoin(dir, "pids.max"), String(limits.pids))
         try FileIO.write(cgroupJoin(dir, "cpu.max"), CPUQuota(cpus: limits.cpus).v2Text)
-        let dirFD = try FileDescriptor.open(dir, O_RDONLY | O_DIRECTORY)
         let majors = limits.devices.map(\.major), minors = limits.devices.map(\.minor)
+        guard let dirFD = cloneTarget else { throw SandboxError.invalid("cgroup \(dir) is not open") }
         try syscallValue("attach the device filter to", dir) { gb_attach_device_filter(dirFD.raw, majors, minors, Int32(majors.count)) }
-        cloneTarget = dirFD
-        oomEvents = try FileDescriptor.open(cgroupJoin(dir, "memory.events"), O_RDONLY)
-        _ = memoryEvents()  // a kernfs file polls as changed until first read through its descriptor
     }
 
     var placementDescriptors: [Int32] { [] }  // CLONE_INTO_CGROUP puts the child here

@@ -58,13 +58,14 @@ public final class PreparedRoots: Sendable {
 
     private init() {}
 
-    /// A root for `plan` made within the last `lifetime` seconds, or a new one built on `scratch` (an empty
-    /// directory of the daemon's; its view of it stays empty). No lock is held while building, so a build
-    /// that hangs (a bind of a stuck network filesystem) holds up only its own run, until `deadline`.
-    func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
+    /// A root for `plan` that serves at least `servingFor` more seconds (made within the last `lifetime -
+    /// servingFor`), or a new one built on `scratch` (an empty directory of the daemon's; its view of it
+    /// stays empty). No lock is held while building, so a build that hangs (a bind of a stuck network
+    /// filesystem) holds up only its own run, until `deadline`.
+    func root(for plan: MountPlan, scratch: String, deadline: Double, servingFor: Double = 0) throws -> PreparedRoot {
         let key = plan.rootKey
         let made = Monotonic.now()
-        if let root = state.withLock({ $0.roots[key] }), made - root.made < Self.lifetime { return root }
+        if let root = state.withLock({ $0.roots[key] }), made - root.made < Self.lifetime - servingFor { return root }
         let root = try Self.build(plan, scratch: scratch, deadline: deadline, made: made)
         let start = state.withLock { s in
             if let replaced = s.roots.updateValue(root, forKey: key) { s.retired.append(replaced) }

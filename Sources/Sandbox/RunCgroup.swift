@@ -23,4 +23,7 @@ public protocol RunCgroup: AnyObject, Sendable {
     var procsFiles: [String] { get }
     /// Removes the cgroup directories; they must be empty.
     func remove() throws
+    /// Makes cgroups made ahead of need (CgroupHierarchy.createSpare) the run `name`'s, with its limits:
+    /// renamed where the hierarchy can rename (v1), limited, its devices allowed.
+    func adopt(as name: String, limits: CgroupLimits) throws
 }

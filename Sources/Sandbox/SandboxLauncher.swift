@@ -4,21 +4,17 @@ import GloveboxSystem
 import Glibc
 #endif
 
-/// Everything the launcher needs for one run, prepared before the clone.
+/// Everything the launcher needs for one run's own part, prepared before it is handed to a setup child.
 public struct LaunchSpec: Sendable {
     public var argv: [String]
     public var environment: [String: String]
-    /// The prepared root the run's mount namespace is copied from, and the run's own mounts on it.
-    public var root: PreparedRoot
+    /// The run's own mounts, made on the mount points of its prepared root.
     public var mounts: [MountPlan.Entry]
     public var workdir: String        // inside the sandbox
     public var uid: uid_t
     public var gid: gid_t
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)]
     public var seccomp: SeccompProfile
-    public var hostname = "glovebox"
-    /// A fresh network namespace to join (from NetworkNamespacePool), or nil for CLONE_NEWNET.
-    public var network: FileDescriptor?
 }
 
 /// The run's first process, started, with the descriptors the supervisor watches.
@@ -30,114 +26,298 @@ public struct LaunchedProcess: Sendable {
     public let status: FileDescriptor   // init writes the program's wait status here
 }
 
-/// Calls the C launcher: clone3 with CLONE_VM | CLONE_VFORK into new namespaces (and straight into the
-/// run's cgroup2 directory where there is one; on cgroup v1 the child joins its cgroups itself before
-/// anything else), which copies the prepared root's mount namespace and makes the run's own mounts in it,
-/// drops privileges and executes glovebox-init, which starts the program. Returns once the program has been executed, or throws the step and errno at which the setup,
-/// init or the program's execve failed.
+/// Starts runs in setup children (launch.c). A setup child is made with clone3 (CLONE_VM, CLONE_VFORK)
+/// into new namespaces and the run's cgroups, copies a prepared root's mount namespace, mounts /proc,
+/// joins its network namespace, reports that it is ready on a control socket and waits there for a run:
+/// the run's own mounts, descriptors, user and program. It then drops every privilege and executes
+/// glovebox-init, which starts the program. A child can be made ahead of need (SpareSandboxes), or for
+/// the run at hand (`launch(_:root:network:cgroup:deadline:)`), whose message is then queued before the
+/// clone: both take the same steps in the same order.
 public enum SandboxLauncher {
     /// The capacity of a run's stdout and stderr pipes.
     static let outputPipeBytes: Int32 = 1 << 20
+    static let hostname = "glovebox"
 
-    /// `deadline` (monotonic): the program must be exec'd by then, or the run is killed and this throws —
-    /// setup can then never outlast the run's own time limit.
-    public static func launch(_ spec: LaunchSpec, cgroup: RunCgroup, deadline: Double) throws -> LaunchedProcess {
+    /// The child's ready report on the control socket: the hand-over after it failed (the child is gone).
+    struct HandOverFailed: Error {
+        let errno: Int32
+    }
+
+    /// Launches `spec` in a setup child made now, in `cgroup`, from `root`. `network`: a namespace from
+    /// NetworkNamespacePool for this run alone (nil makes one at the clone). `deadline` (monotonic): the
+    /// program must be exec'd by then, or the run is killed and this throws — setup can then never outlast
+    /// the run's own time limit.
+    public static func launch(_ spec: LaunchSpec, root: PreparedRoot, network: FileDescriptor?, cgroup: RunCgroup,
+                              deadline: Double) throws -> LaunchedProcess {
         let initProgram = try InitProgram.shared.get()
         if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
-        let report = try FileDescriptor.pipe()
-        let status = try FileDescriptor.pipe()
-        let out = try FileDescriptor.pipe()
-        let err = try FileDescriptor.pipe()
-        // Room for a program that writes fast to keep writing while the daemon forwards: 1 GiB to stdout went
-        // from 0.71-0.78x to 0.84-0.88x the speed of writing a file directly (BENCHMARKS.md, row 4). The
-        // pages are allocated as they fill, charged to the writer: the run's memory cgroup. A refusal
-        // (a host's pipe limits) leaves the default size, only slower.
-        for pipe in [out, err] { _ = gb_set_pipe_size(pipe.write.raw, Self.outputPipeBytes) }
-        let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
-
-        var arena = CStringArena()
-        defer { arena.free() }
-        let mounts = arena.mounts(spec.mounts)
-        let rlimits = spec.rlimits.map { gb_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
-        let initArgv = arena.array([InitProgram.fileName, "--"] + spec.argv)
-        let envp = arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })
-        let procs = cgroup.placementDescriptors
+        let control = try SetupControl()
+        defer { control.daemonEnd.close() }
+        let message = try RunMessage(spec)
+        defer { message.release() }
+        // Queued before the clone: the child takes it as soon as it is ready, without waiting.
+        guard gb_hand_over(control.daemonEnd.raw, message.pointer) == 0 else { throw SystemError("hand a run over", errno: errno) }
+        message.closeSent()
 
         let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
-        let pid: pid_t = mounts.withUnsafeBufferPointer { mountsBuffer in
-            rlimits.withUnsafeBufferPointer { rlimitsBuffer in
-                procs.withUnsafeBufferPointer { procsBuffer in
-                    spec.seccomp.bpf.withUnsafeBytes { filter in
-                        var c = gb_launch()
-                        c.init_fd = initProgram.descriptor.raw
-                        c.err_fd = report.write.raw
-                        c.status_fd = status.write.raw
-                        c.stdin_fd = devNull.raw
-                        c.stdout_fd = out.write.raw
-                        c.stderr_fd = err.write.raw
-                        c.cgroup_fd = cgroup.cloneTarget?.raw ?? -1
-                        c.procs_fds = procsBuffer.baseAddress
-                        c.nprocs = Int32(procsBuffer.count)
-                        c.net_fd = spec.network?.raw ?? -1
-                        c.root_ns_fd = spec.root.namespace.raw
-                        c.root_dir_fd = spec.root.directory.raw
-                        c.mounts = mountsBuffer.baseAddress
-                        c.nmounts = Int32(mountsBuffer.count)
-                        c.hostname = arena.add(spec.hostname)
-                        c.cwd = arena.add(spec.workdir)
-                        c.uid = spec.uid
-                        c.gid = spec.gid
-                        c.rlimits = rlimitsBuffer.baseAddress
-                        c.nrlimits = Int32(rlimitsBuffer.count)
-                        c.filter = filter.isEmpty ? nil : filter.baseAddress
-                        c.filter_len = UInt16(spec.seccomp.instructionCount)
-                        c.init_argv = UnsafePointer(initArgv)
-                        c.envp = UnsafePointer(envp)
-                        c.fault = switch FaultInjection.setupFault {
-                        case nil: Int32(GB_FAULT_NONE.rawValue)
-                        case .stall: Int32(GB_FAULT_STALL.rawValue)
-                        case .failInitExec: Int32(GB_FAULT_EXEC_INIT.rawValue)
-                        }
-                        return withExtendedLifetime(spec.root) { gb_launch(&c, watch.pidfd) }
-                    }
-                }
-            }
-        }
+        var childPid: pid_t = 0
+        let pid = startSetup(initProgram: initProgram, control: control.childEnd, root: root, network: network,
+                             cgroup: cgroup, pidfd: watch.pidfd, pid: &childPid)
         let cloneErrno = errno
         let killedByWatchdog = LaunchWatchdog.shared.disarm(watch)
+        control.childEnd.close()
         if pid < 0 { throw SystemError("clone3 into new namespaces", errno: cloneErrno) }
-        let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(watch.pidfd.pointee), stdout: out.read, stderr: err.read, status: status.read)
+        let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(watch.pidfd.pointee), stdout: message.stdout,
+                                      stderr: message.stderr, status: message.status)
         FaultInjection.hit(.afterClone)
-        // The parent keeps only its ends; init holds the report pipe's write end until the program's execve.
-        report.write.close(); status.write.close(); out.write.close(); err.write.close(); devNull.close()
         if killedByWatchdog {
             _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)  // it may have executed init meanwhile
             reap(process)
             throw SandboxError.startTimedOut
         }
-        // EOF on the report pipe: the program was exec'd (the pipe is close-on-exec in its process).
-        var ready = pollfd(fd: report.read.raw, events: Int16(POLLIN), revents: 0)
+        if let failure = setupFailure(control.daemonEnd) {
+            reap(process)
+            throw failure
+        }
+        return try awaitExec(process, message: message, control: control.daemonEnd, deadline: deadline)
+    }
+
+    /// Launches `spec` in `child`, a setup child made ahead of need and ready (SpareSandboxes.take), whose
+    /// cgroup is the run's. Throws HandOverFailed when the child is gone before it could take the run:
+    /// the run may then start in a child of its own, in the same cgroup.
+    static func launch(_ spec: LaunchSpec, child: SetupChild, deadline: Double) throws -> LaunchedProcess {
+        if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
+        guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
+        let message = try RunMessage(spec)
+        defer { message.release() }
+        guard gb_hand_over(child.control.raw, message.pointer) == 0 else {
+            let err = errno
+            message.closeAll()
+            throw HandOverFailed(errno: err)
+        }
+        message.closeSent()
+        let process = LaunchedProcess(pid: child.pidSlot.pointee, pidfd: child.pidfd, stdout: message.stdout, stderr: message.stderr,
+                                      status: message.status)
+        FaultInjection.hit(.afterClone)
+        return try awaitExec(process, message: message, control: child.control, deadline: deadline)
+    }
+
+    /// clone3 of a setup child: returns once it has executed glovebox-init or died (for a child made ahead,
+    /// when it has received a run, or been let go); its pid, or -1 with errno.
+    static func startSetup(initProgram: InitProgram, control: FileDescriptor, root: PreparedRoot, network: FileDescriptor?,
+                           cgroup: RunCgroup, pidfd: UnsafeMutablePointer<Int32>, pid: UnsafeMutablePointer<pid_t>) -> pid_t {
+        var arena = CStringArena()
+        defer { arena.free() }
+        let procs = cgroup.placementDescriptors
+        return procs.withUnsafeBufferPointer { procsBuffer in
+            var c = gb_setup()
+            c.init_fd = initProgram.descriptor.raw
+            c.control_fd = control.raw
+            c.cgroup_fd = cgroup.cloneTarget?.raw ?? -1
+            c.procs_fds = procsBuffer.baseAddress
+            c.nprocs = Int32(procsBuffer.count)
+            c.net_fd = network?.raw ?? -1
+            c.root_ns_fd = root.namespace.raw
+            c.root_dir_fd = root.directory.raw
+            c.hostname = arena.add(hostname)
+            c.fault = FaultInjection.setupFault == .stall ? Int32(GB_FAULT_STALL.rawValue) : Int32(GB_FAULT_NONE.rawValue)
+            return withExtendedLifetime(root) { gb_start_setup(&c, pidfd, pid) }
+        }
+    }
+
+    /// The failure a setup child reported on its control socket, if it did: before it was ready, or while
+    /// receiving its run.
+    static func setupFailure(_ control: FileDescriptor) -> SandboxError? {
+        var report = gb_error_report()
+        while gb_setup_report(control.raw, &report) == 1 {
+            if report.step != 0 { return .launchFailed(step: String(cString: gb_step_name(report.step)), errno: report.err) }
+        }
+        return nil
+    }
+
+    /// A failure report in words, or nil for none (step 0 is "ready").
+    static func failureText(_ report: gb_error_report) -> String? {
+        guard report.step != 0 else { return nil }
+        return "\(String(cString: gb_step_name(report.step))): \(String(cString: strerror(report.err)))"
+    }
+
+    /// Waits until the program has been exec'd: EOF on the report pipe, which is close-on-exec in its
+    /// process. A report on it, or on the control socket, is the step that failed.
+    private static func awaitExec(_ process: LaunchedProcess, message: RunMessage, control: FileDescriptor,
+                                  deadline: Double) throws -> LaunchedProcess {
+        var ready = pollfd(fd: message.report.raw, events: Int16(POLLIN), revents: 0)
         while poll(&ready, 1, Int32(max(0, min(deadline - Monotonic.now(), 3600)) * 1000) + 1) < 0 && errno == EINTR {}
         if ready.revents == 0 {
             _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)
             reap(process)
             throw SandboxError.startTimedOut
         }
-        let bytes = (try? report.read.readToEnd(limit: 64)) ?? []
+        let bytes = (try? message.report.readToEnd(limit: 64)) ?? []
         if bytes.count >= MemoryLayout<gb_error_report>.size {
             let r = bytes.withUnsafeBytes { $0.loadUnaligned(as: gb_error_report.self) }
             reap(process)
-            if r.step == Int32(GB_STEP_EXECVE.rawValue) { throw SandboxError.execFailed(program: spec.argv[0], errno: r.err) }
+            if r.step == Int32(GB_STEP_EXECVE.rawValue) { throw SandboxError.execFailed(program: message.program, errno: r.err) }
             throw SandboxError.launchFailed(step: String(cString: gb_step_name(r.step)), errno: r.err)
+        }
+        if let failure = setupFailure(control) {
+            reap(process)
+            throw failure
         }
         return process
     }
 
     /// Waits for the init process to be gone (after it exited or was killed).
     public static func reap(_ process: LaunchedProcess) {
+        reap(pidfd: process.pidfd.raw)
+    }
+
+    static func reap(pidfd: Int32) {
         var info = siginfo_t()
-        while waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(process.pidfd.raw), &info, WEXITED | __WALL) < 0 && errno == EINTR {}
+        while waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(pidfd), &info, WEXITED | __WALL) < 0 && errno == EINTR {}
+    }
+}
+
+/// A setup child's control socket (SOCK_SEQPACKET): the daemon's end, and the child's, which the daemon
+/// closes once the child has its own copy, so that the child's death reads as the end of the socket.
+struct SetupControl {
+    let daemonEnd: FileDescriptor
+    let childEnd: FileDescriptor
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw SystemError("socketpair for a setup child", errno: errno)
+        }
+        daemonEnd = FileDescriptor(fds[0])
+        childEnd = FileDescriptor(fds[1])
+    }
+}
+
+/// A run's part as the setup child reads it (gb_launch): the structure and what it points to, which live
+/// until release() (the child reads them through the daemon's memory until it executes init), and the
+/// descriptors sent with it. The daemon keeps the read ends of the run's pipes.
+final class RunMessage {
+    let pointer: UnsafeMutablePointer<gb_launch>
+    let program: String
+    let report: FileDescriptor
+    let stdout: FileDescriptor
+    let stderr: FileDescriptor
+    let status: FileDescriptor
+    /// Sent to the child: the daemon closes its copies once they are in the socket.
+    private var sent: [FileDescriptor]
+    private var arena: CStringArena
+    private let mounts: UnsafeMutableBufferPointer<gb_mount>
+    private let trees: UnsafeMutableBufferPointer<Int32>
+    private let rlimits: UnsafeMutableBufferPointer<gb_rlimit>
+
+    init(_ spec: LaunchSpec) throws {
+        guard spec.mounts.count <= Int(GB_MAX_RUN_MOUNTS) else { throw SandboxError.invalid("a run has at most \(GB_MAX_RUN_MOUNTS) mounts of its own") }
+        program = spec.argv.first ?? ""
+        var arena = CStringArena()
+        var opened: [FileDescriptor] = []
+        do {
+            let reportPipe = try FileDescriptor.pipe()
+            opened += [reportPipe.read, reportPipe.write]
+            let statusPipe = try FileDescriptor.pipe()
+            opened += [statusPipe.read, statusPipe.write]
+            let out = try FileDescriptor.pipe()
+            opened += [out.read, out.write]
+            let err = try FileDescriptor.pipe()
+            opened += [err.read, err.write]
+            // Room for a program that writes fast to keep writing while the daemon forwards: 1 GiB to stdout
+            // went from 0.71-0.78x to 0.84-0.88x the speed of writing a file directly (BENCHMARKS.md, row 4).
+            // The pages are allocated as they fill, charged to the writer: the run's memory cgroup. A refusal
+            // (a host's pipe limits) leaves the default size, only slower.
+            for pipe in [out, err] { _ = gb_set_pipe_size(pipe.write.raw, SandboxLauncher.outputPipeBytes) }
+            let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+            opened.append(devNull)
+            var filter: FileDescriptor?
+            if spec.seccomp.instructionCount > 0 {
+                let fd = spec.seccomp.bpf.withUnsafeBytes { gb_filter_memfd($0.baseAddress, $0.count) }
+                guard fd >= 0 else { throw SystemError("memfd for the seccomp filter", errno: errno) }
+                filter = FileDescriptor(fd)
+                opened.append(filter!)
+            }
+            let cMounts = arena.mounts(spec.mounts)
+            // Binds are taken here, in the daemon's mount namespace: the child has left it.
+            var treeFDs: [Int32] = []
+            var treeObjects: [FileDescriptor] = []
+            for var m in cMounts {
+                guard m.kind != Int32(GB_MOUNT_TMPFS.rawValue) else { treeFDs.append(-1); continue }
+                let tree = gb_detached_tree(&m)
+                guard tree >= 0 else {
+                    let step = m.kind == Int32(GB_MOUNT_DEVICE.rawValue) ? GB_STEP_DEVICE : GB_STEP_BIND
+                    throw SandboxError.launchFailed(step: String(cString: gb_step_name(Int32(step.rawValue))), errno: errno)
+                }
+                let object = FileDescriptor(tree)
+                opened.append(object)
+                treeObjects.append(object)
+                treeFDs.append(tree)
+            }
+            let count = max(1, cMounts.count)
+            let mounts = UnsafeMutableBufferPointer<gb_mount>.allocate(capacity: count)
+            let trees = UnsafeMutableBufferPointer<Int32>.allocate(capacity: count)
+            let rlimits = UnsafeMutableBufferPointer<gb_rlimit>.allocate(capacity: max(1, spec.rlimits.count))
+            for (i, m) in cMounts.enumerated() {
+                mounts[i] = m
+                trees[i] = treeFDs[i]
+            }
+            for (i, r) in spec.rlimits.enumerated() { rlimits[i] = gb_rlimit(resource: r.resource, soft: r.soft, hard: r.hard) }
+            var c = gb_launch()
+            c.err_fd = reportPipe.write.raw
+            c.status_fd = statusPipe.write.raw
+            c.stdin_fd = devNull.raw
+            c.stdout_fd = out.write.raw
+            c.stderr_fd = err.write.raw
+            c.filter_fd = filter?.raw ?? -1
+            c.mounts = UnsafePointer(mounts.baseAddress)
+            c.trees = UnsafePointer(trees.baseAddress)
+            c.nmounts = Int32(cMounts.count)
+            c.cwd = arena.add(spec.workdir)
+            c.uid = spec.uid
+            c.gid = spec.gid
+            c.rlimits = UnsafePointer(rlimits.baseAddress)
+            c.nrlimits = Int32(spec.rlimits.count)
+            c.init_argv = UnsafePointer(arena.array([InitProgram.fileName, "--"] + spec.argv))
+            c.envp = UnsafePointer(arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }))
+            c.fault = FaultInjection.setupFault == .failInitExec ? Int32(GB_FAULT_EXEC_INIT.rawValue) : Int32(GB_FAULT_NONE.rawValue)
+            let pointer = UnsafeMutablePointer<gb_launch>.allocate(capacity: 1)
+            pointer.initialize(to: c)
+            self.pointer = pointer
+            self.mounts = mounts
+            self.trees = trees
+            self.rlimits = rlimits
+            self.arena = arena
+            report = reportPipe.read; stdout = out.read; stderr = err.read; status = statusPipe.read
+            sent = [reportPipe.write, statusPipe.write, devNull, out.write, err.write] + (filter.map { [$0] } ?? []) + treeObjects
+        } catch {
+            for fd in opened { fd.close() }
+            arena.free()
+            throw error
+        }
+    }
+
+    /// Closes the daemon's copies of what was sent: the child holds its own (or the socket does, until it
+    /// is read or the socket goes).
+    func closeSent() {
+        for fd in sent { fd.close() }
+        sent = []
+    }
+
+    /// Closes everything: nothing was sent.
+    func closeAll() {
+        closeSent()
+        for fd in [report, stdout, stderr, status] { fd.close() }
+    }
+
+    /// Frees the structure and its strings: once the child has executed init, or is gone.
+    func release() {
+        arena.free()
+        mounts.deallocate()
+        trees.deallocate()
+        rlimits.deallocate()
+        pointer.deallocate()
     }
 }
 

@@ -47,18 +47,20 @@ public final class SandboxRun: @unchecked Sendable {
     private var startedAt = 0.0
     public private(set) var missingPaths: [String] = []
     private var overlay: String?
+    private var plan: MountPlan?
+    /// A setup child made ahead of need that this run took: its process is the run's init once launched.
+    private var setupChild: SetupChild?
+    /// Whether the run took a setup child made ahead of need (for the debug log's phases).
+    public private(set) var madeAhead = false
 
-    /// Creates the run's cgroup and storage. On failure everything made so far is removed.
+    /// Creates the run's cgroup and storage, taking a setup child made ahead of need for its root where one
+    /// is ready (its cgroups become the run's). On failure everything made so far is removed.
     public init(spec: Spec, cgroups: CgroupHierarchy, logger: Logger) throws {
         self.spec = spec
         self.logger = logger
         do {
             try FileIO.mkdir(spec.directory, mode: 0o700, existOK: false)
             try FileIO.mkdir(spec.directory + "/root", mode: 0o755)
-            FaultInjection.hit(.beforeCgroup)
-            let devices = MountPlan.devices.map(\.number) + spec.devices.map(\.number)
-            cgroup = try cgroups.createRun(name: spec.name, limits: CgroupLimits(
-                memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus, devices: devices))
             let volume = try StorageVolume(path: spec.directory + "/volume", capacityBytes: spec.limits.storageBytes, owner: spec.uid,
                                            group: spec.gid, image: spec.imageDirectory.map { $0 + "/" + spec.name + ".img" })
             self.volume = volume
@@ -74,6 +76,22 @@ public final class SandboxRun: @unchecked Sendable {
                 try syscallValue("mount the workspace overlay at", merged) { gb_mount_overlay(merged, options) }
                 overlay = merged
                 lower.close()
+            }
+            let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
+                                 tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4), extraDevices: spec.devices)
+            self.plan = plan
+            FaultInjection.hit(.beforeCgroup)
+            let limits = CgroupLimits(memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus,
+                                      devices: MountPlan.devices.map(\.number) + spec.devices.map(\.number))
+            if let child = SpareSandboxes.shared.take(plan) {
+                // Its cgroups are the run's from here on, with the child in them: limited before it is handed
+                // the run, and removed with the run's whatever happens.
+                cgroup = child.cgroup
+                setupChild = child
+                madeAhead = true
+                try child.cgroup.adopt(as: spec.name, limits: limits)
+            } else {
+                cgroup = try cgroups.createRun(name: spec.name, limits: limits)
             }
         } catch {
             cleanup()
@@ -100,28 +118,41 @@ public final class SandboxRun: @unchecked Sendable {
     }
 
     /// Starts the program. Throws if any step of the sandbox setup failed (nothing is left running).
-    /// `network`: a namespace from NetworkNamespacePool for this run alone, closed here once the run's
-    /// init has joined it (or failed to); nil makes one at the clone.
-    public func start(network: FileDescriptor? = nil) throws {
-        defer { network?.close() }
-        guard let cgroup, let volume else { throw SandboxError.invalid("run \(spec.name) was not prepared") }
-        let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
-                             tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4), extraDevices: spec.devices)
+    /// `networks`: the pool a run made without a setup child made ahead takes a namespace from (for this
+    /// run alone; nil makes one at the clone).
+    public func start(networks: NetworkNamespacePool? = nil) throws {
+        guard let cgroup, let plan else { throw SandboxError.invalid("run \(spec.name) was not prepared") }
         missingPaths = plan.missing
         startedAt = Monotonic.now()
         let deadline = startedAt + spec.limits.timeoutSeconds
-        let root = try PreparedRoots.shared.root(for: plan, scratch: spec.directory + "/root", deadline: deadline)
         let launch = LaunchSpec(
-            argv: spec.argv, environment: spec.environment, root: root, mounts: plan.run,
-            workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
+            argv: spec.argv, environment: spec.environment, mounts: plan.run, workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
             rlimits: [
                 (Int32(RLIMIT_CORE.rawValue), 0, 0),
                 (Int32(RLIMIT_NOFILE.rawValue), 4096, 4096),
                 // A single file can never be larger than the volume; ENOSPC comes first, this is a backstop.
                 (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes + (1 << 20), spec.limits.storageBytes + (1 << 20)),
             ],
-            seccomp: spec.seccomp, network: network)
-        process = try SandboxLauncher.launch(launch, cgroup: cgroup, deadline: deadline)
+            seccomp: spec.seccomp)
+        var launched: LaunchedProcess?
+        if let child = setupChild {
+            do {
+                launched = try SandboxLauncher.launch(launch, child: child, deadline: deadline)
+            } catch is SandboxLauncher.HandOverFailed {
+                // Gone before it took the run (killed from outside): a child of the run's own, in the same
+                // cgroups, once the gone one is reaped.
+                SandboxLauncher.reap(pidfd: child.pidfd.raw)
+                child.pidfd.close()
+                logger.warning("a sandbox made ahead of need was gone; making the run's own", metadata: ["run": "\(spec.name)"])
+            }
+        }
+        if launched == nil {
+            let root = try PreparedRoots.shared.root(for: plan, scratch: spec.directory + "/root", deadline: deadline)
+            let network = networks?.take()
+            defer { network?.close() }
+            launched = try SandboxLauncher.launch(launch, root: root, network: network, cgroup: cgroup, deadline: deadline)
+        }
+        process = launched
         // The pid cannot be another process's: it is the unreaped child behind the pidfd. A program that is
         // already gone has released its namespace, and there is nothing to hold.
         if let process { mountNamespace = try? FileDescriptor.open("/proc/\(process.pid)/ns/mnt", O_RDONLY) }
@@ -249,6 +280,15 @@ public final class SandboxRun: @unchecked Sendable {
     public func cleanup() {
         mountNamespace?.close()
         mountNamespace = nil
+        if let child = setupChild {
+            // Taken but never launched (a failure on the way): it is in the run's cgroups, and the run's to reap.
+            if process == nil, child.pidfd.raw >= 0 {
+                _ = gb_pidfd_send_signal(child.pidfd.raw, SIGKILL)
+                SandboxLauncher.reap(pidfd: child.pidfd.raw)
+            }
+            child.control.close()
+            setupChild = nil
+        }
         if let cgroup {
             if let process { _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL); SandboxLauncher.reap(process) }
             try? cgroup.killAll()
@@ -264,6 +304,10 @@ public final class SandboxRun: @unchecked Sendable {
         }
         volume?.remove()
         volume = nil
+        // The next run of this kind finds its setup child ready. Made now, not while this run's program runs
+        // and ends: there it slowed the end by half a millisecond (the kernel's cgroup and namespace work
+        // of both at once; BENCHMARKS.md).
+        if let plan { SpareSandboxes.shared.refill(plan) }
         for sub in ["workspace", "lower", "root"] { _ = rmdir(spec.directory + "/" + sub) }
         _ = rmdir(spec.directory)
     }

@@ -43,6 +43,8 @@ final class RunSession {
 
     /// When each phase of this run ended, for the debug log (`--log-level debug`): where a run's time goes.
     private var phases = PhaseClock()
+    /// Whether the run took a sandbox made ahead of need, for the same log.
+    private var madeAhead = false
 
     func run() {
         var record = RunRecord(template: request.template, policyDigest: "", clientUID: peer.uid, clientPID: peer.pid,
@@ -326,7 +328,8 @@ final class RunSession {
             let run = try SandboxRun(spec: spec, cgroups: supervisor.cgroups, logger: logger)
             sandbox = run
             phases.mark("prepared")
-            try run.start(network: supervisor.networkNamespaces?.take())
+            madeAhead = run.madeAhead
+            try run.start(networks: supervisor.networkNamespaces)
             phases.mark("launched")
             if !run.missingPaths.isEmpty { logger.warning("policy paths missing on this host", metadata: ["paths": "\(run.missingPaths)"]) }
             let client = ClientSink(fd: connection.raw)
@@ -367,7 +370,7 @@ final class RunSession {
         sandbox = nil
         phases.mark("cleaned")
         logger.info("run finished", metadata: ["status": "\(record.status.rawValue)", "wall": "\(record.wallSeconds ?? 0)"])
-        logger.debug("run phases", metadata: ["ms": "\(phases.description)"])
+        logger.debug("run phases", metadata: ["ms": "\(phases.description)", "sandbox": "\(madeAhead ? "made ahead" : "its own")"])
     }
 
     /// A readable control descriptor: the run's cancel event (a kill, the daemon stopping), or the client's

@@ -82,6 +82,11 @@ public final class Supervisor: Sendable {
         } catch {
             logger.error("no cgroups made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
         }
+        do {
+            try SpareSandboxes.shared.start(cgroups: cgroups, networks: networkNamespaces, scratch: config.stateDirectory + "/root", logger: logger)
+        } catch {
+            logger.error("no sandboxes made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
+        }
         for problem in policies.problems { audit(.policyRejected, problem) }
         audit(.daemonStart, "gloveboxd started: \(cgroups.description); templates \(policies.names.joined(separator: ", "))")
     }
@@ -185,6 +190,7 @@ public final class Supervisor: Sendable {
             }
         }
         finishInFlight()
+        SpareSandboxes.shared.stop()
         cgroups.removeInstance()
         audit(.daemonStop, "gloveboxd stopped")
         logger.info("stopped")
@@ -255,6 +261,7 @@ public final class Supervisor: Sendable {
             logger.info("listening", metadata: ["socket": "\(config.socketPath)"])
             return (fd, false)
         } catch {
+            SpareSandboxes.shared.stop()
             cgroups.removeInstance()
             throw error
         }

@@ -204,9 +204,10 @@ final class CgroupV2GuestTests: XCTestCase {
 }
 
 /// Boots the cgroup-v2-only VM (shared/tools/v2vm) and runs the guest tests there: CgroupV2GuestTests
-/// (the daemon end to end) and DeviceCgroupTests (the device BPF program). Runs on the host.
+/// (the daemon end to end), DeviceCgroupTests (the device BPF program) and SpareSandboxTests (sandboxes
+/// made ahead, in cgroups a run adopts without renaming). Runs on the host.
 final class CgroupV2VMTests: XCTestCase {
-    static let guestClasses = ["GloveboxTests.CgroupV2GuestTests", "GloveboxTests.DeviceCgroupTests"]
+    static let guestClasses = ["GloveboxTests.CgroupV2GuestTests", "GloveboxTests.DeviceCgroupTests", "GloveboxTests.SpareSandboxTests"]
 
     func testTheCgroupV2DriverPassesItsTestsOnACgroupV2OnlyKernel() throws {
         if ProcessInfo.processInfo.environment["GLOVEBOX_V2VM_GUEST"] == "1" { throw XCTSkip("already inside the VM") }
@@ -239,7 +240,7 @@ final class CgroupV2VMTests: XCTestCase {
         print("v2vm: guest tests took \(Int(Date().timeIntervalSince(started))) s")
         XCTAssertEqual(result.status, 0, "the guest tests failed (125: the VM itself failed):\n\(output)")
         XCTAssertFalse(output.contains("' skipped"), "a guest test was skipped:\n\(output)")
-        for name in ["CgroupV2GuestTests", "DeviceCgroupTests"] {
+        for name in ["CgroupV2GuestTests", "DeviceCgroupTests", "SpareSandboxTests"] {
             XCTAssertTrue(output.contains("Test Suite '\(name)' passed"), "\(name) did not pass in the guest:\n\(output)")
         }
     }

@@ -1,11 +1,13 @@
-// The run's setup child: made with clone3(CLONE_VM | CLONE_VFORK) into new namespaces, it builds the
-// root, drops privileges and executes glovebox-init (Sources/glovebox-init) as the run's pid 1, which
-// starts the program. Everything it needs is prepared by Swift in the parent: strings, arrays, the
-// seccomp program. It shares the daemon's memory until that execve and makes only raw system calls; a
-// failure writes {step, errno} to a close-on-exec pipe and _exits.
+// The run's setup child: made with clone3(CLONE_VM | CLONE_VFORK) into new namespaces, it enters a copy
+// of a prepared root, receives its run, drops privileges and executes glovebox-init
+// (Sources/glovebox-init) as the run's pid 1, which starts the program. Everything it needs is prepared by
+// Swift in the parent: strings, arrays, the seccomp program. It shares the daemon's memory until that
+// execve and makes only raw system calls; a failure writes {step, errno} to the control socket (before
+// the run is received) or to a close-on-exec pipe (after), and _exits.
 #ifndef GB_LAUNCH_H
 #define GB_LAUNCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,26 +32,41 @@ struct gb_rlimit {
     uint64_t soft, hard;
 };
 
-struct gb_launch {
-    // Descriptors. All are opened close-on-exec by the parent; the launcher dups what it keeps.
+// The setup child's first part, which needs nothing of a run's own: it can be done ahead of need, while
+// the child then waits on `control_fd` for a run (gb_hand_over), or for the run at hand, whose message is
+// already queued. Its descriptors are opened close-on-exec by the parent; the child keeps what it needs.
+struct gb_setup {
     int init_fd;        // glovebox-init, opened once by the daemon (O_PATH), executed with execveat
-    int err_fd;         // write end: {step, errno} on failure; EOF at the program's execve means success
-    int status_fd;      // write end: init writes the program's raw wait status before it exits
-    int stdin_fd, stdout_fd, stderr_fd;
+    int control_fd;     // the child's end of a SOCK_SEQPACKET socketpair: it sends one report on it (step 0:
+                        // ready), then receives the run (gb_hand_over)
     int cgroup_fd;      // a cgroup2 directory for CLONE_INTO_CGROUP, or -1
     const int *procs_fds;  // cgroup v1: each hierarchy's `tasks` (O_WRONLY); the child, still one thread,
     int nprocs;            // writes "0" to each before anything else, then unshares its cgroup namespace
     int net_fd;         // a fresh network namespace (loopback up, never used by another run) to join, or
                         // -1 for CLONE_NEWNET at the clone
-
-    // The root: a prepared root (gb_prepare_root), whose namespace the child copies, and the run's
-    // own mounts, made on the mount points it has: binds (taken from the daemon's namespace before the
-    // child leaves it) and tmpfs. At most GB_MAX_RUN_MOUNTS; /proc is mounted after them.
+    // A prepared root (gb_prepare_root), whose namespace the child copies; /proc of the run's pid
+    // namespace is mounted in the copy.
     int root_ns_fd;
     int root_dir_fd;
-    const struct gb_mount *mounts;
-    int nmounts;
     const char *hostname;
+    int fault;          // fault injection (GLOVEBOX_FAULT), enum gb_setup_fault: GB_FAULT_STALL
+};
+
+// The run's part, handed to a child waiting after its first part. The child shares the daemon's memory
+// until it executes init, so the message carries a pointer to this (which the daemon keeps until the
+// launch is over) and the descriptors below, which the child's own descriptor table has not got.
+struct gb_launch {
+    int err_fd;         // write end: {step, errno} on failure; EOF at the program's execve means success
+    int status_fd;      // write end: init writes the program's raw wait status before it exits
+    int stdin_fd, stdout_fd, stderr_fd;
+    int filter_fd;      // a sealed memfd holding the seccomp program (gb_filter_memfd), or -1 for none
+
+    // The run's own mounts, on the mount points the prepared root has: binds, as detached trees taken in
+    // the daemon's namespace (gb_detached_tree; trees[i]), and tmpfs (trees[i] = -1). At most
+    // GB_MAX_RUN_MOUNTS.
+    const struct gb_mount *mounts;
+    const int *trees;
+    int nmounts;
     const char *cwd;    // inside the new root
 
     uid_t uid;
@@ -57,13 +74,10 @@ struct gb_launch {
     const struct gb_rlimit *rlimits;
     int nrlimits;
 
-    const void *filter;         // struct sock_filter[], or NULL
-    unsigned short filter_len;  // number of instructions
-
     char *const *init_argv;     // {"glovebox-init", "--", program argv..., NULL}: see glovebox-init
     char *const *envp;
 
-    int fault;          // fault injection (GLOVEBOX_FAULT), enum gb_setup_fault
+    int fault;          // fault injection: GB_FAULT_EXEC_INIT
 };
 
 enum { GB_MAX_RUN_MOUNTS = 16 };
@@ -108,6 +122,7 @@ enum gb_step {
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
     GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
     GB_STEP_NETNS, GB_STEP_CGROUP_NS, GB_STEP_EXEC_INIT, GB_STEP_ROOT_NAMESPACE, GB_STEP_ENTER_ROOT,
+    GB_STEP_RECEIVE_RUN,
 };
 
 struct gb_error_report {
@@ -118,19 +133,36 @@ struct gb_error_report {
 // Namespace flags of every run: pid, mount, network, ipc, uts, cgroup.
 uint64_t gb_namespace_flags(void);
 
-// clone3 with the run's namespaces, CLONE_VM | CLONE_VFORK, CLONE_PIDFD and (when cgroup_fd >= 0)
-// CLONE_INTO_CGROUP. Returns once the child has executed glovebox-init or died: the child's pid (host pid
-// namespace), or -1 with errno when there is no child. The kernel stores the child's pidfd in *pidfd at
-// the clone, before the child runs, so that another thread (a watchdog) can kill a setup that hangs
-// while this one sleeps.
-pid_t gb_launch(const struct gb_launch *spec, int *pidfd);
+// Starts a setup child: clone3 with the run's namespaces, CLONE_VM | CLONE_VFORK, CLONE_PIDFD and (when
+// cgroup_fd >= 0) CLONE_INTO_CGROUP. The child does the first part, reports on the control socket, waits
+// for the run there and does the rest. Returns once the child has executed glovebox-init or died, which
+// may be long after (it waits for a run): the child's pid (host pid namespace), or -1 with errno when
+// there is no child. The kernel stores the child's pidfd in *pidfd and its pid in *pid at the clone,
+// before the child runs, so that another thread can hand it a run or kill it while this one sleeps.
+pid_t gb_start_setup(const struct gb_setup *setup, int *pidfd, pid_t *pid);
+
+// Sends `run` to a setup child over the daemon's end of its control socket: the pointer and the
+// descriptors. 0, or -1 with errno (EPIPE: the child is gone).
+int gb_hand_over(int control, const struct gb_launch *run);
+
+// The child's report on the control socket, without waiting: 1 with *report filled in (step 0: ready),
+// 0 when there is none yet, -1 with errno; EPIPE when the child closed the socket without one.
+int gb_setup_report(int control, struct gb_error_report *report);
+
+// A detached copy of a host path's mounts for a bind (GB_MOUNT_BIND_RO, GB_MOUNT_BIND_RW or
+// GB_MOUNT_DEVICE), taken in the caller's mount namespace: private, nosuid, nodev (noexec for a device),
+// read-only where asked. A descriptor (close-on-exec), or -1 with errno.
+int gb_detached_tree(const struct gb_mount *m);
+
+// The seccomp program as a sealed memfd (close-on-exec): init reads it after its execve. -1 with errno.
+int gb_filter_memfd(const void *filter, size_t bytes);
 
 // Builds a prepared root in a child (clone3 with CLONE_NEWNS, CLONE_VM, CLONE_VFORK; a copy of the descriptor
 // table, closed but for a socket on which it sends the root's descriptors) and returns 0 with descriptors of
 // its mount namespace, which keeps it alive, and of its root (close-on-exec) in *out. Every target path is
 // resolved within the root being built (openat2, RESOLVE_IN_ROOT). On failure returns -1 with errno, and
 // *failure says at which step when the child reported one (else its step is 0: the clone failed, or the
-// child was killed, EINTR). The child's pidfd is stored in *pidfd at the clone, as for gb_launch, so that a
+// child was killed, EINTR). The child's pidfd is stored in *pidfd at the clone, as for gb_start_setup, so that a
 // watchdog can kill a build that hangs; the caller closes it (when it is not -1).
 int gb_prepare_root(const struct gb_root *root, int *pidfd, struct gb_prepared_root *out, struct gb_error_report *failure);
 

@@ -1,0 +1,124 @@
+import GloveboxSystem
+@testable import Sandbox
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sandboxes made ahead of need (SpareSandboxes): the end of a run makes the next run's setup child,
+/// which waits as root in fresh namespaces and cgroups of its own until a run takes it, and is let go
+/// when its root is too old to serve. It must take the run's limits before the run's program starts,
+/// die with the daemon, and leave nothing behind.
+final class SpareSandboxTests: FixturesTestCase {
+    /// The processes in this daemon's sandboxes made ahead: those in a cgroup named spare-N.
+    private func waiting(_ f: DaemonFixture) throws -> [pid_t] {
+        var pids = Set<pid_t>()
+        for dir in try f.cgroupDirectories("spare-*") {
+            let text = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+            pids.formUnion(text.split(separator: "\n").compactMap { pid_t($0) })
+        }
+        return pids.sorted()
+    }
+
+    private func status(_ pid: pid_t, _ key: String) -> String? {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix(key + ":") }.map { $0.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces) }
+    }
+
+    private func namespace(_ pid: pid_t, _ kind: String) -> String? { FileIO.readLink("/proc/\(pid)/ns/\(kind)") }
+
+    private func alive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 }
+
+    func testTheNextRunTakesTheSandboxMadeAheadWithItsOwnLimitsAndAnOldOneIsLetGo() throws {
+        let f = try fixture()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        var made: [pid_t] = []
+        XCTAssertTrue(try eventually { made = try waiting(f); return made.count == 1 }, "one sandbox made ahead: \(made)")
+        let child = made[0]
+        // Waiting as root, in namespaces of its own: not the daemon's pid, network or mount namespace.
+        XCTAssertEqual(status(child, "Uid")?.split(separator: "\t").first, "0")
+        for kind in ["pid", "net", "mnt", "ipc", "uts"] {
+            XCTAssertNotEqual(namespace(child, kind), namespace(f.pid, kind), kind)
+        }
+
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let client = try spawnClient(f, ["run", "--memory", "150M", "--pids", "33", "--", "/bin/sleep", tag])
+        defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
+        XCTAssertTrue(eventually { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty })
+        // It became the run's init, as the run's user, with the run's limits on its cgroups.
+        XCTAssertEqual((try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8)), "glovebox-init\n")
+        XCTAssertNotEqual(status(child, "Uid")?.split(separator: "\t").first, "0")
+        let sleeper = pid_t(HostState.processes(containing: "^/bin/sleep \(tag)")[0].split(separator: " ")[0])!
+        XCTAssertEqual(status(sleeper, "PPid"), "\(child)", "the program is the child's")
+        let cgroups = (try? String(contentsOfFile: "/proc/\(child)/cgroup", encoding: .utf8)) ?? ""
+        if CgroupHierarchy.isCgroup2("/sys/fs/cgroup") {
+            let path = try XCTUnwrap(cgroups.split(separator: "\n").first { $0.hasPrefix("0::") }).dropFirst(3)
+            XCTAssertEqual(try String(contentsOfFile: "/sys/fs/cgroup\(path)/memory.max", encoding: .utf8), "\(150 << 20)\n")
+            XCTAssertEqual(try String(contentsOfFile: "/sys/fs/cgroup\(path)/pids.max", encoding: .utf8), "33\n")
+        } else {
+            let memory = try XCTUnwrap(cgroups.split(separator: "\n").first { $0.contains(":memory:") }).split(separator: ":")[2]
+            let pids = try XCTUnwrap(cgroups.split(separator: "\n").first { $0.contains(":pids:") }).split(separator: ":")[2]
+            XCTAssertTrue(memory.hasSuffix("/run-2"), "renamed to the run's: \(memory)")
+            XCTAssertEqual(try String(contentsOfFile: "/sys/fs/cgroup/memory\(memory)/memory.limit_in_bytes", encoding: .utf8), "\(150 << 20)\n")
+            XCTAssertEqual(try String(contentsOfFile: "/sys/fs/cgroup/pids\(pids)/pids.max", encoding: .utf8), "33\n")
+        }
+        kill(client, SIGINT)  // cancels the run
+        waitpid(client, nil, 0)
+
+        // Its end makes the next one; not taken, that one is let go with its root (2 s): nothing is left.
+        XCTAssertTrue(try eventually { try waiting(f).count == 1 }, "made again after the run")
+        let next = try waiting(f)[0]
+        XCTAssertTrue(try eventually(5) { try f.cgroupDirectories("spare-*").filter { $0.contains("/unified/") || CgroupHierarchy.isCgroup2("/sys/fs/cgroup") }.isEmpty && !alive(next) },
+                      "let go: \((try? waiting(f)) ?? [])")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "a run without one makes its own")
+    }
+
+    func testASandboxMadeAheadDiesWithTheDaemonAndIsRemovedAtTheNextStart() throws {
+        let f = try fixture()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        var made: [pid_t] = []
+        XCTAssertTrue(try eventually { made = try waiting(f); return made.count == 1 })
+        f.stopDaemon(signal: SIGKILL)
+        // Its parent-death signal: nothing of a sandbox outlives the daemon.
+        XCTAssertTrue(eventually { !alive(made[0]) }, "the waiting child died with the daemon")
+        try f.start()
+        XCTAssertTrue(try eventually { try waiting(f).isEmpty })
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+
+    func testARunInASandboxMadeAheadDiesWithTheDaemon() throws {
+        let f = try fixture()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        var made: [pid_t] = []
+        XCTAssertTrue(try eventually { made = try waiting(f); return made.count == 1 })
+        // Taken by this run: its init's parent is the thread that made it, which stays until the run ends.
+        let (client, tag) = try startSleeper(f)
+        defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
+        let sleeper = try XCTUnwrap(HostState.processes(containing: "^/bin/sleep \(tag)").first?.split(separator: " ").first.flatMap { pid_t($0) })
+        XCTAssertEqual(status(sleeper, "PPid"), "\(made[0])", "the run took the sandbox made ahead")
+        f.stopDaemon(signal: SIGKILL)
+        XCTAssertTrue(eventually { HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }, "the run died with the daemon")
+        try f.start()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+
+    func testAStoppingDaemonLetsItsSandboxesGoAndRemovesTheirCgroups() throws {
+        let f = try fixture()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        var made: [pid_t] = []
+        XCTAssertTrue(try eventually { made = try waiting(f); return made.count == 1 })
+        XCTAssertEqual(f.stopDaemon(signal: SIGTERM), 0, f.log)
+        XCTAssertFalse(alive(made[0]))
+        XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
+    }
+
+    func testARunStillStartsWhenItsSandboxMadeAheadWasKilled() throws {
+        let f = try fixture()
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        var made: [pid_t] = []
+        XCTAssertTrue(try eventually { made = try waiting(f); return made.count == 1 })
+        kill(made[0], SIGKILL)
+        XCTAssertEqual(f.run(["/bin/sh", "-c", "echo started"]).record?.status, .ok, f.log)
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+}
