@@ -71,7 +71,7 @@ static const char *const step_names[] = {
     [GB_STEP_AMBIENT] = "clear ambient capabilities", [GB_STEP_LOOPBACK] = "bring up loopback",
     [GB_STEP_NETNS] = "join the network namespace", [GB_STEP_CGROUP_NS] = "unshare the cgroup namespace",
     [GB_STEP_EXEC_INIT] = "execute glovebox-init", [GB_STEP_ROOT_NAMESPACE] = "open the prepared root's namespace",
-    [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace", [GB_STEP_RECEIVE_RUN] = "receive the run",
+    [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace", [GB_STEP_RECEIVE_RUN] = "receive the run", [GB_STEP_PRIORITY] = "set the run's priority",
 };
 
 const char *gb_step_name(int step) {
@@ -618,6 +618,7 @@ static int setup_main(void *arg) {
     struct received_run received;
     receive_run(control, &received);
     const struct gb_launch *run = &received.run;
+    CHECK_TO(run->err_fd, setpriority(PRIO_PROCESS, 0, run->nice), GB_STEP_PRIORITY);
     attach_run_mounts(run);
     CHECK_TO(run->err_fd, chdir(run->cwd), GB_STEP_CHDIR);
     for (int i = 0; i < run->nrlimits; i++) {

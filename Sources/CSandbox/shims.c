@@ -19,6 +19,7 @@
 #include <time.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
@@ -365,4 +366,8 @@ int gb_open_path(const char *path) {
 
 int gb_clear_dumpable(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int gb_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }

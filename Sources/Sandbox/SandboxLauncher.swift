@@ -37,6 +37,13 @@ public enum SandboxLauncher {
     /// The capacity of a run's stdout and stderr pipes.
     static let outputPipeBytes: Int32 = 1 << 20
     static let hostname = "glovebox"
+    /// Runs' nice value: the daemon's own, read at the first launch (a thread's nice is its own on Linux;
+    /// the connection threads that launch runs keep the process's).
+    static let runNice: Int32 = {
+        errno = 0
+        let value = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        return errno == 0 ? value : 0
+    }()
 
     /// The child's ready report on the control socket: the hand-over after it failed (the child is gone).
     struct HandOverFailed: Error {
@@ -281,6 +288,7 @@ final class RunMessage {
             c.nrlimits = Int32(spec.rlimits.count)
             c.init_argv = UnsafePointer(arena.array([InitProgram.fileName, "--"] + spec.argv))
             c.envp = UnsafePointer(arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }))
+            c.nice = SandboxLauncher.runNice
             c.fault = FaultInjection.setupFault == .failInitExec ? Int32(GB_FAULT_EXEC_INIT.rawValue) : Int32(GB_FAULT_NONE.rawValue)
             let pointer = UnsafeMutablePointer<gb_launch>.allocate(capacity: 1)
             pointer.initialize(to: c)

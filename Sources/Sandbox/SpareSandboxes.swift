@@ -108,6 +108,8 @@ public final class SpareSandboxes: Sendable {
         var reaperStarted = false
     }
     private let state = Mutex(State())
+    /// How much nicer than runs the makers are.
+    static let makerNiceness: Int32 = 10
 
     private init() {}
 
@@ -195,6 +197,12 @@ public final class SpareSandboxes: Sendable {
     /// it has exited, cleaning up after it when no run took it.
     private func make(_ plan: MountPlan) {
         let key = plan.rootKey
+        // Below the runs in flight: on two cores, made at the same priority it slowed the start of the
+        // next client by as much as it saved (BENCHMARKS.md). The child takes the run's own nice value
+        // when it is handed a run. A nice thread still gets its share: it cannot starve while it holds a
+        // lock a run needs.
+        _ = SandboxLauncher.runNice
+        _ = gb_set_thread_nice(min(19, SandboxLauncher.runNice + Self.makerNiceness))
         var counted = true
         defer { if counted { state.withLock { $0.makers -= 1 } } }
         guard let config = state.withLock({ $0.config }) else { state.withLock { _ = $0.making.remove(key) }; return }

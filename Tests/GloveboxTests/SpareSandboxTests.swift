@@ -50,6 +50,9 @@ final class SpareSandboxTests: FixturesTestCase {
         XCTAssertNotEqual(status(child, "Uid")?.split(separator: "\t").first, "0")
         let sleeper = pid_t(HostState.processes(containing: "^/bin/sleep \(tag)")[0].split(separator: " ")[0])!
         XCTAssertEqual(status(sleeper, "PPid"), "\(child)", "the program is the child's")
+        // Made at a lower priority than runs, it runs the program at the daemon's own.
+        let nice = { (pid: pid_t) in (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ")[16] }
+        XCTAssertEqual(nice(sleeper), nice(f.pid), "the program's nice value is the daemon's")
         let cgroups = (try? String(contentsOfFile: "/proc/\(child)/cgroup", encoding: .utf8)) ?? ""
         if CgroupHierarchy.isCgroup2("/sys/fs/cgroup") {
             let path = try XCTUnwrap(cgroups.split(separator: "\n").first { $0.hasPrefix("0::") }).dropFirst(3)

@@ -77,6 +77,7 @@ struct gb_launch {
     char *const *init_argv;     // {"glovebox-init", "--", program argv..., NULL}: see glovebox-init
     char *const *envp;
 
+    int nice;           // the run's nice value: a child made ahead was made at a lower priority (SpareSandboxes)
     int fault;          // fault injection: GB_FAULT_EXEC_INIT
 };
 
@@ -122,7 +123,7 @@ enum gb_step {
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
     GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
     GB_STEP_NETNS, GB_STEP_CGROUP_NS, GB_STEP_EXEC_INIT, GB_STEP_ROOT_NAMESPACE, GB_STEP_ENTER_ROOT,
-    GB_STEP_RECEIVE_RUN,
+    GB_STEP_RECEIVE_RUN, GB_STEP_PRIORITY,
 };
 
 struct gb_error_report {

@@ -106,4 +106,7 @@ int gb_loopback_up(void);
 // not be used for anything else.
 int gb_make_network_namespace(int home_fd, int *stranded);
 
+// Sets the calling thread's own nice value (Linux keeps one per thread). 0, or -1 with errno.
+int gb_set_thread_nice(int nice);
+
 #endif
