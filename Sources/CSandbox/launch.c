@@ -72,6 +72,7 @@ static const char *const step_names[] = {
     [GB_STEP_NETNS] = "join the network namespace", [GB_STEP_CGROUP_NS] = "unshare the cgroup namespace",
     [GB_STEP_EXEC_INIT] = "execute glovebox-init", [GB_STEP_ROOT_NAMESPACE] = "open the prepared root's namespace",
     [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace", [GB_STEP_RECEIVE_RUN] = "receive the run", [GB_STEP_PRIORITY] = "set the run's priority",
+    [GB_STEP_READY] = "report ready",
 };
 
 const char *gb_step_name(int step) {
@@ -612,7 +613,7 @@ static int setup_main(void *arg) {
     CHECK_TO(control, sethostname(setup->hostname, strlen(setup->hostname)), GB_STEP_HOSTNAME);
     enter_network(setup);
     close_setup_descriptors(setup);
-    CHECK_TO(control, send_report(control, 0, 0), GB_STEP_RECEIVE_RUN);
+    CHECK_TO(control, send_report(control, 0, 0), GB_STEP_READY);
 
     // Ready: from here on the child waits, as root in the run's namespaces, for a run from the daemon.
     struct received_run received;

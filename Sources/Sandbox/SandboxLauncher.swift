@@ -45,7 +45,7 @@ public enum SandboxLauncher {
         return errno == 0 ? value : 0
     }()
 
-    /// The child's ready report on the control socket: the hand-over after it failed (the child is gone).
+    /// The hand-over failed because the child is gone (killed from outside while it waited).
     struct HandOverFailed: Error {
         let errno: Int32
     }
@@ -101,7 +101,11 @@ public enum SandboxLauncher {
         guard gb_hand_over(child.control.raw, message.pointer) == 0 else {
             let err = errno
             message.closeAll()
-            throw HandOverFailed(errno: err)
+            // Gone (its end of the socket closed): the run may start in a child of its own. Any other
+            // failure leaves it waiting: it is killed, and the run fails.
+            _ = gb_pidfd_send_signal(child.pidfd.raw, SIGKILL)
+            if err == EPIPE || err == ECONNRESET || err == ECONNREFUSED { throw HandOverFailed(errno: err) }
+            throw SystemError("hand a run over", errno: err)
         }
         message.closeSent()
         let process = LaunchedProcess(pid: child.pidSlot.pointee, pidfd: child.pidfd, stdout: message.stdout, stderr: message.stderr,
@@ -247,7 +251,10 @@ final class RunMessage {
                 opened.append(filter!)
             }
             let cMounts = arena.mounts(spec.mounts)
-            // Binds are taken here, in the daemon's mount namespace: the child has left it.
+            // Binds are taken here, in the daemon's mount namespace (the child has left it), before any
+            // watchdog is armed: they are the run's own workspace and /tmp, on the daemon's tmpfs or an
+            // overlay of a local filesystem (a workdir that cannot be idmapped, NFS or FUSE, is refused),
+            // not host paths that could hang.
             var treeFDs: [Int32] = []
             var treeObjects: [FileDescriptor] = []
             for var m in cMounts {

@@ -140,7 +140,7 @@ public final class SandboxRun: @unchecked Sendable {
                 launched = try SandboxLauncher.launch(launch, child: child, deadline: deadline)
             } catch is SandboxLauncher.HandOverFailed {
                 // Gone before it took the run (killed from outside): a child of the run's own, in the same
-                // cgroups, once the gone one is reaped.
+                // cgroups, once the gone one is reaped (it was sent SIGKILL too).
                 SandboxLauncher.reap(pidfd: child.pidfd.raw)
                 child.pidfd.close()
                 logger.warning("a sandbox made ahead of need was gone; making the run's own", metadata: ["run": "\(spec.name)"])

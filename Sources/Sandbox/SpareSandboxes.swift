@@ -86,6 +86,9 @@ final class SetupChild: @unchecked Sendable {
 /// filesystem mounted on the host below a policy's read-only path must reach runs that start later. One
 /// that is not taken by then is let go: its control socket is closed, it exits, its maker removes its
 /// cgroups. So at rest nothing is kept for more than a root's lifetime, and nothing wakes after that.
+///
+/// One per process: gloveboxd serves one state directory and one cgroup subtree (start() takes its
+/// hierarchy); a second Supervisor in the same process would share it.
 public final class SpareSandboxes: Sendable {
     public static let shared = SpareSandboxes()
 
@@ -106,6 +109,8 @@ public final class SpareSandboxes: Sendable {
         var makers = 0
         var timer = OneShotTimer()
         var reaperStarted = false
+        /// Failures already logged.
+        var failures: Set<String> = []
     }
     private let state = Mutex(State())
     /// How much nicer than runs the makers are.
@@ -163,8 +168,10 @@ public final class SpareSandboxes: Sendable {
                 }
             default:
                 s.children[key] = nil
-                s.config?.logger.error("a sandbox made ahead of need failed; runs make their own",
-                                       metadata: ["error": "\(SandboxLauncher.failureText(report) ?? "it exited")"])
+                let failure = SandboxLauncher.failureText(report) ?? "it exited before it was ready"
+                if s.failures.insert(failure).inserted {
+                    s.config?.logger.error("a sandbox made ahead of need failed; runs make their own", metadata: ["error": "\(failure)"])
+                }
                 abandonLocked(child)
                 return nil
             }
@@ -236,8 +243,11 @@ public final class SpareSandboxes: Sendable {
             // run's init is this thread's, so the thread stays until init has exited.
             counted = false
             state.withLock { $0.makers -= 1 }
-            var p = pollfd(fd: child.pidfdSlot.pointee, events: Int16(POLLIN), revents: 0)
-            while poll(&p, 1, -1) < 0 && errno == EINTR {}
+            while true {
+                var p = pollfd(fd: child.pidfdSlot.pointee, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, -1) > 0 { break }
+                if errno != EINTR { usleep(10_000) }  // never leave early: this thread's exit would kill the run
+            }
             close(child.pidfdSlot.pointee)
             return
         }
@@ -269,6 +279,14 @@ public final class SpareSandboxes: Sendable {
     }
 
     private func cleanUp(_ child: SetupChild, started: Bool) {
+        // A child that failed before it was ready said why: logged once for each different reason, so that
+        // a host where they always fail says so without a line for every run.
+        var report = gb_error_report()
+        while gb_setup_report(child.control.raw, &report) == 1 {
+            guard let failure = SandboxLauncher.failureText(report) else { continue }
+            let (logger, new) = state.withLock { s in (s.config?.logger, s.failures.insert(failure).inserted) }
+            if new { logger?.error("a sandbox made ahead of need failed; runs make their own", metadata: ["error": "\(failure)"]) }
+        }
         if started, child.pidfdSlot.pointee >= 0 {
             SandboxLauncher.reap(pidfd: child.pidfdSlot.pointee)
             close(child.pidfdSlot.pointee)
@@ -295,8 +313,10 @@ public final class SpareSandboxes: Sendable {
     private func abandonLocked(_ child: SetupChild) {
         guard child.state == .waiting else { return }
         child.state = .abandoned
-        // A child whose maker has not cloned it yet finds its control socket's other end closed when it
-        // reports ready, and exits.
+        // Killed (its maker closes the pidfd only once it has seen the child's state change, under this
+        // lock), and its control socket shut: a child still being cloned finds the other end closed when
+        // it reports ready, and exits.
+        if child.pidfdSlot.pointee >= 0 { _ = gb_pidfd_send_signal(child.pidfdSlot.pointee, SIGKILL) }
         _ = shutdown(child.control.raw, Int32(SHUT_RDWR))
     }
 
