@@ -2,9 +2,12 @@
 // on a stack of its own, sharing the daemon's memory while the calling thread sleeps, until it executes
 // glovebox-init. Nothing of the daemon is copied: a fork of a daemon with tens of MiB and a dozen busy
 // threads cost a page-table copy, copy-on-write faults in every thread after it and a TLB shootdown for
-// each (BENCHMARKS.md). The child joins the run's cgroups, copies a root prepared for many runs and makes
-// the run's own mounts in it, enters the network, drops every privilege and executes init, which starts
-// the program. The prepared roots are made the same way, by a child that only mounts (gb_prepare_root).
+// each (BENCHMARKS.md). The child has two parts. The first joins the cgroups, copies a root prepared for
+// many runs, mounts /proc and enters the network: nothing of a run, so it may be done ahead of need, after
+// which the child reports ready on its control socket and waits there, sleeping in recvmsg while the
+// thread that made it sleeps in clone3. The second, once a run is handed over (gb_hand_over), makes the
+// run's own mounts, drops every privilege and executes init, which starts the program. The prepared roots
+// are made the same way, by a child that only mounts (gb_prepare_root).
 //
 // Only raw system calls and pure string helpers run in the child: it runs on the daemon's memory and on
 // its calling thread's TLS (errno), and glibc still believes the daemon's other threads exist. So: no
