@@ -304,8 +304,8 @@ public final class SpareSandboxes: Sendable {
 
     // MARK: - Letting go
 
-    /// Lets a waiting child go: closing the daemon's end of its control socket ends its wait (it exits),
-    /// and its maker cleans up. Its end is closed by its maker only, after the clone.
+    /// Lets a waiting child go: it is killed and its control socket shut, and its maker cleans up once its
+    /// clone3 returns. Its descriptors are closed by its maker only.
     private func abandon(_ child: SetupChild) {
         state.withLock { _ in abandonLocked(child) }
     }
