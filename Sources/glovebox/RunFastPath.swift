@@ -18,7 +18,38 @@ enum RunFastPath {
     /// The options of `RunCommand` (and its `SocketOption`), by their long names.
     private enum Name: String {
         case socket, template, workdir, output, timeout, memory, pids, cpus, storage, gpus, env, record
-        var repeatable: Bool { self == .output || self == .env }
+    }
+
+    /// The values given. Named fields rather than a Dictionary keyed by Name: a Dictionary's storage is
+    /// generic metadata made at run time, whose Hashable requirement scans every protocol conformance in
+    /// the binary, about 0.1 ms, a tenth of the client's CPU (BENCHMARKS.md).
+    private struct Values {
+        var socket, template, workdir, timeout, memory, pids, cpus, storage, gpus, record: String?
+        var outputs: [String] = []
+        var environment: [String] = []
+
+        /// Records `value` for `name`; false for a second value of an option given at most once.
+        mutating func set(_ name: Name, _ value: String) -> Bool {
+            func once(_ field: inout String?) -> Bool {
+                guard field == nil else { return false }
+                field = value
+                return true
+            }
+            switch name {
+            case .output: outputs.append(value); return true
+            case .env: environment.append(value); return true
+            case .socket: return once(&socket)
+            case .template: return once(&template)
+            case .workdir: return once(&workdir)
+            case .timeout: return once(&timeout)
+            case .memory: return once(&memory)
+            case .pids: return once(&pids)
+            case .cpus: return once(&cpus)
+            case .storage: return once(&storage)
+            case .gpus: return once(&gpus)
+            case .record: return once(&record)
+            }
+        }
     }
 
     /// `arguments` without the program name, as in CommandLine.arguments.dropFirst().
@@ -26,8 +57,7 @@ enum RunFastPath {
         guard arguments.first == "run", let terminator = arguments.firstIndex(of: "--") else { return nil }
         let command = Array(arguments[(terminator + 1)...])
         guard !command.isEmpty else { return nil }
-        var single: [Name: String] = [:]
-        var lists: [Name: [String]] = [:]
+        var given = Values()
         var i = 1
         while i < terminator {
             let word = arguments[i]
@@ -47,27 +77,21 @@ enum RunFastPath {
             }
             // A value that looks like an option, or none at all: ArgumentParser's rules decide.
             guard !value.isEmpty, !value.hasPrefix("-") else { return nil }
-            if name.repeatable {
-                lists[name, default: []].append(value)
-            } else {
-                guard single[name] == nil else { return nil }
-                single[name] = value
-            }
+            guard given.set(name, value) else { return nil }
         }
-        let outputs = lists[.output] ?? []
-        if !outputs.isEmpty && single[.workdir] == nil { return nil }
+        if !given.outputs.isEmpty && given.workdir == nil { return nil }
         var pids: Int?, cpus: Double?, gpus: Int?
-        if let v = single[.pids] { guard let n = Int(v) else { return nil }; pids = n }
-        if let v = single[.cpus] { guard let n = Double(v) else { return nil }; cpus = n }
-        if let v = single[.gpus] { guard let n = Int(v) else { return nil }; gpus = n }
-        guard let limits = try? RunInvocation.limits(timeout: single[.timeout], memory: single[.memory], storage: single[.storage],
+        if let v = given.pids { guard let n = Int(v) else { return nil }; pids = n }
+        if let v = given.cpus { guard let n = Double(v) else { return nil }; cpus = n }
+        if let v = given.gpus { guard let n = Int(v) else { return nil }; gpus = n }
+        guard let limits = try? RunInvocation.limits(timeout: given.timeout, memory: given.memory, storage: given.storage,
                                                      pids: pids, cpus: cpus, gpus: gpus),
-              let environment = try? RunInvocation.environment(lists[.env] ?? [])
+              let environment = try? RunInvocation.environment(given.environment)
         else { return nil }
         return RunInvocation(
-            socketPath: DaemonConnection.socketPath(single[.socket]),
-            request: RunRequest(template: single[.template] ?? "default", argv: command, environment: environment,
-                                limits: limits, outputs: outputs),
-            workdir: single[.workdir], record: single[.record])
+            socketPath: DaemonConnection.socketPath(given.socket),
+            request: RunRequest(template: given.template ?? "default", argv: command, environment: environment,
+                                limits: limits, outputs: given.outputs),
+            workdir: given.workdir, record: given.record)
     }
 }
