@@ -136,6 +136,11 @@ public final class SandboxRun: @unchecked Sendable {
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?
         if let child = setupChild {
+            if FaultInjection.setupFault == .spareGone {
+                _ = gb_pidfd_send_signal(child.pidfd.raw, SIGKILL)
+                var info = siginfo_t()
+                while waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(child.pidfd.raw), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            }
             do {
                 launched = try SandboxLauncher.launch(launch, child: child, deadline: deadline)
             } catch is SandboxLauncher.HandOverFailed {

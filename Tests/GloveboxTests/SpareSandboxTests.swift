@@ -124,6 +124,19 @@ final class SpareSandboxTests: FixturesTestCase {
         XCTAssertEqual(HostState.gloveboxCgroups(of: f), [])
     }
 
+    /// The race a test cannot place from outside, placed by a fault: the sandbox is killed after the run
+    /// took it and before the hand-over, which then fails; the run starts in a child of its own.
+    func testARunWhoseSandboxDiesBeforeTheHandOverStartsInAChildOfItsOwn() throws {
+        let f = try fixture()
+        try f.restart(environment: ["GLOVEBOX_FAULT": "spare-gone"])
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        _ = try XCTUnwrap(try readySandbox(f))
+        let result = f.run(["/bin/sh", "-c", "echo started"])
+        XCTAssertEqual(result.record?.status, .ok, f.log)
+        XCTAssertTrue(f.log.contains("a sandbox made ahead of need was gone"), f.log)
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+
     func testARunStillStartsWhenItsSandboxMadeAheadWasKilled() throws {
         let f = try fixture()
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
