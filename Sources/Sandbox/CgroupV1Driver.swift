@@ -110,7 +110,7 @@ public final class CgroupV1Driver: Sendable {
             }
         }
         do {
-            try spare.makeUnifiedNow()
+            try spare.makeUnified()
         } catch {
             try? spare.remove()
             throw error
@@ -248,7 +248,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
 
     /// Cgroups made ahead of need (`spare-N`), with everything but the run's own limits: no device but
     /// `devices`, the OOM eventfd, the `tasks` descriptors. No unified cgroup (cgroup2 cannot rename),
-    /// unless one is made for a setup child made ahead (makeUnifiedNow).
+    /// unless one is made for a setup child made ahead (makeUnified, under the spare's name).
     func createSpare(devices: [DeviceNumber]) throws {
         try makeDirectories()
         try FileIO.write(file("devices", "devices.deny"), "a")
@@ -256,9 +256,6 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         try watchOOM()
         try openTasks()
     }
-
-    /// The unified cgroup of a spare, under the spare's name, for a setup child cloned into it.
-    func makeUnifiedNow() throws { try makeUnified() }
 
     func adopt(as newName: String, limits: CgroupLimits) throws {
         try adopt(as: newName, unified: unified, limits: limits)
@@ -289,7 +286,9 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         for controller in CgroupV1Driver.controllers where dirs[controller] != nil { try FileIO.mkdir(dirs[controller]!, existOK: false) }
     }
 
-    private func makeUnified() throws {
+    /// The unified cgroup (where there is a unified mount), under the current name, and its descriptor for
+    /// CLONE_INTO_CGROUP.
+    func makeUnified() throws {
         guard let unified else { return }
         try FileIO.mkdir(unified, existOK: false)
         cloneTarget = try FileDescriptor.open(unified, O_RDONLY | O_DIRECTORY)

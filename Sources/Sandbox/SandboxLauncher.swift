@@ -46,9 +46,7 @@ public enum SandboxLauncher {
     }()
 
     /// The hand-over failed because the child is gone (killed from outside while it waited).
-    struct HandOverFailed: Error {
-        let errno: Int32
-    }
+    struct HandOverFailed: Error {}
 
     /// Launches `spec` in a setup child made now, in `cgroup`, from `root`. `network`: a namespace from
     /// NetworkNamespacePool for this run alone (nil makes one at the clone). `deadline` (monotonic): the
@@ -104,7 +102,7 @@ public enum SandboxLauncher {
             // Gone (its end of the socket closed): the run may start in a child of its own. Any other
             // failure leaves it waiting: it is killed, and the run fails.
             _ = gb_pidfd_send_signal(child.pidfd.raw, SIGKILL)
-            if err == EPIPE || err == ECONNRESET || err == ECONNREFUSED { throw HandOverFailed(errno: err) }
+            if err == EPIPE || err == ECONNRESET || err == ECONNREFUSED { throw HandOverFailed() }
             throw SystemError("hand a run over", errno: err)
         }
         message.closeSent()

@@ -51,7 +51,7 @@ public final class SandboxRun: @unchecked Sendable {
     /// A setup child made ahead of need that this run took: its process is the run's init once launched.
     private var setupChild: SetupChild?
     /// Whether the run took a setup child made ahead of need (for the debug log's phases).
-    public private(set) var madeAhead = false
+    public var madeAhead: Bool { setupChild != nil }
 
     /// Creates the run's cgroup and storage, taking a setup child made ahead of need for its root where one
     /// is ready (its cgroups become the run's). On failure everything made so far is removed.
@@ -88,7 +88,6 @@ public final class SandboxRun: @unchecked Sendable {
                 // the run, and removed with the run's whatever happens.
                 cgroup = child.cgroup
                 setupChild = child
-                madeAhead = true
                 try child.cgroup.adopt(as: spec.name, limits: limits)
             } else {
                 cgroup = try cgroups.createRun(name: spec.name, limits: limits)

@@ -208,13 +208,14 @@ public final class SpareSandboxes: Sendable {
         // next client by as much as it saved (BENCHMARKS.md). The child takes the run's own nice value
         // when it is handed a run. A nice thread still gets its share: it cannot starve while it holds a
         // lock a run needs.
-        _ = SandboxLauncher.runNice
         _ = gb_set_thread_nice(min(19, SandboxLauncher.runNice + Self.makerNiceness))
         var counted = true
         defer { if counted { state.withLock { $0.makers -= 1 } } }
         guard let config = state.withLock({ $0.config }) else { state.withLock { _ = $0.making.remove(key) }; return }
         let child: SetupChild
+        let initProgram: InitProgram
         do {
+            initProgram = try InitProgram.shared.get()
             child = try prepare(plan, config: config)
         } catch {
             state.withLock { _ = $0.making.remove(key) }
@@ -230,11 +231,6 @@ public final class SpareSandboxes: Sendable {
         }
         guard registered else { return cleanUp(child, started: false) }
         startReaper()
-        let initProgram: InitProgram
-        do { initProgram = try InitProgram.shared.get() } catch {
-            _ = isRunning(child)
-            return cleanUp(child, started: false)
-        }
         let pid = SandboxLauncher.startSetup(initProgram: initProgram, control: child.childEnd!, root: child.root!,
                                              network: child.network, cgroup: child.cgroup, pidfd: child.pidfdSlot, pid: child.pidSlot)
         // The child has executed init (a run took it) or exited (let go, or failed).
