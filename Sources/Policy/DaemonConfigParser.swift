@@ -8,7 +8,7 @@ struct DaemonConfigParser {
         ("socket", ["path", "group", "mode"]),
         ("paths", ["state", "policies"]),
         ("access", ["admin_group"]),
-        ("sandbox", ["uid_base", "uid_count"]),
+        ("sandbox", ["uid_base", "uid_count", "keep_idle"]),
         ("gpus", ["devices"]),
         ("caps", ["concurrent_runs", "runs_per_hour", "user_concurrent_runs", "user_runs_per_hour", "over_cap",
                   "max_queued"]),
@@ -22,6 +22,7 @@ struct DaemonConfigParser {
     /// The most uid_base + uid_count may be: the last uid stays below 2^32 - 2 ((uid_t)-1 means "no uid").
     static let maximumUIDEnd = 4_294_967_294
     static let maximumGraceSeconds: Double = 3600
+    static let keepIdleRange: ClosedRange<Double> = 1...3600
     static let minimumLogOutputBytes: UInt64 = 64 << 10
 
     /// The policy parser for this file, used for its typed readers and errors.
@@ -134,6 +135,16 @@ struct DaemonConfigParser {
         guard end <= Self.maximumUIDEnd else {
             throw reader.fail(t["uid_count"] != nil ? countPath : basePath,
                               "uid_base + uid_count is \(end), above the maximum \(Self.maximumUIDEnd)")
+        }
+        let keepPath = ["sandbox", "keep_idle"]
+        if let keep = try reader.duration(t, keepPath) {
+            guard !keep.isNaN, keep >= Self.keepIdleRange.lowerBound else {
+                throw reader.fail(keepPath, "\(DurationText.format(keep)) is below the minimum \(DurationText.format(Self.keepIdleRange.lowerBound))")
+            }
+            guard keep <= Self.keepIdleRange.upperBound else {
+                throw reader.fail(keepPath, "\(DurationText.format(keep)) is above the maximum \(DurationText.format(Self.keepIdleRange.upperBound))")
+            }
+            config.keepIdleSeconds = keep
         }
     }
 

@@ -23,6 +23,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var sandboxUIDBase: UInt32
     /// [sandbox] uid_count: how many uids from `sandboxUIDBase` on.
     public var sandboxUIDCount: UInt32
+    /// [sandbox] keep_idle: how long a prepared root, and a sandbox made ahead of need from it, wait for a run
+    /// before they are let go (1 s to 1 h).
+    public var keepIdleSeconds: Double
     /// [gpus] devices: the GPU device nodes runs may be given; nil = discover /dev/nvidia[0-9]+ at start.
     public var gpus: [String]?
     /// [caps] concurrent_runs: runs at once, all users together.
@@ -56,6 +59,7 @@ public struct DaemonConfig: Sendable, Equatable {
         adminGroup = nil
         sandboxUIDBase = 1_900_000_000
         sandboxUIDCount = 65_536
+        keepIdleSeconds = 60
         gpus = nil
         maxConcurrentRuns = 64
         maxRunsPerHour = 3600

@@ -13,13 +13,16 @@ import Glibc
 public final class PreparedRoot: Sendable {
     let namespace: FileDescriptor
     let directory: FileDescriptor  // its root (O_PATH)
-    /// Monotonic time at which it was made.
+    /// Monotonic time at which it started being made.
     let made: Double
+    /// The host under the root's paths, as it was when the root started being made.
+    let view: HostView
 
-    init(namespace: FileDescriptor, directory: FileDescriptor, made: Double) {
+    init(namespace: FileDescriptor, directory: FileDescriptor, made: Double, view: HostView) {
         self.namespace = namespace
         self.directory = directory
         self.made = made
+        self.view = view
     }
 
     deinit {
@@ -28,29 +31,43 @@ public final class PreparedRoot: Sendable {
     }
 }
 
-/// The prepared roots, one for each distinct set of shared mounts (a policy, with a set of leased GPUs),
-/// each serving new runs for `lifetime` seconds after it started being made. A root is a snapshot of the
-/// host's mounts under the policy's read-only paths: a filesystem mounted on the host below a read-only
-/// path reaches runs that start after the root's lifetime, at most two seconds later. Files are bound by
-/// what they are when the root is made: a directory's contents are seen as they change, but a single file
-/// the host replaces by renaming another over it is seen once the root is renewed. Building one costs what
-/// building every run's root used to (BENCHMARKS.md): the run that finds none, or an old one, builds it.
+/// The prepared roots, one for each distinct set of shared mounts (a policy, with a set of leased GPUs).
+/// A root is a snapshot of the host's mounts under the policy's read-only paths, and of the files those
+/// paths and the device nodes lead to: a root serves runs only while the host looks the same there
+/// (HostView). A run that takes a root found unchanged more than `recheckAfter` ago looks at the host
+/// again first (about 0.05 ms: mountinfo and a stat of each path); a root found out of date is let go and
+/// the run builds a new one. So a filesystem mounted on the host below a read-only path, or a file the host
+/// replaced by renaming another over it, reaches every run that starts more than two seconds later, however
+/// long the root has been kept. Contents changed in place are seen at once, through the binds. Building
+/// one costs what building every run's root used to (BENCHMARKS.md): the run that finds none builds it.
 ///
-/// A thread lets roots go once they are too old to serve, on a timerfd set to the earliest such time, so
-/// that no run waits for a namespace's mounts to be torn down, and no root of a policy no longer used keeps
-/// the host's filesystems below its paths busy for more than its lifetime. It sleeps once none are left.
+/// A root no run has taken for `keepIdle` seconds (the daemon's `[sandbox] keep_idle`) is let go by a
+/// thread, on a timerfd set to the earliest such time, so that no run waits for a namespace's mounts to be
+/// torn down, and no root of a policy no longer used keeps the host's filesystems below its paths busy for
+/// longer than that. The thread sleeps once none are left.
 public final class PreparedRoots: Sendable {
     public static let shared = PreparedRoots()
 
-    /// How long a root serves new runs after it started being made.
-    public static let lifetime = 2.0
-    /// Roots kept at once (distinct policies and GPU sets); the oldest goes first.
+    /// How long after the host was last found unchanged under a root's paths the root serves runs without
+    /// looking again.
+    public static let recheckAfter = 2.0
+    /// Roots kept at once (distinct policies and GPU sets); the one unused longest goes first.
     static let capacity = 8
 
+    private struct Kept {
+        let root: PreparedRoot
+        /// When the host was last found as the root has it (or the root started being made).
+        var checked: Double
+        /// When a run or a sandbox made ahead last took it.
+        var used: Double
+    }
+
     private struct State {
-        var roots: [MountPlan.RootKey: PreparedRoot] = [:]
-        /// Replaced or evicted, to be let go by the thread.
+        var roots: [MountPlan.RootKey: Kept] = [:]
+        /// Replaced, out of date or evicted, to be let go by the thread.
         var retired: [PreparedRoot] = []
+        /// Until the daemon configures it: as long as a root serves without a look at the host.
+        var keepIdle = PreparedRoots.recheckAfter
         var started = false
         var timer = OneShotTimer()
     }
@@ -58,22 +75,33 @@ public final class PreparedRoots: Sendable {
 
     private init() {}
 
-    /// A root for `plan` that serves at least `servingFor` more seconds (made within the last `lifetime -
-    /// servingFor`), or a new one built on `scratch` (an empty directory of the daemon's; its view of it
-    /// stays empty). No lock is held while building, so a build that hangs (a bind of a stuck network
-    /// filesystem) holds up only its own run, until `deadline`.
-    func root(for plan: MountPlan, scratch: String, deadline: Double, servingFor: Double = 0) throws -> PreparedRoot {
+    /// How long a root no run takes is kept (the daemon, at start).
+    public func configure(keepIdle: Double) {
+        state.withLock { $0.keepIdle = keepIdle }
+    }
+
+    /// How long a root no run takes is kept; sandboxes made ahead of need, copies of roots, are kept as long.
+    var keepIdle: Double { state.withLock { $0.keepIdle } }
+
+    /// The root that serves `plan`, or a new one built on `scratch` (an empty directory of the daemon's; its
+    /// view of it stays empty). No lock is held while building, so a build that hangs (a bind of a stuck
+    /// network filesystem) holds up only its own run, until `deadline`.
+    func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
         let key = plan.rootKey
+        if let kept = state.withLock({ $0.roots[key]?.root }), serves(kept, key: key) { return kept }
         let made = Monotonic.now()
-        if let root = state.withLock({ $0.roots[key] }), made - root.made < Self.lifetime - servingFor { return root }
-        let root = try Self.build(plan, scratch: scratch, deadline: deadline, made: made)
+        // Taken before the build: a change during it shows at the next look, and the root is built again.
+        let view = HostView(of: key.shared)
+        let root = try Self.build(plan, scratch: scratch, deadline: deadline, made: made, view: view)
         let start = state.withLock { s in
-            if let replaced = s.roots.updateValue(root, forKey: key) { s.retired.append(replaced) }
-            if s.roots.count > Self.capacity, let oldest = s.roots.filter({ $0.key != key }).min(by: { $0.value.made < $1.value.made }) {
-                s.retired.append(s.roots.removeValue(forKey: oldest.key)!)
+            if let replaced = s.roots.updateValue(Kept(root: root, checked: made, used: made), forKey: key) {
+                s.retired.append(replaced.root)
             }
-            // At once for what was retired, else when this root has served its time, unless sooner already.
-            s.timer.setIfSooner(s.retired.isEmpty ? made + Self.lifetime : made)
+            if s.roots.count > Self.capacity, let oldest = s.roots.filter({ $0.key != key }).min(by: { $0.value.used < $1.value.used }) {
+                s.retired.append(s.roots.removeValue(forKey: oldest.key)!.root)
+            }
+            // At once for what was retired, else when this root has gone unused for keepIdle, unless sooner.
+            s.timer.setIfSooner(s.retired.isEmpty ? made + s.keepIdle : made)
             defer { s.started = true }
             return !s.started
         }
@@ -81,6 +109,32 @@ public final class PreparedRoots: Sendable {
             do { try spawnDetachedThread { [self] in releaseOld() } } catch { state.withLock { $0.started = false } }
         }
         return root
+    }
+
+    /// Whether `root` still serves runs of `key`, taken now (by a run, or by a sandbox made ahead of need
+    /// for one): it is the one kept, and the host under its paths is as the root has it, looked at again
+    /// when last found so more than `recheckAfter` ago. A root found out of date is let go.
+    func serves(_ root: PreparedRoot, key: MountPlan.RootKey) -> Bool {
+        let now = Monotonic.now()
+        let checked = state.withLock { s -> Double? in
+            guard s.roots[key]?.root === root else { return nil }
+            s.roots[key]!.used = now
+            return s.roots[key]!.checked
+        }
+        guard let checked else { return false }
+        if now - checked < Self.recheckAfter { return true }
+        // Looked at outside the lock; the time is the look's start, so a change during it shows next time.
+        let unchanged = HostView(of: key.shared).matches(root.view)
+        state.withLock { s in
+            guard s.roots[key]?.root === root else { return }
+            if unchanged {
+                s.roots[key]!.checked = now
+            } else {
+                s.retired.append(s.roots.removeValue(forKey: key)!.root)
+                s.timer.setIfSooner(now)
+            }
+        }
+        return unchanged
     }
 
     private func releaseOld() {
@@ -91,15 +145,17 @@ public final class PreparedRoots: Sendable {
                 let now = Monotonic.now()
                 var gone = s.retired
                 s.retired = []
-                for key in s.roots.filter({ now - $0.value.made >= Self.lifetime }).map(\.key) { gone.append(s.roots.removeValue(forKey: key)!) }
-                s.timer.set(s.roots.values.map { $0.made + Self.lifetime }.min())
+                for key in s.roots.filter({ now - $0.value.used >= s.keepIdle }).map(\.key) {
+                    gone.append(s.roots.removeValue(forKey: key)!.root)
+                }
+                s.timer.set(s.roots.values.map { $0.used + s.keepIdle }.min())
                 return gone
             }
             _ = gone  // released here, outside the lock: each closes once no launch in progress holds it
         }
     }
 
-    private static func build(_ plan: MountPlan, scratch: String, deadline: Double, made: Double) throws -> PreparedRoot {
+    private static func build(_ plan: MountPlan, scratch: String, deadline: Double, made: Double, view: HostView) throws -> PreparedRoot {
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         var arena = CStringArena()
         defer { arena.free() }
@@ -131,7 +187,7 @@ public final class PreparedRoots: Sendable {
             if failure.step == 0 { throw SystemError("build a prepared root", errno: err) }
             throw SandboxError.launchFailed(step: "prepared root: " + String(cString: gb_step_name(failure.step)), errno: failure.err)
         }
-        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), made: made)
+        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), made: made, view: view)
     }
 }
 

@@ -13,7 +13,9 @@ import Glibc
 final class SetupChild: @unchecked Sendable {
     // Mutated under SpareSandboxes' lock, or by the one thread that owns the child in its state.
     let key: MountPlan.RootKey
-    /// When it stops serving: its root's lifetime (PreparedRoots), since it is a copy of that root.
+    /// When it is let go if no run has taken it: as long after it started being made as a root no run takes
+    /// is kept (PreparedRoots.keepIdle). Whether it serves a run is also its root's (PreparedRoots.serves):
+    /// it is a copy of that root.
     let expires: Double
     let cgroup: RunCgroup
     /// The daemon's end of the control socket.
@@ -76,16 +78,18 @@ final class SetupChild: @unchecked Sendable {
 }
 
 /// Setup children made ahead of need, one for each kind of root (a policy, with a set of leased GPUs)
-/// that runs have used within a root's lifetime. A run that finds one ready for its root takes it: its
-/// launch is then only the run's own part (its mounts, user, descriptors and program), about 0.6 ms less
-/// than a child made for it (BENCHMARKS.md). The next one is made as the run starts, by a thread that
-/// stays the child's parent until the child's run is over: the parent-death signal that ends a run with
-/// the daemon is tied to the thread that made the child.
+/// that runs have used lately. A run that finds one ready for its root takes it: its launch is then only
+/// the run's own part (its mounts, user, descriptors and program), about 0.6 ms less than a child made for
+/// it (BENCHMARKS.md). The next one is made when a run of that root has ended and been cleaned up, by a
+/// thread that stays the child's parent until the child's run is over: the parent-death signal that ends
+/// a run with the daemon is tied to the thread that made the child.
 ///
-/// A child serves only while its root would (PreparedRoots.lifetime): it is a copy of that root, and a
+/// A child serves only while its root does (PreparedRoots.serves): it is a copy of that root, and a
 /// filesystem mounted on the host below a policy's read-only path must reach runs that start later. One
-/// that is not taken by then is let go: its control socket is closed, it exits, its maker removes its
-/// cgroups. So at rest nothing is kept for more than a root's lifetime, and nothing wakes after that.
+/// whose root no longer serves is let go when a run finds it; one no run takes is let go as long after it
+/// was made as an unused root is kept (the daemon's `[sandbox] keep_idle`, 60 s by default), so that an
+/// agent's next run, which comes after it has thought for a while, still finds it. Let go, its control
+/// socket is closed, it is killed, its maker removes its cgroups. At rest nothing wakes after that.
 ///
 /// One per process: gloveboxd serves one state directory and one cgroup subtree (start() takes its
 /// hierarchy); a second Supervisor in the same process would share it.
@@ -143,11 +147,15 @@ public final class SpareSandboxes: Sendable {
     }
 
     /// A ready child for `plan`'s root, taken for a run; nil when there is none (the run makes its own).
+    /// One whose root no longer serves (the host changed under the policy's paths: PreparedRoots) is let go.
     func take(_ plan: MountPlan) -> SetupChild? {
         let key = plan.rootKey
+        guard let root = state.withLock({ $0.children[key]?.root }) else { return nil }
+        // Outside the lock: it may look at the host (mountinfo, a stat of each path).
+        let serves = PreparedRoots.shared.serves(root, key: key)
         return state.withLock { s -> SetupChild? in
-            guard let child = s.children[key] else { return nil }
-            if Monotonic.now() >= child.expires {
+            guard let child = s.children[key], child.root === root else { return nil }
+            if !serves || Monotonic.now() >= child.expires {
                 s.children[key] = nil
                 abandonLocked(child)
                 return nil
@@ -251,12 +259,12 @@ public final class SpareSandboxes: Sendable {
     }
 
     private func prepare(_ plan: MountPlan, config: Config) throws -> SetupChild {
-        let root = try PreparedRoots.shared.root(for: plan, scratch: config.scratch, deadline: Monotonic.now() + 10,
-                                                 servingFor: PreparedRoots.lifetime / 2)
+        let made = Monotonic.now()
+        let root = try PreparedRoots.shared.root(for: plan, scratch: config.scratch, deadline: made + 10)
         let cgroup = try config.cgroups.createSpare()
         do {
             let control = try SetupControl()
-            return SetupChild(key: plan.rootKey, expires: root.made + PreparedRoots.lifetime, cgroup: cgroup, control: control,
+            return SetupChild(key: plan.rootKey, expires: made + PreparedRoots.shared.keepIdle, cgroup: cgroup, control: control,
                               network: config.networks?.take(), root: root)
         } catch {
             try? cgroup.remove()

@@ -82,6 +82,7 @@ public final class Supervisor: Sendable {
         } catch {
             logger.error("no cgroups made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
         }
+        PreparedRoots.shared.configure(keepIdle: config.keepIdleSeconds)
         do {
             try SpareSandboxes.shared.start(cgroups: cgroups, networks: networkNamespaces, scratch: config.stateDirectory + "/root", logger: logger)
         } catch {

@@ -66,7 +66,7 @@ extension DaemonLifecycleTests {
     /// nothing is left (the fixture's tearDown checks), and a restart removes a killed daemon's spares.
     func testRunsTakeCgroupsMadeAheadOfNeedWithTheirOwnLimits() throws {
         guard !CgroupHierarchy.isCgroup2("/sys/fs/cgroup") else { throw XCTSkip("cgroups are made ahead of need on cgroup v1 only") }
-        let f = try fixture()
+        let f = try fixture(config: "[sandbox]\nkeep_idle = \"2s\"\n")
         // A spare has a cgroup in the memory hierarchy (as in each v1 one a run joins), none in the unified one.
         let spares = { try f.cgroupDirectories("spare-*").filter { $0.contains("/memory/") }.map { String($0.split(separator: "/").last!) } }
         XCTAssertTrue(try eventually { try spares() == ["spare-0", "spare-1"] }, "two spares: \((try? spares()) ?? [])")
@@ -87,7 +87,7 @@ extension DaemonLifecycleTests {
         XCTAssertEqual((status >> 8) & 0xff, 0)
         XCTAssertTrue(try eventually { try f.cgroupDirectories("run-*").isEmpty })
         // The run's end made a sandbox ahead of need for the next run (SpareSandboxTests), in a spare with a
-        // unified cgroup; once it is let go (a root's lifetime later) two spares are left, as at the start.
+        // unified cgroup; once it is let go (keep_idle later) two spares are left, as at the start.
         let unifiedSpares = { try f.cgroupDirectories("spare-*").filter { $0.contains("/unified/") } }
         XCTAssertTrue(try eventually { try spares().count == 2 && unifiedSpares().isEmpty }, "\((try? spares()) ?? [])")
         let left = try spares()

@@ -30,36 +30,89 @@ final class PreparedRootTests: FixturesTestCase {
     }
 
     /// A filesystem mounted on the host below a read-only path, after the daemon started, is seen by the
-    /// runs that start once the prepared root that was current has outlived PreparedRoots.lifetime.
-    func testAHostMountBelowAReadOnlyPathReachesRunsOnceThePreparedRootIsRenewed() throws {
+    /// runs that start more than PreparedRoots.recheckAfter later, though roots are kept far longer: the
+    /// run that takes the root looks at the host first, finds a mount it lacks, and builds another.
+    func testAHostMountBelowAReadOnlyPathReachesRunsThatStartLater() throws {
         let dir = try sharedMount()
         defer { remove(dir) }
         XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
-        let f = try fixture(policies: ["shared": policy(readOnly: dir)])
+        let f = try fixture(policies: ["shared": policy(readOnly: dir)], config: "[sandbox]\nkeep_idle = \"1h\"\n")
         let before = f.run(["/bin/ls", dir + "/sub"], template: "shared")
         XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
         XCTAssertEqual(before.stdout, "")
 
         XCTAssertEqual(mount("tmpfs", dir + "/sub", "tmpfs", 0, "size=1m"), 0, String(cString: strerror(errno)))
         try DaemonFixture.write(dir + "/sub/marker", "mounted later\n")
-        usleep(UInt32((PreparedRoots.lifetime + 0.2) * 1_000_000))
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
         let after = f.run(["/bin/cat", dir + "/sub/marker"], template: "shared")
         XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
         XCTAssertEqual(after.stdout, "mounted later\n")
+
+        // And unmounted again: the root with the mount is let go in turn.
+        XCTAssertEqual(umount2(dir + "/sub", Int32(MNT_DETACH)), 0, String(cString: strerror(errno)))
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        let unmounted = f.run(["/bin/ls", dir + "/sub"], template: "shared")
+        XCTAssertEqual(unmounted.record?.status, .ok, unmounted.stderr + f.log.suffix(2000))
+        XCTAssertEqual(unmounted.stdout, "")
     }
 
-    /// A root no run has used for its lifetime is let go without waiting for another run: it holds the
-    /// host's filesystems below the policy's paths, which must not stay busy for ever.
-    func testARootNoLongerUsedIsLetGoAfterItsLifetime() throws {
-        let f = try fixture()
-        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
-        let held = { () -> [String] in
-            FileIO.entries(of: "/proc/\(f.pid)/fd").compactMap { FileIO.readLink("/proc/\(f.pid)/fd/" + $0) }.filter { $0.hasPrefix("mnt:[") }
+    /// A read-only path that is a single file is bound as the file it is: one the host replaces by renaming
+    /// another over it (as editors and package managers do) reaches the runs that start more than
+    /// PreparedRoots.recheckAfter later, though roots are kept far longer.
+    func testAFileReplacedOnTheHostReachesRunsThatStartLater() throws {
+        var template = Array("/var/tmp/glovebox-replaced.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(nulTerminated: template)
+        defer {
+            unlink(dir + "/settings")
+            unlink(dir + "/settings.new")
+            rmdir(dir)
         }
+        XCTAssertEqual(chmod(dir, 0o755), 0)
+        try DaemonFixture.write(dir + "/settings", "first\n")
+        XCTAssertEqual(chmod(dir + "/settings", 0o644), 0)
+        let f = try fixture(policies: ["file": policy(readOnly: dir + "/settings")], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let before = f.run(["/bin/cat", dir + "/settings"], template: "file")
+        XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
+        XCTAssertEqual(before.stdout, "first\n")
+
+        try DaemonFixture.write(dir + "/settings.new", "second\n")
+        XCTAssertEqual(chmod(dir + "/settings.new", 0o644), 0)
+        XCTAssertEqual(rename(dir + "/settings.new", dir + "/settings"), 0)
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        let after = f.run(["/bin/cat", dir + "/settings"], template: "file")
+        XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
+        XCTAssertEqual(after.stdout, "second\n")
+    }
+
+    /// Nothing changed on the host: a run after more than PreparedRoots.recheckAfter idle takes the root
+    /// that was kept (its mount namespace is the one the daemon held), after looking at the host.
+    func testARootIsKeptWhileTheHostIsUnchanged() throws {
+        let f = try fixture(config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        XCTAssertTrue(eventually(1) { heldNamespaces(f).count == 1 }, "\(heldNamespaces(f))")
+        let kept = heldNamespaces(f)
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.5) * 1_000_000))
+        XCTAssertEqual(heldNamespaces(f), kept, "kept while idle")
+        let outcome = f.run(["/bin/readlink", "/proc/self/ns/mnt"])
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
+        XCTAssertTrue(eventually(1) { heldNamespaces(f) == kept }, "the same root serves on: \(heldNamespaces(f)) against \(kept)")
+    }
+
+    /// A root no run has used for `[sandbox] keep_idle` is let go without waiting for another run: it
+    /// holds the host's filesystems below the policy's paths, which must not stay busy for ever.
+    func testARootNoLongerUsedIsLetGoAfterKeepIdle() throws {
+        let f = try fixture(config: "[sandbox]\nkeep_idle = \"2s\"\n")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
         // The run's own namespace goes at its cleanup, just after the reply; the prepared root's stays.
-        XCTAssertTrue(eventually(1) { held().count == 1 }, "\(held())")
-        XCTAssertTrue(eventually(PreparedRoots.lifetime + 3) { held().isEmpty }, "\(held())")
+        XCTAssertTrue(eventually(1) { heldNamespaces(f).count == 1 }, "\(heldNamespaces(f))")
+        XCTAssertTrue(eventually(2 + 3) { heldNamespaces(f).isEmpty }, "\(heldNamespaces(f))")
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok, "a new root is made for the next run")
+    }
+
+    /// The mount namespaces the daemon holds descriptors of (prepared roots, runs in flight).
+    private func heldNamespaces(_ f: DaemonFixture) -> [String] {
+        FileIO.entries(of: "/proc/\(f.pid)/fd").compactMap { FileIO.readLink("/proc/\(f.pid)/fd/" + $0) }.filter { $0.hasPrefix("mnt:[") }.sorted()
     }
 
     /// The root is built by descriptors, with every path resolved within it: a symlink inside a bound host

@@ -7,7 +7,7 @@ import Glibc
 
 /// Sandboxes made ahead of need (SpareSandboxes): the end of a run makes the next run's setup child,
 /// which waits as root in fresh namespaces and cgroups of its own until a run takes it, and is let go
-/// when its root is too old to serve. It must take the run's limits before the run's program starts,
+/// once it has waited `[sandbox] keep_idle`, or when a run finds that its root no longer serves. It must take the run's limits before the run's program starts,
 /// die with the daemon, and leave nothing behind.
 final class SpareSandboxTests: FixturesTestCase {
     /// The processes in this daemon's sandboxes made ahead: those in a cgroup named spare-N.
@@ -44,7 +44,7 @@ final class SpareSandboxTests: FixturesTestCase {
     }
 
     func testTheNextRunTakesTheSandboxMadeAheadWithItsOwnLimitsAndAnOldOneIsLetGo() throws {
-        let f = try fixture()
+        let f = try fixture(config: "[sandbox]\nkeep_idle = \"2s\"\n")
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
         let child = try XCTUnwrap(try readySandbox(f), "one sandbox made ahead, waiting: \((try? waiting(f)) ?? [])")
         // Once through its first part, waiting as root in namespaces of its own: none is the daemon's.
@@ -80,7 +80,7 @@ final class SpareSandboxTests: FixturesTestCase {
         kill(client, SIGINT)  // cancels the run
         waitpid(client, nil, 0)
 
-        // Its end makes the next one; not taken, that one is let go with its root (2 s): nothing is left.
+        // Its end makes the next one; not taken, that one is let go after keep_idle (2 s): nothing is left.
         XCTAssertTrue(try eventually { try waiting(f).count == 1 }, "made again after the run")
         let next = try waiting(f)[0]
         XCTAssertTrue(try eventually(5) { try f.cgroupDirectories("spare-*").filter { $0.contains("/unified/") || CgroupHierarchy.isCgroup2("/sys/fs/cgroup") }.isEmpty && !alive(next) },
@@ -135,6 +135,55 @@ final class SpareSandboxTests: FixturesTestCase {
         XCTAssertEqual(result.record?.status, .ok, f.log)
         XCTAssertTrue(f.log.contains("a sandbox made ahead of need was gone"), f.log)
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+    }
+
+    /// An agent's next run comes after it has thought for a while: a run after more than
+    /// PreparedRoots.recheckAfter idle, with nothing changed on the host, still takes the sandbox made ahead.
+    func testARunAfterAPauseTakesTheSandboxMadeAhead() throws {
+        let f = try fixture(config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
+        let made = try XCTUnwrap(try readySandbox(f))
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.5) * 1_000_000))
+        XCTAssertTrue(alive(made), "kept while idle")
+        let tag = "\(Int.random(in: 100_000...999_999))"
+        let client = try spawnClient(f, ["run", "--", "/bin/sleep", tag])
+        defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
+        XCTAssertTrue(eventually { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty })
+        let sleeper = try XCTUnwrap(HostState.processes(containing: "^/bin/sleep \(tag)").first?.split(separator: " ").first.flatMap { pid_t($0) })
+        XCTAssertEqual(status(sleeper, "PPid"), "\(made)", "the run's init is the sandbox made before the pause")
+    }
+
+    /// A sandbox made ahead is a copy of its root: once the host has changed under the policy's paths, the
+    /// run that finds it lets it go and starts in a child of its own, from a root built again.
+    func testASandboxMadeAheadOfAnOutOfDateRootIsLetGo() throws {
+        var template = Array("/var/tmp/glovebox-spare-view.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(nulTerminated: template)
+        defer {
+            unlink(dir + "/note")
+            unlink(dir + "/note.new")
+            rmdir(dir)
+        }
+        XCTAssertEqual(chmod(dir, 0o755), 0)
+        try DaemonFixture.write(dir + "/note", "first\n")
+        XCTAssertEqual(chmod(dir + "/note", 0o644), 0)
+        let policy = DaemonTestCase.policy().replacingOccurrences(of: "[limits]", with: """
+            [filesystem]
+            read_only = ["/usr", "/bin", "/lib", "/lib64", "\(dir)/note"]
+
+            [limits]
+            """)
+        let f = try fixture(policies: ["note": policy], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        XCTAssertEqual(f.run(["/bin/true"], template: "note").record?.status, .ok)
+        let made = try XCTUnwrap(try readySandbox(f))
+        try DaemonFixture.write(dir + "/note.new", "second\n")
+        XCTAssertEqual(chmod(dir + "/note.new", 0o644), 0)
+        XCTAssertEqual(rename(dir + "/note.new", dir + "/note"), 0)
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        let outcome = f.run(["/bin/cat", dir + "/note"], template: "note")
+        XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + f.log.suffix(2000))
+        XCTAssertEqual(outcome.stdout, "second\n")
+        XCTAssertTrue(eventually { !alive(made) }, "the out-of-date sandbox was let go")
     }
 
     func testARunStillStartsWhenItsSandboxMadeAheadWasKilled() throws {

@@ -47,6 +47,7 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertNil(config.adminGroup)
         XCTAssertEqual(config.sandboxUIDBase, 1_900_000_000)
         XCTAssertEqual(config.sandboxUIDCount, 65_536)
+        XCTAssertEqual(config.keepIdleSeconds, 60)
         XCTAssertNil(config.gpus)
         XCTAssertEqual(config.maxConcurrentRuns, 64)
         XCTAssertEqual(config.maxRunsPerHour, 3600)
@@ -82,6 +83,7 @@ final class DaemonConfigTests: XCTestCase {
         [sandbox]
         uid_base = 200000
         uid_count = 1000
+        keep_idle = "5m"
 
         [gpus]
         devices = [
@@ -113,6 +115,7 @@ final class DaemonConfigTests: XCTestCase {
         expected.adminGroup = "1500"
         expected.sandboxUIDBase = 200_000
         expected.sandboxUIDCount = 1000
+        expected.keepIdleSeconds = 300
         expected.gpus = ["/dev/nvidia0", "/dev/nvidia3"]
         expected.maxConcurrentRuns = 16
         expected.maxRunsPerHour = 100
@@ -268,6 +271,15 @@ final class DaemonConfigTests: XCTestCase {
                           "sandbox.uid_count: 8 is below caps.concurrent_runs 64 (each run at once needs its own uid)")
         assertConfigError("[caps]\nconcurrent_runs = 65537\n", line: 2,
                           "caps.concurrent_runs: 65537 is above sandbox.uid_count 65536 (each run at once needs its own uid)")
+    }
+
+    func testKeepIdle() {
+        assertConfigError("[sandbox]\nkeep_idle = \"500ms\"\n", line: 2, "sandbox.keep_idle: 500ms is below the minimum 1s")
+        assertConfigError("[sandbox]\nkeep_idle = 0\n", line: 2, "sandbox.keep_idle: 0s is below the minimum 1s")
+        assertConfigError("[sandbox]\nkeep_idle = nan\n", line: 2, "sandbox.keep_idle: nan is below the minimum 1s")
+        assertConfigError("[sandbox]\nkeep_idle = \"2h\"\n", line: 2, "sandbox.keep_idle: 2h is above the maximum 1h")
+        XCTAssertEqual(assertParses("[sandbox]\nkeep_idle = 2\n")?.keepIdleSeconds, 2)
+        XCTAssertEqual(assertParses("[sandbox]\nkeep_idle = \"1h\"\n")?.keepIdleSeconds, 3600)
     }
 
     func testCaps() {
