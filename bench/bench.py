@@ -258,7 +258,7 @@ class Bench:
         while. Alternating one run of each, timed from this driver."""
         pause = 3.0
         m = self.interleaved("startup-paused", {"glovebox": self.gb(program), "bubblewrap": f"{self.BWRAP} {program}"},
-                             2 if self.short else 12, pause=pause, shell=False)
+                             2 if self.short else 20, pause=pause, shell=False)
         if not m:
             return
         ms = {k: v * 1000 for k, v in m.items()}
