@@ -31,6 +31,10 @@ public enum FaultInjection {
         /// Kill a sandbox made ahead of need once a run has taken it, before it is handed the run (as
         /// someone on the host might): the run must start in a child of its own.
         case spareGone = "spare-gone"
+        /// Mount a tmpfs on `transient` in the first read-only directory while the first prepared root is
+        /// built, and unmount it after, in the daemon's namespace (as an automounter expiring a filesystem
+        /// at that moment would): the root has a mount no later look at the host shows, and must not be kept.
+        case mountDuringBuild = "mount-during-build"
     }
 
     /// GLOVEBOX_FAULT naming a SetupFault, read once.

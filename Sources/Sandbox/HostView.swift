@@ -6,13 +6,16 @@ import Glibc
 
 /// What a prepared root copied of the host, so that it can be told later whether a root built now would
 /// differ: for each host path the root binds (read-only paths, device nodes), the file it leads to (device
-/// and inode), and every mount at or below it as the daemon's /proc/self/mountinfo describes it (its id,
-/// parent, filesystem, root, options and source).
+/// and inode), and every mount at, below or above it as the daemon's /proc/self/mountinfo describes it (its
+/// id, parent, filesystem, root, options and source; the mounts above because a bind copies the flags of
+/// the mount it is taken from, such as noexec).
 ///
 /// A filesystem mounted or unmounted below a read-only path, a bound file or directory the host replaced
-/// by renaming another over it, a device node made again, a mount's options changed: each makes a view
-/// taken afterwards differ. Contents changed in place are not part of it: the root's binds show them as
-/// they change. A view that could not be read entirely matches nothing, so the root is built again.
+/// by renaming another over it, a device node made again, the options of a mount a path lies on changed:
+/// each makes a view taken afterwards differ. Contents changed in place are not part of it: the root's
+/// binds show them as they change. A view that could not be read entirely matches nothing, so the root is
+/// built again. A change made and undone between two views shows in neither: MountWatch covers the one
+/// window where that matters, a root's build.
 struct HostView: Sendable {
     private struct FileIdentity: Equatable {
         let device: UInt64
@@ -36,7 +39,7 @@ struct HostView: Sendable {
         mounts = (try? FileIO.read("/proc/self/mountinfo", limit: 16 << 20)).map { text in
             text.split(separator: "\n").filter { line in
                 guard let point = Self.mountPoint(line) else { return true }  // kept whole: any change shows
-                return tops.contains { Self.isAtOrBelow(point, $0) }
+                return tops.contains { Self.isAtOrBelow(point, $0) || Self.isAtOrBelow($0, point) }
             }.map(String.init)
         }
     }
@@ -78,5 +81,34 @@ struct HostView: Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Whether the daemon's mount namespace changed while a root was being built: poll on /proc/self/mountinfo
+/// reports POLLPRI once the namespace has had a mount, an unmount or a change of a mount's options since
+/// the file was opened. A change made and undone during the build would be in the root and in no view of
+/// the host, so such a root serves only as long as a root serves without a look at the host. The daemon's
+/// own mounts (each run's volume) count too: under load a root built then is simply built again sooner.
+struct MountWatch: ~Copyable {
+    private let descriptor: Int32
+
+    /// Starts watching (before the view of the host is taken).
+    init() {
+        descriptor = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Whether anything was mounted, unmounted or changed since init; true when that cannot be known.
+    func changed() -> Bool {
+        guard descriptor >= 0 else { return true }
+        var p = pollfd(fd: descriptor, events: Int16(POLLPRI), revents: 0)
+        while true {
+            let n = poll(&p, 1, 0)
+            if n >= 0 { return n > 0 && p.revents & Int16(POLLPRI | POLLERR) != 0 }
+            if errno != EINTR { return true }
+        }
     }
 }

@@ -13,15 +13,12 @@ import Glibc
 public final class PreparedRoot: Sendable {
     let namespace: FileDescriptor
     let directory: FileDescriptor  // its root (O_PATH)
-    /// Monotonic time at which it started being made.
-    let made: Double
     /// The host under the root's paths, as it was when the root started being made.
     let view: HostView
 
-    init(namespace: FileDescriptor, directory: FileDescriptor, made: Double, view: HostView) {
+    init(namespace: FileDescriptor, directory: FileDescriptor, view: HostView) {
         self.namespace = namespace
         self.directory = directory
-        self.made = made
         self.view = view
     }
 
@@ -60,6 +57,9 @@ public final class PreparedRoots: Sendable {
         var checked: Double
         /// When a run or a sandbox made ahead last took it.
         var used: Double
+        /// When it stops serving whatever the host looks like: for a root whose build saw the daemon's
+        /// mounts change (MountWatch), `recheckAfter` after it started being made.
+        var until: Double?
     }
 
     private struct State {
@@ -83,18 +83,28 @@ public final class PreparedRoots: Sendable {
     /// How long a root no run takes is kept; sandboxes made ahead of need, copies of roots, are kept as long.
     var keepIdle: Double { state.withLock { $0.keepIdle } }
 
+    /// Whether `root` is the one kept for `key` (a sandbox made ahead from it may wait for runs).
+    func keeps(_ root: PreparedRoot, key: MountPlan.RootKey) -> Bool {
+        state.withLock { $0.roots[key]?.root === root }
+    }
+
     /// The root that serves `plan`, or a new one built on `scratch` (an empty directory of the daemon's; its
-    /// view of it stays empty). No lock is held while building, so a build that hangs (a bind of a stuck
-    /// network filesystem) holds up only its own run, until `deadline`.
+    /// view of it stays empty). No lock is held while building or looking at the host, so a build or a look
+    /// that hangs (a stuck network filesystem below a path) holds up only its own run (a build until
+    /// `deadline`).
     func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
         let key = plan.rootKey
         if let kept = state.withLock({ $0.roots[key]?.root }), serves(kept, key: key) { return kept }
         let made = Monotonic.now()
+        let watch = MountWatch()
         // Taken before the build: a change during it shows at the next look, and the root is built again.
         let view = HostView(of: key.shared)
-        let root = try Self.build(plan, scratch: scratch, deadline: deadline, made: made, view: view)
+        let transient = FaultInjection.setupFault == .mountDuringBuild ? Self.transientMount(key) : nil
+        let root = try Self.build(plan, scratch: scratch, deadline: deadline, view: view)
+        if let transient { _ = umount2(transient, Int32(MNT_DETACH)) }
+        let until = watch.changed() ? made + Self.recheckAfter : nil
         let start = state.withLock { s in
-            if let replaced = s.roots.updateValue(Kept(root: root, checked: made, used: made), forKey: key) {
+            if let replaced = s.roots.updateValue(Kept(root: root, checked: made, used: made, until: until), forKey: key) {
                 s.retired.append(replaced.root)
             }
             if s.roots.count > Self.capacity, let oldest = s.roots.filter({ $0.key != key }).min(by: { $0.value.used < $1.value.used }) {
@@ -117,9 +127,14 @@ public final class PreparedRoots: Sendable {
     func serves(_ root: PreparedRoot, key: MountPlan.RootKey) -> Bool {
         let now = Monotonic.now()
         let checked = state.withLock { s -> Double? in
-            guard s.roots[key]?.root === root else { return nil }
+            guard let kept = s.roots[key], kept.root === root else { return nil }
+            if let until = kept.until, now >= until {
+                s.retired.append(s.roots.removeValue(forKey: key)!.root)
+                s.timer.setIfSooner(now)
+                return nil
+            }
             s.roots[key]!.used = now
-            return s.roots[key]!.checked
+            return kept.checked
         }
         guard let checked else { return false }
         if now - checked < Self.recheckAfter { return true }
@@ -137,6 +152,17 @@ public final class PreparedRoots: Sendable {
         return unchanged
     }
 
+    private static let transientDone = Atomic<Bool>(false)
+
+    /// GLOVEBOX_FAULT=mount-during-build, once: a tmpfs on `transient` in the first read-only directory.
+    private static func transientMount(_ key: MountPlan.RootKey) -> String? {
+        guard !transientDone.exchange(true, ordering: .relaxed),
+              let entry = key.shared.first(where: { $0.kind == Int32(GB_MOUNT_BIND_RO.rawValue) && $0.isDirectory && FileIO.exists($0.source + "/transient") })
+        else { return nil }
+        let path = entry.source + "/transient"
+        return mount("tmpfs", path, "tmpfs", 0, "size=64k") == 0 ? path : nil
+    }
+
     private func releaseOld() {
         let timer = state.withLock { $0.timer.descriptor }
         while true {
@@ -151,11 +177,13 @@ public final class PreparedRoots: Sendable {
                 s.timer.set(s.roots.values.map { $0.used + s.keepIdle }.min())
                 return gone
             }
-            _ = gone  // released here, outside the lock: each closes once no launch in progress holds it
+            // Released here, outside the lock: each closes once no launch in progress and no sandbox made
+            // ahead holds it; the sandboxes made ahead from them are let go first.
+            SpareSandboxes.shared.letGo(madeFrom: gone)
         }
     }
 
-    private static func build(_ plan: MountPlan, scratch: String, deadline: Double, made: Double, view: HostView) throws -> PreparedRoot {
+    private static func build(_ plan: MountPlan, scratch: String, deadline: Double, view: HostView) throws -> PreparedRoot {
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         var arena = CStringArena()
         defer { arena.free() }
@@ -187,7 +215,7 @@ public final class PreparedRoots: Sendable {
             if failure.step == 0 { throw SystemError("build a prepared root", errno: err) }
             throw SandboxError.launchFailed(step: "prepared root: " + String(cString: gb_step_name(failure.step)), errno: failure.err)
         }
-        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), made: made, view: view)
+        return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), view: view)
     }
 }
 

@@ -186,6 +186,18 @@ public final class SpareSandboxes: Sendable {
         }
     }
 
+    /// Lets go the waiting children made from any of `roots`, which PreparedRoots no longer keeps (out of
+    /// date, replaced, evicted or unused): none of them could serve a run.
+    func letGo(madeFrom roots: [PreparedRoot]) {
+        guard !roots.isEmpty else { return }
+        state.withLock { s in
+            for (key, child) in s.children where roots.contains(where: { $0 === child.root }) {
+                s.children[key] = nil
+                abandonLocked(child)
+            }
+        }
+    }
+
     /// Starts making a child for `plan`'s root, unless one is there or being made.
     func refill(_ plan: MountPlan) {
         let key = plan.rootKey
@@ -230,9 +242,12 @@ public final class SpareSandboxes: Sendable {
             config.logger.error("cannot make a sandbox ahead of need; runs make their own", metadata: ["error": "\(error)"])
             return
         }
+        // Its root may have been let go while it was prepared: letGo has passed such a child by. One let go
+        // after this look waits for the next run of its kind, which lets it go, or for its expiry.
+        let current = PreparedRoots.shared.keeps(child.root!, key: key)
         let registered = state.withLock { s -> Bool in
             s.making.remove(key)
-            guard !s.stopped, s.children[key] == nil else { return false }
+            guard current, !s.stopped, s.children[key] == nil else { return false }
             s.children[key] = child
             s.timer.setIfSooner(child.expires)
             return true
@@ -334,8 +349,8 @@ public final class SpareSandboxes: Sendable {
         }
     }
 
-    /// Lets children go once they are too old to serve, on a timerfd set to the earliest such time; sleeps
-    /// once none are left.
+    /// Lets children go once they have waited `keepIdle` for a run, on a timerfd set to the earliest such
+    /// time; sleeps once none are left.
     private func reap() {
         let timer = state.withLock { $0.timer.descriptor }
         while true {

@@ -6,8 +6,9 @@ import Glibc
 #endif
 
 /// Runs copy a root prepared once for many runs (PreparedRoots): its mounts must reach no other namespace
-/// through propagation, and the host's mounts below a policy's read-only paths must reach runs once the
-/// root is renewed.
+/// through propagation, and a change of the host's under a policy's read-only paths (a mount, an unmount,
+/// a file replaced, a mount's options) must reach the runs that start more than 2 s later, however long the
+/// root has been kept.
 final class PreparedRootTests: FixturesTestCase {
     /// Every mount a run sees is private: none is shared with, or a slave of, the host's, the prepared
     /// root's or another run's (mountinfo's optional fields name a peer group or a master otherwise). A
@@ -54,6 +55,84 @@ final class PreparedRootTests: FixturesTestCase {
         let unmounted = f.run(["/bin/ls", dir + "/sub"], template: "shared")
         XCTAssertEqual(unmounted.record?.status, .ok, unmounted.stderr + f.log.suffix(2000))
         XCTAssertEqual(unmounted.stdout, "")
+    }
+
+    /// A read-only path reached through a symlinked directory: the mounts below it are looked for where the
+    /// symlink leads, which is how mountinfo names them.
+    func testAHostMountBelowAReadOnlyPathBehindASymlinkReachesRunsThatStartLater() throws {
+        let dir = try sharedMount()
+        let link = "/var/tmp/glovebox-link.\(getpid()).\(Int.random(in: 100_000...999_999))"
+        defer {
+            unlink(link)
+            remove(dir)
+        }
+        XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
+        XCTAssertEqual(mkdir(dir + "/sub/deeper", 0o755), 0)
+        XCTAssertEqual(symlink(dir, link), 0)
+        let f = try fixture(policies: ["linked": policy(readOnly: link + "/sub")], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let before = f.run(["/bin/ls", link + "/sub/deeper"], template: "linked")
+        XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
+        XCTAssertEqual(before.stdout, "")
+
+        XCTAssertEqual(mount("tmpfs", dir + "/sub/deeper", "tmpfs", 0, "size=1m"), 0, String(cString: strerror(errno)))
+        defer { _ = umount2(dir + "/sub/deeper", Int32(MNT_DETACH)) }
+        try DaemonFixture.write(dir + "/sub/deeper/marker", "mounted later\n")
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        let after = f.run(["/bin/cat", link + "/sub/deeper/marker"], template: "linked")
+        XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
+        XCTAssertEqual(after.stdout, "mounted later\n")
+    }
+
+    /// A bind copies the flags of the mount it is taken from: the host remounting the filesystem a read-only
+    /// path lies on noexec reaches the runs that start more than 2 s later (the mount is above the path, not
+    /// at or below it).
+    func testOptionsOfTheMountAPathLiesOnReachRunsThatStartLater() throws {
+        let dir = try sharedMount()
+        defer { remove(dir) }
+        XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
+        try DaemonFixture.write(dir + "/sub/hello", "#!/bin/sh\necho hello\n")
+        XCTAssertEqual(chmod(dir + "/sub/hello", 0o755), 0)
+        let f = try fixture(policies: ["parent": policy(readOnly: dir + "/sub")], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let probe = ["/bin/sh", "-c", "\(dir)/sub/hello; echo status=$?"]
+        let before = f.run(probe, template: "parent")
+        XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
+        XCTAssertEqual(before.stdout, "hello\nstatus=0\n")
+
+        // In the daemon's own mount namespace: a change of a mount's flags does not propagate to its slaves.
+        let remount = try DaemonFixture.run(["/usr/bin/nsenter", "-t", "\(f.pid)", "-m", "/bin/mount", "-o", "remount,bind,noexec", dir])
+        XCTAssertEqual(remount.status, 0, remount.stderr)
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        let after = f.run(probe, template: "parent")
+        XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
+        XCTAssertEqual(after.stdout, "status=126\n", after.stderr)
+    }
+
+    /// A mount made and undone on the host while a root is built is in the root and in no look at the host
+    /// before or after: the build saw the daemon's mounts change (MountWatch), so the root serves only
+    /// PreparedRoots.recheckAfter, and runs after that get one without the mount. A fault places the mount.
+    func testARootBuiltWhileTheHostsMountsChangedIsNotKept() throws {
+        var template = Array("/var/tmp/glovebox-transient.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(nulTerminated: template)
+        defer {
+            _ = umount2(dir + "/transient", Int32(MNT_DETACH))
+            rmdir(dir + "/transient")
+            rmdir(dir)
+        }
+        XCTAssertEqual(chmod(dir, 0o755), 0)
+        XCTAssertEqual(mkdir(dir + "/transient", 0o755), 0)
+        let f = try fixture(policies: ["transient": policy(readOnly: dir)], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        try f.restart(environment: ["GLOVEBOX_FAULT": "mount-during-build"])
+        let mounted = { (outcome: DaemonFixture.Outcome) in
+            outcome.stdout.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == dir + "/transient" }
+        }
+        let during = f.run(["/bin/cat", "/proc/self/mountinfo"], template: "transient")
+        XCTAssertEqual(during.record?.status, .ok, during.stderr + f.log.suffix(2000))
+        XCTAssertTrue(mounted(during), "the fault's mount is in the first root: \(during.stdout)")
+        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        let after = f.run(["/bin/cat", "/proc/self/mountinfo"], template: "transient")
+        XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
+        XCTAssertFalse(mounted(after), "a root with a mount the host no longer has was kept: \(after.stdout)")
     }
 
     /// A read-only path that is a single file is bound as the file it is: one the host replaces by renaming

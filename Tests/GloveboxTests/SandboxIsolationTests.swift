@@ -159,18 +159,20 @@ final class SandboxIsolationTests: DaemonTestCase {
         func netns(_ path: String) -> String { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?" }
         let own = netns("/proc/\(daemon.pid)/ns/net")
         let fds = "/proc/\(daemon.pid)/fd"
-        var held: [String] = [], waiting: Set<String> = []
+        var held: [String] = [], waiting: Set<String> = [], children: Set<Substring> = []
         let deadline = Date().addingTimeInterval(5)
         repeat {
-            waiting = Set(((try? daemon.cgroupDirectories("spare-*")) ?? []).flatMap { dir in
-                ((try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").map { netns("/proc/\($0)/ns/net") }
+            children = Set(((try? daemon.cgroupDirectories("spare-*")) ?? []).flatMap { dir in
+                ((try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n")
             })
+            waiting = Set(children.map { netns("/proc/\($0)/ns/net") })
             held = ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []).map { netns(fds + "/" + $0) }
                 .filter { $0.hasPrefix("net:[") && $0 != own && !waiting.contains($0) }
             if held.count == 2 { break }
             usleep(20_000)
         } while Date() < deadline
         XCTAssertEqual(held.count, 2, "namespaces held by the daemon besides its own and its sandboxes made ahead (\(waiting)): \(held)")
+        XCTAssertEqual(waiting.count, children.count, "each sandbox made ahead has a network namespace of its own: \(waiting)")
     }
 
     func testSeccompRefusesNamespacesMountsAndDangerousSockets() {

@@ -186,6 +186,44 @@ final class SpareSandboxTests: FixturesTestCase {
         XCTAssertTrue(eventually { !alive(made) }, "the out-of-date sandbox was let go")
     }
 
+    /// Roots are kept for at most PreparedRoots.capacity kinds at once: a sandbox made ahead from a root let
+    /// go to make room could serve no run, and is let go with it rather than waiting out keep_idle.
+    func testASandboxMadeAheadIsLetGoWithItsRootWhenRootsMakeRoom() throws {
+        var template = Array("/var/tmp/glovebox-evict.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(nulTerminated: template)
+        let kinds = PreparedRoots.capacity + 1
+        defer {
+            for n in 0..<kinds { rmdir(dir + "/d\(n)") }
+            rmdir(dir)
+        }
+        XCTAssertEqual(chmod(dir, 0o755), 0)
+        var policies: [String: String] = [:]
+        for n in 0..<kinds {
+            XCTAssertEqual(mkdir(dir + "/d\(n)", 0o755), 0)
+            policies["p\(n)"] = DaemonTestCase.policy().replacingOccurrences(of: "[limits]", with: """
+                [filesystem]
+                read_only = ["/usr", "/bin", "/lib", "/lib64", "\(dir)/d\(n)"]
+
+                [limits]
+                """)
+        }
+        let f = try fixture(policies: policies, config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        var first: pid_t?
+        for n in 0..<(kinds - 1) {
+            XCTAssertEqual(f.run(["/bin/true"], template: "p\(n)").record?.status, .ok, String(f.log.suffix(2000)))
+            XCTAssertTrue(try eventually { try waiting(f).count == n + 1 }, "one waiting for each kind: \((try? waiting(f)) ?? [])")
+            if n == 0 { first = try waiting(f).first }
+        }
+        let oldest = try XCTUnwrap(first)
+        XCTAssertTrue(alive(oldest))
+        // One kind more: the root unused longest (p0's) makes room, and its sandbox made ahead goes with it.
+        XCTAssertEqual(f.run(["/bin/true"], template: "p\(kinds - 1)").record?.status, .ok, String(f.log.suffix(2000)))
+        XCTAssertTrue(eventually { !alive(oldest) }, "the sandbox of the root let go still waits")
+        XCTAssertTrue(try eventually { try waiting(f).count == kinds - 1 }, "\((try? waiting(f)) ?? [])")
+        XCTAssertEqual(f.run(["/bin/true"], template: "p0").record?.status, .ok, "its kind makes a root again")
+    }
+
     func testARunStillStartsWhenItsSandboxMadeAheadWasKilled() throws {
         let f = try fixture()
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
