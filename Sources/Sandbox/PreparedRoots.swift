@@ -100,8 +100,9 @@ public final class PreparedRoots: Sendable {
         // Taken before the build: a change during it shows at the next look, and the root is built again.
         let view = HostView(of: key.shared)
         let transient = FaultInjection.setupFault == .mountDuringBuild ? Self.transientMount(key) : nil
-        let root = try Self.build(plan, scratch: scratch, deadline: deadline, view: view)
+        let built = Result { try Self.build(plan, scratch: scratch, deadline: deadline, view: view) }
         if let transient { _ = umount2(transient, Int32(MNT_DETACH)) }
+        let root = try built.get()
         let until = watch.changed() ? made + Self.recheckAfter : nil
         let start = state.withLock { s in
             if let replaced = s.roots.updateValue(Kept(root: root, checked: made, used: made, until: until), forKey: key) {
