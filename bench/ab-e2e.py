@@ -10,7 +10,6 @@ BENCHMARKS.md uses it for runs after a pause.
 A BIN_DIR holds gloveboxd and glovebox-init (scripts/build-release.sh prints DAEMON_BIN). The client is
 the static one scripts/build-release.sh builds (CLIENT_BIN names the directory of another)."""
 import os
-import re
 import shlex
 import shutil
 import statistics
@@ -19,23 +18,11 @@ import sys
 import tempfile
 import time
 
+from bench import Bench
+from phases import summary
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BWRAP = ("bwrap --unshare-all --die-with-parent --cap-drop ALL --ro-bind /usr /usr --symlink usr/lib /lib "
-         "--symlink usr/lib64 /lib64 --symlink usr/bin /bin --symlink usr/sbin /sbin "
-         "--ro-bind /etc/alternatives /etc/alternatives --proc /proc --dev /dev --tmpfs /tmp /bin/true")
 CONFIG = "[caps]\nuser_concurrent_runs = 16\nuser_runs_per_hour = 1000000\nruns_per_hour = 1000000\n"
-
-
-def phases(log):
-    rows = []
-    for line in open(log):
-        m = re.search(r"ms=(.*?) run=", line) if "run phases" in line else None
-        if m:
-            t = m.group(1).split()
-            rows.append({t[i]: float(t[i + 1]) for i in range(0, len(t), 2)})
-    ahead = sum(1 for line in open(log) if "run phases" in line and "made ahead" in line)
-    rows = rows[1:]  # the first run of each daemon is a warm-up
-    return " ".join(f"{k} {statistics.median(r[k] for r in rows):.2f}" for k in rows[0]) + f"; made ahead: {ahead}"
 
 
 def main():
@@ -65,7 +52,7 @@ def main():
             time.sleep(0.1)
         commands = {side: ([client, "run", "--", "/bin/true"], dict(os.environ, GLOVEBOX_SOCKET=os.path.join(work, side, "socket")))
                     for side in bins}
-        commands["bwrap"] = (shlex.split(BWRAP), dict(os.environ))
+        commands["bwrap"] = (shlex.split(Bench.BWRAP + " /bin/true"), dict(os.environ))
         for side in bins:
             subprocess.run(commands[side][0], env=commands[side][1], stdout=subprocess.DEVNULL, check=True)
         times = {label: [] for label in commands}
@@ -78,7 +65,8 @@ def main():
         for label, values in times.items():
             print(f"{label}: median {statistics.median(values) * 1000:.2f} ms, min {min(values) * 1000:.2f} ms ({len(values)} runs)")
         for side in bins:
-            print(f"{side} phases (ms): {phases(os.path.join(work, side, 'log'))}")
+            # The first run of each daemon is a warm-up.
+            print(f"{side} phases (ms), {summary(os.path.join(work, side, 'log'), warmup=1)}")
     finally:
         for p in daemons:
             p.terminate()

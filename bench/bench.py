@@ -244,12 +244,7 @@ class Bench:
         runs = 5 if self.short else 100
         m = self.hyperfine("startup-isolated", {"glovebox": self.gb(program), "bubblewrap": f"{self.BWRAP} {program}"},
                            runs, prepare="sleep 0.1", blocks=1 if self.short else 5)
-        if not m:
-            return
-        ms = {k: v * 1000 for k, v in m.items()}
-        ratio = ms["glovebox"] / ms["bubblewrap"]
-        self.row("1b", f"`{program}` start to exit, after 100 ms idle", f"{ms['glovebox']:.1f} ms",
-                 f"bwrap {ms['bubblewrap']:.1f} ms", f"{ratio:.2f}× bwrap", "≤ 1.0× bwrap", ratio <= 1.0)
+        self.against_bwrap("1b", f"`{program}` start to exit, after 100 ms idle", m)
         self.paused(program)
 
     def paused(self, program):
@@ -259,12 +254,16 @@ class Bench:
         pause = 3.0
         m = self.interleaved("startup-paused", {"glovebox": self.gb(program), "bubblewrap": f"{self.BWRAP} {program}"},
                              2 if self.short else 20, pause=pause, shell=False)
-        if not m:
+        self.against_bwrap("1c", f"`{program}` start to exit, after {pause:.0f} s idle", m)
+
+    def against_bwrap(self, number, what, medians):
+        """A row of glovebox's median against bwrap's (seconds; None when the measurement failed)."""
+        if not medians:
             return
-        ms = {k: v * 1000 for k, v in m.items()}
+        ms = {k: v * 1000 for k, v in medians.items()}
         ratio = ms["glovebox"] / ms["bubblewrap"]
-        self.row("1c", f"`{program}` start to exit, after {pause:.0f} s idle", f"{ms['glovebox']:.1f} ms",
-                 f"bwrap {ms['bubblewrap']:.1f} ms", f"{ratio:.2f}× bwrap", "≤ 1.0× bwrap", ratio <= 1.0)
+        self.row(number, what, f"{ms['glovebox']:.1f} ms", f"bwrap {ms['bubblewrap']:.1f} ms", f"{ratio:.2f}× bwrap",
+                 "≤ 1.0× bwrap", ratio <= 1.0)
 
     CPU_WORK = r"""
 import time, numpy

@@ -44,18 +44,5 @@ for i in $(seq $((warmup + runs))); do
     done
 done
 for side in old new; do
-    python3 - "$work/$side/log" "$warmup" "$side" <<'PY'
-import re, statistics, sys
-path, warmup, side = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-rows = []
-for line in open(path):
-    m = re.search(r"ms=(.*?) run=", line) if "run phases" in line else None
-    if m:
-        t = m.group(1).split()
-        rows.append({t[i]: float(t[i + 1]) for i in range(0, len(t), 2)})
-rows = rows[warmup:]
-ahead = sum(1 for line in open(path) if "run phases" in line and "made ahead" in line)
-print(side, len(rows), "runs:", "  ".join(f"{k} {statistics.median(r[k] for r in rows):.2f}" for k in rows[0]),
-      f"({ahead} in a sandbox made ahead)" if ahead else "")
-PY
+    python3 "$repo/bench/phases.py" "$work/$side/log" "$warmup" "$side"
 done

@@ -89,22 +89,15 @@ struct HostView: Sendable {
 /// the file was opened. A change made and undone during the build would be in the root and in no view of
 /// the host, so such a root serves only as long as a root serves without a look at the host. The daemon's
 /// own mounts (each run's volume) count too: under load a root built then is simply built again sooner.
-struct MountWatch: ~Copyable {
-    private let descriptor: Int32
+struct MountWatch {
+    /// nil: mountinfo could not be opened, and whether anything changed cannot be known.
+    private let mountinfo = try? FileDescriptor.open("/proc/self/mountinfo", O_RDONLY)
 
-    /// Starts watching (before the view of the host is taken).
-    init() {
-        descriptor = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
-    }
-
-    deinit {
-        if descriptor >= 0 { close(descriptor) }
-    }
-
-    /// Whether anything was mounted, unmounted or changed since init; true when that cannot be known.
+    /// Whether anything was mounted, unmounted or changed since the watch was made; true when that cannot
+    /// be known.
     func changed() -> Bool {
-        guard descriptor >= 0 else { return true }
-        var p = pollfd(fd: descriptor, events: Int16(POLLPRI), revents: 0)
+        guard let mountinfo else { return true }
+        var p = pollfd(fd: mountinfo.raw, events: Int16(POLLPRI), revents: 0)
         while true {
             let n = poll(&p, 1, 0)
             if n >= 0 { return n > 0 && p.revents & Int16(POLLPRI | POLLERR) != 0 }

@@ -1,3 +1,4 @@
+import Sandbox
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -41,12 +42,26 @@ class DaemonTestCase: XCTestCase {
         users = \(users)
         """
     }
+
+    /// `policy()` with the system's directories and `path` read-only.
+    static func policy(readOnly path: String) -> String {
+        policy().replacingOccurrences(of: "[limits]", with: """
+            [filesystem]
+            read_only = ["/usr", "/bin", "/lib", "/lib64", "\(path)"]
+
+            [limits]
+            """)
+    }
 }
 
 /// A test class whose tests each start daemons of their own (`fixture()`), all stopped after the test and
 /// checked to have left no cgroup behind.
 class FixturesTestCase: XCTestCase {
     private var fixtures: [DaemonFixture] = []
+    private var directories: [String] = []
+    /// A daemon configuration that keeps prepared roots and sandboxes made ahead for an hour, so that a test
+    /// sees them go only for the reason it is about.
+    let keptLong = "[sandbox]\nkeep_idle = \"1h\"\n"
 
     override func setUp() {
         super.setUp()
@@ -59,6 +74,9 @@ class FixturesTestCase: XCTestCase {
             XCTAssertEqual(HostState.gloveboxCgroups(of: f), [], "cgroups left behind")
         }
         fixtures = []
+        // After the test's own unmounts; never into a filesystem still mounted below.
+        for dir in directories { _ = try? DaemonFixture.run(["/bin/rm", "-rf", "--one-file-system", dir]) }
+        directories = []
         super.tearDown()
     }
 
@@ -66,6 +84,29 @@ class FixturesTestCase: XCTestCase {
         let f = try DaemonFixture(policies: policies, config: config)
         fixtures.append(f)
         return f
+    }
+
+    /// A new directory of the host's, /var/tmp/glovebox-<name>.XXXXXX, that everyone may read (runs bind it),
+    /// removed with what is in it after the test.
+    func hostDirectory(_ name: String) throws -> String {
+        var template = Array("/var/tmp/glovebox-\(name).XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
+        let dir = String(nulTerminated: template)
+        directories.append(dir)
+        XCTAssertEqual(chmod(dir, 0o755), 0)
+        return dir
+    }
+
+    /// Writes `text` to `path` as a host's tools do, by renaming a new file over the old one (a new inode).
+    func replaceByRename(_ path: String, with text: String) throws {
+        try DaemonFixture.write(path + ".new", text)
+        XCTAssertEqual(chmod(path + ".new", 0o644), 0)
+        XCTAssertEqual(rename(path + ".new", path), 0, String(cString: strerror(errno)))
+    }
+
+    /// Sleeps until a prepared root taken now would be looked at again (PreparedRoots.recheckAfter).
+    func waitPastRecheck(margin: Double = 0.2) {
+        usleep(UInt32((PreparedRoots.recheckAfter + margin) * 1_000_000))
     }
 
     /// Whether `condition` holds within `seconds`, looked at every 20 ms.

@@ -17,7 +17,7 @@ final class PreparedRootTests: FixturesTestCase {
     func testNoMountOfARunPropagatesAnywhere() throws {
         let dir = try sharedMount()
         defer { remove(dir) }
-        let f = try fixture(policies: ["shared": policy(readOnly: dir)])
+        let f = try fixture(policies: ["shared": DaemonTestCase.policy(readOnly: dir)])
         for _ in 0..<2 {  // the first run builds the prepared root, the second copies the one kept
             let outcome = f.run(["/bin/cat", "/proc/self/mountinfo"], template: "shared")
             XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + f.log.suffix(2000))
@@ -37,21 +37,12 @@ final class PreparedRootTests: FixturesTestCase {
         let dir = try sharedMount()
         defer { remove(dir) }
         XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
-        let f = try fixture(policies: ["shared": policy(readOnly: dir)], config: "[sandbox]\nkeep_idle = \"1h\"\n")
-        let before = f.run(["/bin/ls", dir + "/sub"], template: "shared")
-        XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
-        XCTAssertEqual(before.stdout, "")
-
-        XCTAssertEqual(mount("tmpfs", dir + "/sub", "tmpfs", 0, "size=1m"), 0, String(cString: strerror(errno)))
-        try DaemonFixture.write(dir + "/sub/marker", "mounted later\n")
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
-        let after = f.run(["/bin/cat", dir + "/sub/marker"], template: "shared")
-        XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
-        XCTAssertEqual(after.stdout, "mounted later\n")
+        let f = try fixture(policies: ["shared": DaemonTestCase.policy(readOnly: dir)], config: keptLong)
+        try checkAMountReachesLaterRuns(f, template: "shared", at: dir + "/sub", seenAt: dir + "/sub")
 
         // And unmounted again: the root with the mount is let go in turn.
         XCTAssertEqual(umount2(dir + "/sub", Int32(MNT_DETACH)), 0, String(cString: strerror(errno)))
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        waitPastRecheck()
         let unmounted = f.run(["/bin/ls", dir + "/sub"], template: "shared")
         XCTAssertEqual(unmounted.record?.status, .ok, unmounted.stderr + f.log.suffix(2000))
         XCTAssertEqual(unmounted.stdout, "")
@@ -61,24 +52,26 @@ final class PreparedRootTests: FixturesTestCase {
     /// symlink leads, which is how mountinfo names them.
     func testAHostMountBelowAReadOnlyPathBehindASymlinkReachesRunsThatStartLater() throws {
         let dir = try sharedMount()
-        let link = "/var/tmp/glovebox-link.\(getpid()).\(Int.random(in: 100_000...999_999))"
-        defer {
-            unlink(link)
-            remove(dir)
-        }
+        defer { remove(dir) }
+        let link = try hostDirectory("link") + "/shared"
         XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
         XCTAssertEqual(mkdir(dir + "/sub/deeper", 0o755), 0)
         XCTAssertEqual(symlink(dir, link), 0)
-        let f = try fixture(policies: ["linked": policy(readOnly: link + "/sub")], config: "[sandbox]\nkeep_idle = \"1h\"\n")
-        let before = f.run(["/bin/ls", link + "/sub/deeper"], template: "linked")
+        let f = try fixture(policies: ["linked": DaemonTestCase.policy(readOnly: link + "/sub")], config: keptLong)
+        defer { _ = umount2(dir + "/sub/deeper", Int32(MNT_DETACH)) }
+        try checkAMountReachesLaterRuns(f, template: "linked", at: dir + "/sub/deeper", seenAt: link + "/sub/deeper")
+    }
+
+    /// Runs of `template` see `seenAt` empty; then a tmpfs with a marker is mounted on the host at `at`, and a
+    /// run more than PreparedRoots.recheckAfter later sees the marker. The caller unmounts it.
+    private func checkAMountReachesLaterRuns(_ f: DaemonFixture, template: String, at host: String, seenAt inside: String) throws {
+        let before = f.run(["/bin/ls", inside], template: template)
         XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
         XCTAssertEqual(before.stdout, "")
-
-        XCTAssertEqual(mount("tmpfs", dir + "/sub/deeper", "tmpfs", 0, "size=1m"), 0, String(cString: strerror(errno)))
-        defer { _ = umount2(dir + "/sub/deeper", Int32(MNT_DETACH)) }
-        try DaemonFixture.write(dir + "/sub/deeper/marker", "mounted later\n")
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
-        let after = f.run(["/bin/cat", link + "/sub/deeper/marker"], template: "linked")
+        XCTAssertEqual(mount("tmpfs", host, "tmpfs", 0, "size=1m"), 0, String(cString: strerror(errno)))
+        try DaemonFixture.write(host + "/marker", "mounted later\n")
+        waitPastRecheck()
+        let after = f.run(["/bin/cat", inside + "/marker"], template: template)
         XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
         XCTAssertEqual(after.stdout, "mounted later\n")
     }
@@ -92,7 +85,7 @@ final class PreparedRootTests: FixturesTestCase {
         XCTAssertEqual(mkdir(dir + "/sub", 0o755), 0)
         try DaemonFixture.write(dir + "/sub/hello", "#!/bin/sh\necho hello\n")
         XCTAssertEqual(chmod(dir + "/sub/hello", 0o755), 0)
-        let f = try fixture(policies: ["parent": policy(readOnly: dir + "/sub")], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(policies: ["parent": DaemonTestCase.policy(readOnly: dir + "/sub")], config: keptLong)
         let probe = ["/bin/sh", "-c", "\(dir)/sub/hello; echo status=$?"]
         let before = f.run(probe, template: "parent")
         XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
@@ -101,7 +94,7 @@ final class PreparedRootTests: FixturesTestCase {
         // In the daemon's own mount namespace: a change of a mount's flags does not propagate to its slaves.
         let remount = try DaemonFixture.run(["/usr/bin/nsenter", "-t", "\(f.pid)", "-m", "/bin/mount", "-o", "remount,bind,noexec", dir])
         XCTAssertEqual(remount.status, 0, remount.stderr)
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        waitPastRecheck()
         let after = f.run(probe, template: "parent")
         XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
         XCTAssertEqual(after.stdout, "status=126\n", after.stderr)
@@ -111,17 +104,10 @@ final class PreparedRootTests: FixturesTestCase {
     /// before or after: the build saw the daemon's mounts change (MountWatch), so the root serves only
     /// PreparedRoots.recheckAfter, and runs after that get one without the mount. A fault places the mount.
     func testARootBuiltWhileTheHostsMountsChangedIsNotKept() throws {
-        var template = Array("/var/tmp/glovebox-transient.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(nulTerminated: template)
-        defer {
-            _ = umount2(dir + "/transient", Int32(MNT_DETACH))
-            rmdir(dir + "/transient")
-            rmdir(dir)
-        }
-        XCTAssertEqual(chmod(dir, 0o755), 0)
+        let dir = try hostDirectory("transient")
+        defer { _ = umount2(dir + "/transient", Int32(MNT_DETACH)) }
         XCTAssertEqual(mkdir(dir + "/transient", 0o755), 0)
-        let f = try fixture(policies: ["transient": policy(readOnly: dir)], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(policies: ["transient": DaemonTestCase.policy(readOnly: dir)], config: keptLong)
         try f.restart(environment: ["GLOVEBOX_FAULT": "mount-during-build"])
         let mounted = { (outcome: DaemonFixture.Outcome) in
             outcome.stdout.split(separator: "\n").contains { $0.split(separator: " ").dropFirst(4).first.map(String.init) == dir + "/transient" }
@@ -129,7 +115,7 @@ final class PreparedRootTests: FixturesTestCase {
         let during = f.run(["/bin/cat", "/proc/self/mountinfo"], template: "transient")
         XCTAssertEqual(during.record?.status, .ok, during.stderr + f.log.suffix(2000))
         XCTAssertTrue(mounted(during), "the fault's mount is in the first root: \(during.stdout)")
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        waitPastRecheck()
         let after = f.run(["/bin/cat", "/proc/self/mountinfo"], template: "transient")
         XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
         XCTAssertFalse(mounted(after), "a root with a mount the host no longer has was kept: \(after.stdout)")
@@ -139,26 +125,16 @@ final class PreparedRootTests: FixturesTestCase {
     /// another over it (as editors and package managers do) reaches the runs that start more than
     /// PreparedRoots.recheckAfter later, though roots are kept far longer.
     func testAFileReplacedOnTheHostReachesRunsThatStartLater() throws {
-        var template = Array("/var/tmp/glovebox-replaced.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(nulTerminated: template)
-        defer {
-            unlink(dir + "/settings")
-            unlink(dir + "/settings.new")
-            rmdir(dir)
-        }
-        XCTAssertEqual(chmod(dir, 0o755), 0)
+        let dir = try hostDirectory("replaced")
         try DaemonFixture.write(dir + "/settings", "first\n")
         XCTAssertEqual(chmod(dir + "/settings", 0o644), 0)
-        let f = try fixture(policies: ["file": policy(readOnly: dir + "/settings")], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(policies: ["file": DaemonTestCase.policy(readOnly: dir + "/settings")], config: keptLong)
         let before = f.run(["/bin/cat", dir + "/settings"], template: "file")
         XCTAssertEqual(before.record?.status, .ok, before.stderr + f.log.suffix(2000))
         XCTAssertEqual(before.stdout, "first\n")
 
-        try DaemonFixture.write(dir + "/settings.new", "second\n")
-        XCTAssertEqual(chmod(dir + "/settings.new", 0o644), 0)
-        XCTAssertEqual(rename(dir + "/settings.new", dir + "/settings"), 0)
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        try replaceByRename(dir + "/settings", with: "second\n")
+        waitPastRecheck()
         let after = f.run(["/bin/cat", dir + "/settings"], template: "file")
         XCTAssertEqual(after.record?.status, .ok, after.stderr + f.log.suffix(2000))
         XCTAssertEqual(after.stdout, "second\n")
@@ -167,11 +143,11 @@ final class PreparedRootTests: FixturesTestCase {
     /// Nothing changed on the host: a run after more than PreparedRoots.recheckAfter idle takes the root
     /// that was kept (its mount namespace is the one the daemon held), after looking at the host.
     func testARootIsKeptWhileTheHostIsUnchanged() throws {
-        let f = try fixture(config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(config: keptLong)
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
         XCTAssertTrue(eventually(1) { heldNamespaces(f).count == 1 }, "\(heldNamespaces(f))")
         let kept = heldNamespaces(f)
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.5) * 1_000_000))
+        waitPastRecheck(margin: 0.5)
         XCTAssertEqual(heldNamespaces(f), kept, "kept while idle")
         let outcome = f.run(["/bin/readlink", "/proc/self/ns/mnt"])
         XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr)
@@ -199,14 +175,7 @@ final class PreparedRootTests: FixturesTestCase {
     /// workdir below such a symlink gets its mount point inside the root, or none where the symlink leads
     /// nowhere inside; nothing is made on the host either way.
     func testASymlinkOnTheWayToAMountPointNeverLeadsToTheHost() throws {
-        var template = Array("/var/tmp/glovebox-symlink.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(nulTerminated: template)
-        defer {
-            for path in [dir + "/ro/inside", dir + "/ro/nowhere", dir + "/ro/note"] { unlink(path) }
-            for path in [dir + "/w", dir + "/host/w", dir + "/host", dir + "/ro", dir] { rmdir(path) }
-        }
-        XCTAssertEqual(chmod(dir, 0o755), 0)
+        let dir = try hostDirectory("symlink")
         XCTAssertEqual(mkdir(dir + "/ro", 0o755), 0)
         XCTAssertEqual(mkdir(dir + "/host", 0o755), 0)
         try DaemonFixture.write(dir + "/ro/note", "read-only\n")
@@ -214,7 +183,7 @@ final class PreparedRootTests: FixturesTestCase {
         XCTAssertEqual(symlink(dir, dir + "/ro/inside"), 0)
         XCTAssertEqual(symlink(dir + "/host", dir + "/ro/nowhere"), 0)
         let policy = { (workdir: String) in
-            self.policy(readOnly: dir + "/ro").replacingOccurrences(of: "[limits]", with: "workdir = \"\(workdir)\"\n\n[limits]")
+            DaemonTestCase.policy(readOnly: dir + "/ro").replacingOccurrences(of: "[limits]", with: "workdir = \"\(workdir)\"\n\n[limits]")
         }
         let f = try fixture(policies: ["inside": policy(dir + "/ro/inside/w"), "nowhere": policy(dir + "/ro/nowhere/w")])
 
@@ -233,30 +202,17 @@ final class PreparedRootTests: FixturesTestCase {
 
     /// A tmpfs of the host's, made shared, on a new directory: a daemon started after it has a slave of it.
     private func sharedMount() throws -> String {
-        var template = Array("/var/tmp/glovebox-prepared-root.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(nulTerminated: template)
+        let dir = try hostDirectory("prepared-root")
         guard mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755") == 0 else {
-            let e = errno
-            rmdir(dir)
-            throw XCTSkip("mount a tmpfs: \(String(cString: strerror(e)))")
+            throw XCTSkip("mount a tmpfs: \(String(cString: strerror(errno)))")
         }
         XCTAssertEqual(mount("", dir, "", UInt(MS_SHARED), nil), 0, String(cString: strerror(errno)))
         return dir
     }
 
+    /// Unmounts sharedMount()'s tmpfs and what a test mounted on its `sub` (the directory goes after the test).
     private func remove(_ dir: String) {
         _ = umount2(dir + "/sub", Int32(MNT_DETACH))
         _ = umount2(dir, Int32(MNT_DETACH))
-        _ = rmdir(dir)
-    }
-
-    private func policy(readOnly dir: String) -> String {
-        DaemonTestCase.policy().replacingOccurrences(of: "[limits]", with: """
-            [filesystem]
-            read_only = ["/usr", "/bin", "/lib", "/lib64", "\(dir)"]
-
-            [limits]
-            """)
     }
 }

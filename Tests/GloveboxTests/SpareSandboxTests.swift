@@ -29,6 +29,11 @@ final class SpareSandboxTests: FixturesTestCase {
 
     private func alive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 }
 
+    /// The pid of the run's `/bin/sleep <tag>` (startSleeper).
+    private func sleeper(_ tag: String) -> pid_t? {
+        HostState.processes(containing: "^/bin/sleep \(tag)").first?.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
     /// The one sandbox made ahead, once it waits for a run: blocked in recvmsg (47 on x86_64) on its
     /// control socket, after it has reported ready.
     private func readySandbox(_ f: DaemonFixture) throws -> pid_t? {
@@ -60,7 +65,7 @@ final class SpareSandboxTests: FixturesTestCase {
         // It became the run's init, as the run's user, with the run's limits on its cgroups.
         XCTAssertEqual((try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8)), "glovebox-init\n")
         XCTAssertNotEqual(status(child, "Uid")?.split(separator: "\t").first, "0")
-        let sleeper = pid_t(HostState.processes(containing: "^/bin/sleep \(tag)")[0].split(separator: " ")[0])!
+        let sleeper = try XCTUnwrap(sleeper(tag))
         XCTAssertEqual(status(sleeper, "PPid"), "\(child)", "the program is the child's")
         // Made at a lower priority than runs, it runs the program at the daemon's own.
         let nice = { (pid: pid_t) in (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ")[16] }
@@ -107,7 +112,7 @@ final class SpareSandboxTests: FixturesTestCase {
         // Taken by this run: its init's parent is the thread that made it, which stays until the run ends.
         let (client, tag) = try startSleeper(f)
         defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
-        let sleeper = try XCTUnwrap(HostState.processes(containing: "^/bin/sleep \(tag)").first?.split(separator: " ").first.flatMap { pid_t($0) })
+        let sleeper = try XCTUnwrap(sleeper(tag))
         XCTAssertEqual(status(sleeper, "PPid"), "\(made)", "the run took the sandbox made ahead")
         f.stopDaemon(signal: SIGKILL)
         XCTAssertTrue(eventually { HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty }, "the run died with the daemon")
@@ -140,46 +145,28 @@ final class SpareSandboxTests: FixturesTestCase {
     /// An agent's next run comes after it has thought for a while: a run after more than
     /// PreparedRoots.recheckAfter idle, with nothing changed on the host, still takes the sandbox made ahead.
     func testARunAfterAPauseTakesTheSandboxMadeAhead() throws {
-        let f = try fixture(config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(config: keptLong)
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
         let made = try XCTUnwrap(try readySandbox(f))
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.5) * 1_000_000))
+        waitPastRecheck(margin: 0.5)
         XCTAssertTrue(alive(made), "kept while idle")
-        let tag = "\(Int.random(in: 100_000...999_999))"
-        let client = try spawnClient(f, ["run", "--", "/bin/sleep", tag])
+        let (client, tag) = try startSleeper(f)
         defer { kill(client, SIGKILL); waitpid(client, nil, 0) }
-        XCTAssertTrue(eventually { !HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty })
-        let sleeper = try XCTUnwrap(HostState.processes(containing: "^/bin/sleep \(tag)").first?.split(separator: " ").first.flatMap { pid_t($0) })
+        let sleeper = try XCTUnwrap(sleeper(tag))
         XCTAssertEqual(status(sleeper, "PPid"), "\(made)", "the run's init is the sandbox made before the pause")
     }
 
     /// A sandbox made ahead is a copy of its root: once the host has changed under the policy's paths, the
     /// run that finds it lets it go and starts in a child of its own, from a root built again.
     func testASandboxMadeAheadOfAnOutOfDateRootIsLetGo() throws {
-        var template = Array("/var/tmp/glovebox-spare-view.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(nulTerminated: template)
-        defer {
-            unlink(dir + "/note")
-            unlink(dir + "/note.new")
-            rmdir(dir)
-        }
-        XCTAssertEqual(chmod(dir, 0o755), 0)
+        let dir = try hostDirectory("spare-view")
         try DaemonFixture.write(dir + "/note", "first\n")
         XCTAssertEqual(chmod(dir + "/note", 0o644), 0)
-        let policy = DaemonTestCase.policy().replacingOccurrences(of: "[limits]", with: """
-            [filesystem]
-            read_only = ["/usr", "/bin", "/lib", "/lib64", "\(dir)/note"]
-
-            [limits]
-            """)
-        let f = try fixture(policies: ["note": policy], config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(policies: ["note": DaemonTestCase.policy(readOnly: dir + "/note")], config: keptLong)
         XCTAssertEqual(f.run(["/bin/true"], template: "note").record?.status, .ok)
         let made = try XCTUnwrap(try readySandbox(f))
-        try DaemonFixture.write(dir + "/note.new", "second\n")
-        XCTAssertEqual(chmod(dir + "/note.new", 0o644), 0)
-        XCTAssertEqual(rename(dir + "/note.new", dir + "/note"), 0)
-        usleep(UInt32((PreparedRoots.recheckAfter + 0.2) * 1_000_000))
+        try replaceByRename(dir + "/note", with: "second\n")
+        waitPastRecheck()
         let outcome = f.run(["/bin/cat", dir + "/note"], template: "note")
         XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + f.log.suffix(2000))
         XCTAssertEqual(outcome.stdout, "second\n")
@@ -189,26 +176,14 @@ final class SpareSandboxTests: FixturesTestCase {
     /// Roots are kept for at most PreparedRoots.capacity kinds at once: a sandbox made ahead from a root let
     /// go to make room could serve no run, and is let go with it rather than waiting out keep_idle.
     func testASandboxMadeAheadIsLetGoWithItsRootWhenRootsMakeRoom() throws {
-        var template = Array("/var/tmp/glovebox-evict.XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw XCTSkip("mkdtemp: \(String(cString: strerror(errno)))") }
-        let dir = String(nulTerminated: template)
+        let dir = try hostDirectory("evict")
         let kinds = PreparedRoots.capacity + 1
-        defer {
-            for n in 0..<kinds { rmdir(dir + "/d\(n)") }
-            rmdir(dir)
-        }
-        XCTAssertEqual(chmod(dir, 0o755), 0)
         var policies: [String: String] = [:]
         for n in 0..<kinds {
             XCTAssertEqual(mkdir(dir + "/d\(n)", 0o755), 0)
-            policies["p\(n)"] = DaemonTestCase.policy().replacingOccurrences(of: "[limits]", with: """
-                [filesystem]
-                read_only = ["/usr", "/bin", "/lib", "/lib64", "\(dir)/d\(n)"]
-
-                [limits]
-                """)
+            policies["p\(n)"] = DaemonTestCase.policy(readOnly: dir + "/d\(n)")
         }
-        let f = try fixture(policies: policies, config: "[sandbox]\nkeep_idle = \"1h\"\n")
+        let f = try fixture(policies: policies, config: keptLong)
         var first: pid_t?
         for n in 0..<(kinds - 1) {
             XCTAssertEqual(f.run(["/bin/true"], template: "p\(n)").record?.status, .ok, String(f.log.suffix(2000)))
