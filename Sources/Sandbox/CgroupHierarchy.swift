@@ -70,7 +70,8 @@ public enum CgroupHierarchy: Sendable {
         }
     }
 
-    public func adoptLeftover(name: String) -> RunCgroup {
+    /// The cgroups of a run left by an earlier daemon; nil when they are gone already.
+    public func adoptLeftover(name: String) -> RunCgroup? {
         switch self {
         case .unified(let d): return d.adopt(name: name)
         case .legacy(let d): return d.adopt(name: name)
@@ -120,9 +121,10 @@ func cgroupJoin(_ parts: String...) -> String {
     return out
 }
 
-/// Waits for "populated 0" in a cgroup2 `cgroup.events` file, event-driven (the kernel signals POLLPRI).
-func waitUnpopulated(eventsPath: String, milliseconds: Int32) -> Bool {
-    guard let fd = try? FileDescriptor.open(eventsPath, O_RDONLY) else { return true }
+/// Waits for "populated 0" in a cgroup2 directory's `cgroup.events`, event-driven (the kernel signals
+/// POLLPRI).
+func waitUnpopulated(_ dir: CgroupDirectory, milliseconds: Int32) -> Bool {
+    guard let fd = try? dir.open("cgroup.events", O_RDONLY) else { return true }
     let deadline = Monotonic.now() + Double(milliseconds) / 1000
     while true {
         var buffer = [UInt8](repeating: 0, count: 256)

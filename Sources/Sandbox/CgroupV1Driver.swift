@@ -19,9 +19,10 @@ import Glibc
 public final class CgroupV1Driver: Sendable {
     static let controllers = ["memory", "pids", "cpu", "cpuacct", "devices", "freezer"]
     static let sparePrefix = "spare-"
-    /// controller -> this instance's directory in that hierarchy
-    let bases: [String: String]
-    let unifiedBase: String?
+    /// controller -> this instance's directory in that hierarchy, open: runs' cgroups are made, renamed
+    /// and removed through it
+    let bases: [String: CgroupDirectory]
+    let unifiedBase: CgroupDirectory?
     private let spares = Mutex(Spares())
     /// Held while a spare is being made: taking it waits out a maker caught mid-way at shutdown.
     private let making = Mutex(())
@@ -35,7 +36,7 @@ public final class CgroupV1Driver: Sendable {
     }
 
     init(mountRoot: String, membership: [String: String], unified: (mount: String, own: String)?, instance: String) throws {
-        var bases: [String: String] = [:]
+        var bases: [String: CgroupDirectory] = [:]
         for controller in Self.controllers {
             let mount = cgroupJoin(mountRoot, controller)
             guard FileIO.exists(cgroupJoin(mount, "cgroup.procs")), let own = membership[controller] else {
@@ -43,13 +44,13 @@ public final class CgroupV1Driver: Sendable {
             }
             let base = cgroupJoin(mount, own, instance)
             try FileIO.mkdir(base)
-            bases[controller] = base
+            bases[controller] = try CgroupDirectory.open(base)
         }
         self.bases = bases
         if let unified {
             let base = cgroupJoin(unified.mount, unified.own, instance)
             try FileIO.mkdir(base)
-            unifiedBase = base
+            unifiedBase = try CgroupDirectory.open(base)
         } else {
             unifiedBase = nil
         }
@@ -59,21 +60,20 @@ public final class CgroupV1Driver: Sendable {
     }
 
     public var description: String {
-        "cgroup v1 (" + Self.controllers.joined(separator: ", ") + ")" + (unifiedBase.map { " with unified \($0)" } ?? "")
+        "cgroup v1 (" + Self.controllers.joined(separator: ", ") + ")" + (unifiedBase.map { " with unified \($0.path)" } ?? "")
     }
 
     /// The hierarchies a new run joins: the freezer only where there is no unified cgroup to kill with.
     var runControllers: [String] { unifiedBase == nil ? Self.controllers : Self.controllers.filter { $0 != "freezer" } }
 
     private func newRun(_ name: String) -> CgroupV1Run {
-        CgroupV1Run(name: name, dirs: bases.filter { runControllers.contains($0.key) }.mapValues { cgroupJoin($0, name) },
-                    unified: unifiedBase.map { cgroupJoin($0, name) })
+        CgroupV1Run(name: name, bases: bases.filter { runControllers.contains($0.key) }, unifiedBase: unifiedBase)
     }
 
     func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
         if let spare = takeSpare() {
             do {
-                try spare.adopt(as: name, unified: unifiedBase.map { cgroupJoin($0, name) }, limits: limits)
+                try spare.adopt(as: name, limits: limits)
                 return spare
             } catch {
                 try? spare.remove()  // and make the run's own below
@@ -190,32 +190,38 @@ public final class CgroupV1Driver: Sendable {
     /// A run left by an earlier daemon: every hierarchy is looked at (an older daemon made a freezer
     /// cgroup for every run); the ones it does not have are skipped when removing.
     func adopt(name: String) -> RunCgroup {
-        CgroupV1Run(name: name, dirs: bases.mapValues { cgroupJoin($0, name) }, unified: unifiedBase.map { cgroupJoin($0, name) })
+        CgroupV1Run(leftover: name, bases: bases, unifiedBase: unifiedBase)
     }
 
     /// Runs, and spares, left by an earlier daemon of this instance.
     func leftoverRuns() -> [String] {
         let left = { (name: String) in name.hasPrefix("run-") || name.hasPrefix(Self.sparePrefix) }
         var names = Set<String>()
-        for base in bases.values { names.formUnion(subdirectories(of: base).filter(left)) }
-        if let unifiedBase { names.formUnion(subdirectories(of: unifiedBase).filter(left)) }
+        for base in bases.values { names.formUnion(subdirectories(of: base.path).filter(left)) }
+        if let unifiedBase { names.formUnion(subdirectories(of: unifiedBase.path).filter(left)) }
         return names.sorted()
     }
 
     func removeInstance() {
         removeSpares()
-        for base in bases.values { _ = rmdir(base) }
-        if let unifiedBase { _ = rmdir(unifiedBase) }
+        for base in bases.values { _ = rmdir(base.path) }
+        if let unifiedBase { _ = rmdir(unifiedBase.path) }
     }
 }
 
 final class CgroupV1Run: RunCgroup, @unchecked Sendable {
-    // Names, paths and descriptors are set in create() or createSpare() and adopt(), before the object is
-    // shared with a run, and descriptors closed in remove() at the end.
+    // The name and directories are set in create(), createSpare() or adopt(), before the object is shared
+    // with a run, and the descriptors closed in remove() at the end.
     private(set) var name: String
-    private(set) var dirs: [String: String]
-    private(set) var unified: String?
-    var cloneTarget: FileDescriptor?
+    /// controller -> the daemon instance's directory (the driver's), in which the run's is made and removed
+    private let bases: [String: CgroupDirectory]
+    private let unifiedBase: CgroupDirectory?
+    /// controller -> the run's directory, open
+    private var dirs: [String: CgroupDirectory] = [:]
+    /// The unified cgroup, where there is a unified mount: made under the run's name, or under a spare's
+    /// for a setup child made ahead (cgroup2 cannot rename, so a run that takes the child keeps that name).
+    private var unified: CgroupDirectory?
+    var cloneTarget: FileDescriptor? { unified?.descriptor }
     var oomEvents: FileDescriptor?
     var oomEventsArePriority: Bool { false }
     private var oomControl: FileDescriptor?
@@ -225,22 +231,39 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     /// global threadgroup lock for writing, which waits for an RCU grace period whenever no other cgroup
     /// write happened in the last few milliseconds: about 8 ms for each run that does not follow another
     /// closely (BENCHMARKS.md). Moving one's own thread skips that lock (Linux 6.0 and later).
-    private var taskFiles: [(path: String, fd: FileDescriptor)] = []
+    private var taskFiles: [FileDescriptor] = []
 
-    init(name: String, dirs: [String: String], unified: String?) {
+    /// A run's or a spare's cgroups, to be made in `bases` (the hierarchies a run joins).
+    init(name: String, bases: [String: CgroupDirectory], unifiedBase: CgroupDirectory?) {
         self.name = name
-        self.dirs = dirs
-        self.unified = unified
+        self.bases = bases
+        self.unifiedBase = unifiedBase
     }
 
-    private func file(_ controller: String, _ name: String) -> String { cgroupJoin(dirs[controller]!, name) }
+    /// The cgroups of a run left by an earlier daemon: those of its directories that exist, in every
+    /// hierarchy (an older daemon made a freezer cgroup for every run).
+    init(leftover name: String, bases: [String: CgroupDirectory], unifiedBase: CgroupDirectory?) {
+        self.name = name
+        self.bases = bases
+        self.unifiedBase = unifiedBase
+        dirs = bases.compactMapValues { try? $0.openChild(name) }
+        unified = try? unifiedBase?.openChild(name)
+    }
+
+    /// The controllers this run has, in a fixed order.
+    private var controllers: [String] { CgroupV1Driver.controllers.filter { bases[$0] != nil } }
+
+    private func dir(_ controller: String) throws -> CgroupDirectory {
+        guard let dir = dirs[controller] else { throw SandboxError.invalid("run \(name) has no \(controller) cgroup") }
+        return dir
+    }
 
     /// A run's cgroups, made and limited for it.
     func create(_ limits: CgroupLimits) throws {
         try makeDirectories()
         try makeUnified()
         try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
-        try FileIO.write(file("devices", "devices.deny"), "a")
+        try dir("devices").write("devices.deny", "a")
         try allow(limits.devices)
         try watchOOM()
         try openTasks()
@@ -251,108 +274,94 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     /// unless one is made for a setup child made ahead (makeUnified, under the spare's name).
     func createSpare(devices: [DeviceNumber]) throws {
         try makeDirectories()
-        try FileIO.write(file("devices", "devices.deny"), "a")
+        try dir("devices").write("devices.deny", "a")
         try allow(devices)
         try watchOOM()
         try openTasks()
     }
 
-    func adopt(as newName: String, limits: CgroupLimits) throws {
-        try adopt(as: newName, unified: unified, limits: limits)
-    }
-
     /// Makes a spare the run `name`'s: renamed (the descriptors follow), its unified cgroup made unless it
     /// has one already (a setup child's, which keeps the spare's name), its own limits written and the
     /// devices it has beyond the spare's allowed.
-    func adopt(as newName: String, unified newUnified: String?, limits: CgroupLimits) throws {
-        for (controller, dir) in dirs {
-            let target = cgroupJoin(String(dir.dropLast(name.count)), newName)
-            guard rename(dir, target) == 0 else { throw SystemError("rename cgroup", dir, errno: errno) }
-            dirs[controller] = target  // at once: a failure part-way still removes every directory by its name
+    func adopt(as newName: String, limits: CgroupLimits) throws {
+        for controller in controllers {
+            // One at a time: a failure part-way still removes every directory by its current name.
+            try bases[controller]!.rename(try dir(controller), to: newName)
         }
-        let order = CgroupV1Driver.controllers.filter { dirs[$0] != nil }
-        taskFiles = zip(order, taskFiles).map { (cgroupJoin(dirs[$0.0]!, "tasks"), $0.1.fd) }
         name = newName
-        if cloneTarget == nil {
-            unified = newUnified
-            try makeUnified()
-        }
+        if unified == nil { try makeUnified() }
         try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
         let standard = MountPlan.devices.map(\.number)
         try allow(limits.devices.filter { !standard.contains($0) })
     }
 
     private func makeDirectories() throws {
-        for controller in CgroupV1Driver.controllers where dirs[controller] != nil { try FileIO.mkdir(dirs[controller]!, existOK: false) }
+        for controller in controllers { dirs[controller] = try bases[controller]!.makeChild(name) }
     }
 
-    /// The unified cgroup (where there is a unified mount), under the current name, and its descriptor for
-    /// CLONE_INTO_CGROUP.
+    /// The unified cgroup (where there is a unified mount), under the current name; its descriptor is the
+    /// one CLONE_INTO_CGROUP takes.
     func makeUnified() throws {
-        guard let unified else { return }
-        try FileIO.mkdir(unified, existOK: false)
-        cloneTarget = try FileDescriptor.open(unified, O_RDONLY | O_DIRECTORY)
+        unified = try unifiedBase?.makeChild(name)
     }
 
     private func limit(memoryBytes: UInt64, pids: Int, cpus: Double) throws {
-        try FileIO.write(file("memory", "memory.limit_in_bytes"), String(memoryBytes))
-        let memsw = file("memory", "memory.memsw.limit_in_bytes")
-        if FileIO.exists(memsw) { try FileIO.write(memsw, String(memoryBytes)) }
-        try FileIO.write(file("pids", "pids.max"), String(pids))
-        try FileIO.write(file("cpu", "cpu.cfs_period_us"), String(CPUQuota.periodMicroseconds))
-        try FileIO.write(file("cpu", "cpu.cfs_quota_us"), String(CPUQuota(cpus: cpus).quotaMicroseconds))
+        let memory = try dir("memory")
+        try memory.write("memory.limit_in_bytes", String(memoryBytes))
+        if memory.has("memory.memsw.limit_in_bytes") { try memory.write("memory.memsw.limit_in_bytes", String(memoryBytes)) }
+        try dir("pids").write("pids.max", String(pids))
+        let cpu = try dir("cpu")
+        try cpu.write("cpu.cfs_period_us", String(CPUQuota.periodMicroseconds))
+        try cpu.write("cpu.cfs_quota_us", String(CPUQuota(cpus: cpus).quotaMicroseconds))
     }
 
     private func allow(_ devices: [DeviceNumber]) throws {
-        for d in devices { try FileIO.write(file("devices", "devices.allow"), "c \(d.major):\(d.minor) rwm") }
+        try dir("devices").write("devices.allow", each: devices.map { "c \($0.major):\($0.minor) rwm" })
     }
 
     /// OOM notification: an eventfd the kernel signals through cgroup.event_control.
     private func watchOOM() throws {
         let efd = try syscallValue("eventfd") { gb_eventfd() }
         let eventFD = FileDescriptor(efd)
-        let control = try FileDescriptor.open(file("memory", "memory.oom_control"), O_RDONLY)
-        try FileIO.write(file("memory", "cgroup.event_control"), "\(eventFD.raw) \(control.raw)")
+        let memory = try dir("memory")
+        let control = try memory.open("memory.oom_control", O_RDONLY)
+        try memory.write("cgroup.event_control", "\(eventFD.raw) \(control.raw)")
         oomEvents = eventFD
         oomControl = control
     }
 
     private func openTasks() throws {
-        taskFiles = try CgroupV1Driver.controllers.filter { dirs[$0] != nil }.map { controller in
-            let path = file(controller, "tasks")
-            return (path, try FileDescriptor.open(path, O_WRONLY))
-        }
+        taskFiles = try controllers.map { try dir($0).open("tasks", O_WRONLY) }
     }
 
-    var placementDescriptors: [Int32] { taskFiles.map(\.fd.raw) }
+    var placementDescriptors: [Int32] { taskFiles.map(\.raw) }
 
     func place(pid: Int32) throws {
-        for controller in CgroupV1Driver.controllers where dirs[controller] != nil {
-            try FileIO.write(file(controller, "cgroup.procs"), String(pid))
-        }
+        for controller in controllers { try dir(controller).write("cgroup.procs", String(pid)) }
     }
 
     func killAll() throws {
         if let unified {
-            try FileIO.write(cgroupJoin(unified, "cgroup.kill"), "1")
+            try unified.write("cgroup.kill", "1")
             return
         }
         // Freeze so nothing forks while we kill, SIGKILL every task, thaw so the kills are delivered.
-        try FileIO.write(file("freezer", "freezer.state"), "FROZEN")
+        let freezer = try dir("freezer")
+        try freezer.write("freezer.state", "FROZEN")
         let deadline = Monotonic.now() + 1
-        while (FileIO.readIfPresent(file("freezer", "freezer.state")) ?? "").hasPrefix("FREEZING") && Monotonic.now() < deadline {
+        while (freezer.read("freezer.state") ?? "").hasPrefix("FREEZING") && Monotonic.now() < deadline {
             usleep(1000)
         }
         for pid in tasks() { kill(pid, SIGKILL) }
-        try FileIO.write(file("freezer", "freezer.state"), "THAWED")
+        try freezer.write("freezer.state", "THAWED")
     }
 
     private func tasks() -> [Int32] {
-        (FileIO.readIfPresent(file("pids", "cgroup.procs")) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        (dirs["pids"]?.read("cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
     }
 
     func waitUntilEmpty(milliseconds: Int32) -> Bool {
-        if let unified { return waitUnpopulated(eventsPath: cgroupJoin(unified, "cgroup.events"), milliseconds: milliseconds) }
+        if let unified { return waitUnpopulated(unified, milliseconds: milliseconds) }
         let deadline = Monotonic.now() + Double(milliseconds) / 1000
         while !tasks().isEmpty {
             if Monotonic.now() > deadline { return false }
@@ -362,27 +371,37 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     }
 
     func stats() -> CgroupStats {
+        func value(_ controller: String, _ file: String) -> String { dirs[controller]?.read(file) ?? "" }
         var s = CgroupStats()
-        s.userCPUSeconds = Double(UInt64((FileIO.readIfPresent(file("cpuacct", "cpuacct.usage_user")) ?? "").trimmingNewline) ?? 0) / 1e9
-        s.systemCPUSeconds = Double(UInt64((FileIO.readIfPresent(file("cpuacct", "cpuacct.usage_sys")) ?? "").trimmingNewline) ?? 0) / 1e9
-        s.peakMemoryBytes = UInt64((FileIO.readIfPresent(file("memory", "memory.max_usage_in_bytes")) ?? "").trimmingNewline) ?? 0
-        s.oomKills = FileIO.keyedIntegers(FileIO.readIfPresent(file("memory", "memory.oom_control")) ?? "")["oom_kill"] ?? 0
-        s.pidsLimitHits = FileIO.keyedIntegers(FileIO.readIfPresent(file("pids", "pids.events")) ?? "")["max"] ?? 0
-        s.throttledPeriods = FileIO.keyedIntegers(FileIO.readIfPresent(file("cpu", "cpu.stat")) ?? "")["nr_throttled"] ?? 0
+        s.userCPUSeconds = Double(UInt64(value("cpuacct", "cpuacct.usage_user").trimmingNewline) ?? 0) / 1e9
+        s.systemCPUSeconds = Double(UInt64(value("cpuacct", "cpuacct.usage_sys").trimmingNewline) ?? 0) / 1e9
+        s.peakMemoryBytes = UInt64(value("memory", "memory.max_usage_in_bytes").trimmingNewline) ?? 0
+        s.oomKills = FileIO.keyedIntegers(value("memory", "memory.oom_control"))["oom_kill"] ?? 0
+        s.pidsLimitHits = FileIO.keyedIntegers(value("pids", "pids.events"))["max"] ?? 0
+        s.throttledPeriods = FileIO.keyedIntegers(value("cpu", "cpu.stat"))["nr_throttled"] ?? 0
         return s
     }
 
-    var procsFiles: [String] { (dirs.values.sorted() + (unified.map { [$0] } ?? [])).map { cgroupJoin($0, "cgroup.procs") } }
+    var procsFiles: [String] {
+        (dirs.values.map(\.path).sorted() + (unified.map { [$0.path] } ?? [])).map { cgroupJoin($0, "cgroup.procs") }
+    }
 
     func remove() throws {
-        cloneTarget?.close()
         oomEvents?.close()
         oomControl?.close()
-        for (_, fd) in taskFiles { fd.close() }
+        for fd in taskFiles { fd.close() }
         taskFiles = []
         var firstError: Error?
-        for dir in Array(dirs.values) + (unified.map { [$0] } ?? []) {
-            if rmdir(dir) != 0 && errno != ENOENT && firstError == nil { firstError = SystemError("remove cgroup", dir, errno: errno) }
+        func removing(_ body: () throws -> Void) {
+            do { try body() } catch { if firstError == nil { firstError = error } }
+        }
+        for (controller, dir) in dirs {
+            dir.close()
+            removing { try bases[controller]!.removeChild(dir.name) }
+        }
+        if let unified, let unifiedBase {
+            unified.close()
+            removing { try unifiedBase.removeChild(unified.name) }
         }
         if let firstError { throw firstError }
     }

@@ -11,7 +11,9 @@ import Glibc
 ///   <own>/<instance>/run-N       one per run: memory.max, memory.swap.max, memory.oom.group, pids.max,
 ///                                cpu.max, a device BPF program
 public final class CgroupV2Driver: Sendable {
-    public let base: String
+    public var base: String { baseDirectory.path }
+    /// This instance's directory, open: runs' cgroups are made and removed through it.
+    let baseDirectory: CgroupDirectory
     static let controllers = ["memory", "pids", "cpu"]
     private let nextSpare = Mutex(0)
 
@@ -39,9 +41,10 @@ public final class CgroupV2Driver: Sendable {
             let others = (FileIO.readIfPresent(cgroupJoin(parent, "cgroup.procs")) ?? "").split(separator: "\n").joined(separator: ", ")
             throw SandboxError.unavailable("cannot enable cgroup controllers in \(parent): processes \(others) live there (run gloveboxd alone in its delegated cgroup)")
         }
-        base = cgroupJoin(parent, instance)
+        let base = cgroupJoin(parent, instance)
         try FileIO.mkdir(base)
         try Self.enableControllers(in: base)
+        baseDirectory = try CgroupDirectory.open(base)
     }
 
     /// Enables the controllers runs need for the children of `dir`, writing only those not yet enabled
@@ -62,9 +65,7 @@ public final class CgroupV2Driver: Sendable {
     }
 
     func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
-        let dir = cgroupJoin(base, name)
-        try FileIO.mkdir(dir, existOK: false)
-        let run = CgroupV2Run(name: name, dir: dir)
+        let run = CgroupV2Run(name: name, dir: try baseDirectory.makeChild(name), base: baseDirectory)
         do {
             try run.configure(limits)
         } catch {
@@ -81,9 +82,7 @@ public final class CgroupV2Driver: Sendable {
             defer { n += 1 }
             return n
         })
-        let dir = cgroupJoin(base, name)
-        try FileIO.mkdir(dir, existOK: false)
-        let run = CgroupV2Run(name: name, dir: dir)
+        let run = CgroupV2Run(name: name, dir: try baseDirectory.makeChild(name), base: baseDirectory)
         do {
             try run.open()
         } catch {
@@ -93,7 +92,10 @@ public final class CgroupV2Driver: Sendable {
         return run
     }
 
-    func adopt(name: String) -> RunCgroup { CgroupV2Run(name: name, dir: cgroupJoin(base, name)) }
+    /// A run left by an earlier daemon; nil when its directory is gone already.
+    func adopt(name: String) -> RunCgroup? {
+        (try? baseDirectory.openChild(name)).map { CgroupV2Run(name: name, dir: $0, base: baseDirectory) }
+    }
 
     func leftoverRuns() -> [String] {
         subdirectories(of: base).filter { $0.hasPrefix("run-") || $0.hasPrefix(CgroupV1Driver.sparePrefix) }
@@ -105,14 +107,16 @@ public final class CgroupV2Driver: Sendable {
 final class CgroupV2Run: RunCgroup, @unchecked Sendable {
     // Immutable after configure() or open(), which run before the object is shared.
     let name: String
-    let dir: String
-    var cloneTarget: FileDescriptor?
+    private let dir: CgroupDirectory
+    private let base: CgroupDirectory
+    var cloneTarget: FileDescriptor? { dir.descriptor }
     var oomEvents: FileDescriptor?
     var oomEventsArePriority: Bool { true }
 
-    init(name: String, dir: String) {
+    init(name: String, dir: CgroupDirectory, base: CgroupDirectory) {
         self.name = name
         self.dir = dir
+        self.base = base
     }
 
     func configure(_ limits: CgroupLimits) throws {
@@ -120,10 +124,9 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
         try limit(limits)
     }
 
-    /// The descriptors: the directory for CLONE_INTO_CGROUP, memory.events for OOM kills.
+    /// memory.events, open for OOM kills (the directory's descriptor is the one CLONE_INTO_CGROUP takes).
     func open() throws {
-        cloneTarget = try FileDescriptor.open(dir, O_RDONLY | O_DIRECTORY)
-        oomEvents = try FileDescriptor.open(cgroupJoin(dir, "memory.events"), O_RDONLY)
+        oomEvents = try dir.open("memory.events", O_RDONLY)
         _ = memoryEvents()  // a kernfs file polls as changed until first read through its descriptor
     }
 
@@ -132,32 +135,33 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
 
     /// The limits, and the device filter: attached with the limits, before the run's setup goes on.
     private func limit(_ limits: CgroupLimits) throws {
-        try FileIO.write(cgroupJoin(dir, "memory.max"), String(limits.memoryBytes))
-        if FileIO.exists(cgroupJoin(dir, "memory.swap.max")) { try FileIO.write(cgroupJoin(dir, "memory.swap.max"), "0") }
-        try FileIO.write(cgroupJoin(dir, "memory.oom.group"), "1")
-        try FileIO.write(cgroupJoin(dir, "pids.max"), String(limits.pids))
-        try FileIO.write(cgroupJoin(dir, "cpu.max"), CPUQuota(cpus: limits.cpus).v2Text)
+        try dir.write("memory.max", String(limits.memoryBytes))
+        if dir.has("memory.swap.max") { try dir.write("memory.swap.max", "0") }
+        try dir.write("memory.oom.group", "1")
+        try dir.write("pids.max", String(limits.pids))
+        try dir.write("cpu.max", CPUQuota(cpus: limits.cpus).v2Text)
         let majors = limits.devices.map(\.major), minors = limits.devices.map(\.minor)
-        guard let dirFD = cloneTarget else { throw SandboxError.invalid("cgroup \(dir) is not open") }
-        try syscallValue("attach the device filter to", dir) { gb_attach_device_filter(dirFD.raw, majors, minors, Int32(majors.count)) }
+        try syscallValue("attach the device filter to", dir.path) {
+            gb_attach_device_filter(dir.descriptor.raw, majors, minors, Int32(majors.count))
+        }
     }
 
     var placementDescriptors: [Int32] { [] }  // CLONE_INTO_CGROUP puts the child here
-    func place(pid: Int32) throws { try FileIO.write(cgroupJoin(dir, "cgroup.procs"), String(pid)) }
+    func place(pid: Int32) throws { try dir.write("cgroup.procs", String(pid)) }
 
-    func killAll() throws { try FileIO.write(cgroupJoin(dir, "cgroup.kill"), "1") }
+    func killAll() throws { try dir.write("cgroup.kill", "1") }
 
-    func waitUntilEmpty(milliseconds: Int32) -> Bool { waitUnpopulated(eventsPath: cgroupJoin(dir, "cgroup.events"), milliseconds: milliseconds) }
+    func waitUntilEmpty(milliseconds: Int32) -> Bool { waitUnpopulated(dir, milliseconds: milliseconds) }
 
     func stats() -> CgroupStats {
         var s = CgroupStats()
-        let cpu = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "cpu.stat")) ?? "")
+        let cpu = FileIO.keyedIntegers(dir.read("cpu.stat") ?? "")
         s.userCPUSeconds = Double(cpu["user_usec"] ?? 0) / 1e6
         s.systemCPUSeconds = Double(cpu["system_usec"] ?? 0) / 1e6
         s.throttledPeriods = cpu["nr_throttled"] ?? 0
-        s.peakMemoryBytes = UInt64((FileIO.readIfPresent(cgroupJoin(dir, "memory.peak")) ?? "").trimmingNewline) ?? 0
+        s.peakMemoryBytes = UInt64((dir.read("memory.peak") ?? "").trimmingNewline) ?? 0
         s.oomKills = FileIO.keyedIntegers(memoryEvents())["oom_kill"] ?? 0
-        s.pidsLimitHits = FileIO.keyedIntegers(FileIO.readIfPresent(cgroupJoin(dir, "pids.events")) ?? "")["max"] ?? 0
+        s.pidsLimitHits = FileIO.keyedIntegers(dir.read("pids.events") ?? "")["max"] ?? 0
         return s
     }
 
@@ -171,15 +175,15 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
             let n = pread(fd.raw, &buffer, buffer.count, 0)
             if n > 0 { return String(decoding: buffer[0..<n], as: UTF8.self) }
         }
-        return FileIO.readIfPresent(cgroupJoin(dir, "memory.events")) ?? ""
+        return dir.read("memory.events") ?? ""
     }
 
-    var procsFiles: [String] { [cgroupJoin(dir, "cgroup.procs")] }
+    var procsFiles: [String] { [cgroupJoin(dir.path, "cgroup.procs")] }
 
     func remove() throws {
-        cloneTarget?.close()
+        dir.close()
         oomEvents?.close()
-        try syscallValue("remove cgroup", dir) { rmdir(dir) }
+        try base.removeChild(name)
     }
 }
 

@@ -105,9 +105,11 @@ public final class Supervisor: Sendable {
     /// Runs left by a daemon that died: kill what is left of them, remove their cgroups and directories,
     /// and record them as supervisor-lost.
     private func recover() {
-        for name in cgroups.leftoverRuns() {
-            let cgroup = cgroups.adoptLeftover(name: name)
-            try? cgroup.killAll()
+        // All killed before any is waited for: a run in a sandbox made ahead has its v1 cgroups under its
+        // own name and its unified one (which kills) under the spare's.
+        let leftovers = cgroups.leftoverRuns().compactMap { name in cgroups.adoptLeftover(name: name).map { (name, $0) } }
+        for (_, cgroup) in leftovers { try? cgroup.killAll() }
+        for (name, cgroup) in leftovers {
             _ = cgroup.waitUntilEmpty(milliseconds: 5000)
             do { try cgroup.remove() } catch { logger.error("cannot remove leftover cgroup", metadata: ["run": "\(name)", "error": "\(error)"]) }
             if CgroupHierarchy.isSpare(name) { continue }  // made ahead of need, never used
