@@ -324,6 +324,15 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
         self.row(4, f"{size >> 20} MiB to stdout, to a file", f"{gbps:.2f} GiB/s", f"direct {direct_gbps:.2f} GiB/s",
                  f"{ratio:.2f}× direct", "≥ 0.8× direct", ratio >= 0.8)
 
+    def timed_run(self, argv, since, lock, latencies, errors):
+        """Runs argv once; adds its latency from `since` (perf_counter seconds), and its error if it failed."""
+        r = subprocess.run(argv, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        dt = time.perf_counter() - since
+        with lock:
+            latencies.append(dt)
+            if r.returncode != 0:
+                errors.append(r.stderr.strip()[-300:])
+
     def closed_loop(self, argv, total, concurrency):
         """`total` runs of argv from `concurrency` threads, each starting its next run when its last ends:
         (runs per second, latencies in seconds, errors)."""
@@ -336,13 +345,7 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
                 with lock:
                     if next(counter, None) is None:
                         return
-                t0 = time.perf_counter()
-                r = subprocess.run(argv, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                dt = time.perf_counter() - t0
-                with lock:
-                    latencies.append(dt)
-                    if r.returncode != 0:
-                        errors.append(r.stderr.strip()[-300:])
+                self.timed_run(argv, time.perf_counter(), lock, latencies, errors)
 
         threads = [threading.Thread(target=worker) for _ in range(concurrency)]
         t0 = time.perf_counter()
@@ -368,12 +371,7 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
                 delay = due - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                r = subprocess.run(argv, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                dt = time.perf_counter() - due
-                with lock:
-                    latencies.append(dt)
-                    if r.returncode != 0:
-                        errors.append(r.stderr.strip()[-300:])
+                self.timed_run(argv, due, lock, latencies, errors)
 
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
         for t in threads:
@@ -381,6 +379,20 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
         for t in threads:
             t.join()
         return len(latencies) / (time.perf_counter() - start), latencies, errors
+
+    def under_load(self, what, commands, rounds, load):
+        """Each command (name -> argv) under `load` (argv -> (runs per second, latencies, errors)), the
+        commands in turn, `rounds` times: (each figure's median over rounds, by name; every round's, by name)."""
+        results = {name: [] for name in commands}
+        for _ in range(rounds):
+            for name, argv in commands.items():
+                rate, latencies, errors = load(argv)
+                if errors:
+                    self.failures.append(f"{what} ({name}): {len(errors)} runs failed, e.g. {errors[0]}")
+                results[name].append({"runs_per_s": rate, "p50_ms": percentile(latencies, 50) * 1000,
+                                      "p99_ms": percentile(latencies, 99) * 1000, "max_ms": max(latencies) * 1000})
+        summary = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in results.items()}
+        return summary, results
 
     def throughput(self):
         """Row 5, with bubblewrap, unshare and plain `/bin/true` under the same load from the same driver: what
@@ -391,15 +403,8 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
                     "bubblewrap": shlex.split(f"{self.BWRAP} /bin/true"),
                     "unshare": shlex.split(f"{self.UNSHARE} /bin/true"),
                     "plain": ["/bin/true"]}
-        results = {name: [] for name in commands}
-        for _ in range(rounds):
-            for name, argv in commands.items():
-                rate, latencies, errors = self.closed_loop(argv, total, concurrency)
-                if errors:
-                    self.failures.append(f"throughput ({name}): {len(errors)} runs failed, e.g. {errors[0]}")
-                results[name].append({"runs_per_s": rate, "p50_ms": percentile(latencies, 50) * 1000,
-                                      "p99_ms": percentile(latencies, 99) * 1000, "max_ms": max(latencies) * 1000})
-        summary = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in results.items()}
+        summary, results = self.under_load("throughput", commands, rounds,
+                                           lambda argv: self.closed_loop(argv, total, concurrency))
         self.raw["throughput"] = {"runs": total, "concurrency": concurrency, "rounds": rounds, **summary["glovebox"],
                                   "side_by_side": summary, "per_round": results}
         ours = summary["glovebox"]
@@ -419,15 +424,8 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
         total, rounds = (30, 1) if self.short else (600, 3)
         commands = {"glovebox": [self.glovebox, "run", "--", "/bin/true"],
                     "bubblewrap": shlex.split(f"{self.BWRAP} /bin/true")}
-        results = {name: [] for name in commands}
-        for _ in range(rounds):
-            for name, argv in commands.items():
-                achieved, latencies, errors = self.paced(argv, rate, total, concurrency)
-                if errors:
-                    self.failures.append(f"latency at {rate} runs/s ({name}): {len(errors)} runs failed, e.g. {errors[0]}")
-                results[name].append({"runs_per_s": achieved, "p50_ms": percentile(latencies, 50) * 1000,
-                                      "p99_ms": percentile(latencies, 99) * 1000, "max_ms": max(latencies) * 1000})
-        summary = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in results.items()}
+        summary, results = self.under_load(f"latency at {rate} runs/s", commands, rounds,
+                                           lambda argv: self.paced(argv, rate, total, concurrency))
         self.raw["latency_at_rate"] = {"offered_runs_per_s": rate, "runs": total, "concurrency": concurrency,
                                        "rounds": rounds, **summary["glovebox"], "side_by_side": summary, "per_round": results}
         ours, bwrap = summary["glovebox"], summary["bubblewrap"]

@@ -70,23 +70,19 @@ final class CgroupDirectory: @unchecked Sendable {
     }
 
     /// One write(2) of the whole text to `file`, as cgroupfs expects.
-    func write(_ file: String, _ text: String) throws {
-        let fd = try open(file, O_WRONLY)
-        try Self.write(text, to: fd, path: cgroupJoin(path, file))
-    }
+    func write(_ file: String, _ text: String) throws { try write(file, each: [text]) }
 
     /// One write(2) of each text to `file` through one descriptor: a file such as `devices.allow` takes a
     /// rule per write.
     func write(_ file: String, each texts: [String]) throws {
         if texts.isEmpty { return }
         let fd = try open(file, O_WRONLY)
-        for text in texts { try Self.write(text, to: fd, path: cgroupJoin(path, file)) }
-    }
-
-    private static func write(_ text: String, to fd: FileDescriptor, path: String) throws {
-        let bytes = Array(text.utf8)
-        let n = try bytes.withUnsafeBytes { b in try syscallValue("write", path) { Glibc.write(fd.raw, b.baseAddress, b.count) } }
-        if n != bytes.count { throw SystemError("short write to", path, errno: EIO) }
+        let path = cgroupJoin(self.path, file)
+        for text in texts {
+            let bytes = Array(text.utf8)
+            let n = try bytes.withUnsafeBytes { b in try syscallValue("write", path) { Glibc.write(fd.raw, b.baseAddress, b.count) } }
+            if n != bytes.count { throw SystemError("short write to", path, errno: EIO) }
+        }
     }
 
     /// The contents of `file`, or nil when it cannot be read.

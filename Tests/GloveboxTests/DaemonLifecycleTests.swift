@@ -99,3 +99,36 @@ extension DaemonLifecycleTests {
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
     }
 }
+
+extension DaemonLifecycleTests {
+    /// A run of a killed daemon in a sandbox made ahead has its v1 cgroups under its own name (`run-N`) and
+    /// its unified one, through which it is killed, under the spare's (`spare-M`). A restart kills every
+    /// leftover before it waits for any: waiting on `run-N` first would wait out its 5 s for a process only
+    /// the kill through `spare-M` ends, and leave `run-N` behind. (A run's processes die with the daemon, by
+    /// its init's parent-death signal; the test puts one there by hand.)
+    func testARestartKillsEveryLeftoverBeforeWaitingForAny() throws {
+        guard !CgroupHierarchy.isCgroup2("/sys/fs/cgroup"), CgroupHierarchy.isCgroup2("/sys/fs/cgroup/unified") else {
+            throw XCTSkip("a run's cgroups have two names only on cgroup v1 with a unified mount")
+        }
+        let f = try fixture()
+        f.stopDaemon(signal: SIGKILL)
+        let instances = try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", f.cgroupInstance])
+            .stdout.split(separator: "\n").map(String.init)
+        let unified = try XCTUnwrap(instances.first { $0.hasPrefix("/sys/fs/cgroup/unified/") })
+        let v1 = instances.filter { !$0.hasPrefix("/sys/fs/cgroup/unified/") && !$0.hasPrefix("/sys/fs/cgroup/freezer/") }
+        XCTAssertEqual(v1.count, 5, "\(instances)")
+        let leftovers = v1.map { $0 + "/run-900" } + [unified + "/spare-900"]
+        for dir in leftovers { XCTAssertEqual(mkdir(dir, 0o755), 0, dir) }
+        let survivor = try DaemonFixture.spawn(["/bin/sleep", "1000"], stdout: "/dev/null", stderr: "/dev/null")
+        var status: Int32 = 0
+        defer {
+            if kill(survivor, SIGKILL) == 0 { waitpid(survivor, nil, 0) }
+            for dir in leftovers { rmdir(dir) }
+        }
+        for dir in leftovers { try DaemonFixture.write(dir + "/cgroup.procs", "\(survivor)") }
+        try f.start()
+        XCTAssertTrue(eventually(5) { waitpid(survivor, &status, WNOHANG) == survivor }, "the leftover's process outlived the restart")
+        XCTAssertEqual(status & 0x7f, SIGKILL)
+        XCTAssertEqual(try f.cgroupDirectories("*-900"), [], "leftover cgroups not removed")
+    }
+}
