@@ -11,7 +11,7 @@ NR = dict(ptrace=101, syslog=103, capset=126, settimeofday=164, adjtimex=159, pi
           perf_event_open=298, name_to_handle_at=303, open_by_handle_at=304, clock_adjtime=305,
           setns=308, process_vm_readv=310, finit_module=313, kexec_file_load=320, bpf=321,
           userfaultfd=323, io_uring_setup=425, open_tree=428, move_mount=429, fsopen=430, clone=56,
-          clone3=435, kill=62)
+          clone3=435, kill=62, socket=41, personality=135, lsm_set_self_attr=460)
 
 
 def errname(e):

@@ -9,6 +9,11 @@ import Glibc
 /// default profile, each denied call answering EPERM (ENOSYS for clone3, so libc falls back to clone,
 /// whose flags can be checked). Built once per policy with libseccomp and kept as BPF bytes; the
 /// launcher installs them just before execve.
+///
+/// Every argument the filter looks at is an `int` or `unsigned int` to the kernel, which uses only its
+/// low 32 bits; a program may set the upper 32 bits to anything. So every comparison is made on the low
+/// 32 bits only (`LowWord`): a value with its upper bits set is the value of its low bits, never another
+/// one that slips past a rule.
 public struct SeccompProfile: Sendable {
     /// struct sock_filter[] as bytes (8 bytes an instruction).
     public let bpf: [UInt8]
@@ -19,7 +24,7 @@ public struct SeccompProfile: Sendable {
     /// NUMA policy and obsolete calls.
     public static let deniedSyscalls: [String] = [
         "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot",
-        "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+        "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "open_tree_attr",
         "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
         "io_uring_setup", "io_uring_enter", "io_uring_register",
         "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "create_module",
@@ -28,23 +33,28 @@ public struct SeccompProfile: Sendable {
         "clock_settime", "clock_adjtime", "settimeofday", "adjtimex", "stime",
         "acct", "lookup_dcookie", "quotactl", "quotactl_fd", "nfsservctl", "uselib", "ustat", "sysfs", "_sysctl",
         "vhangup", "iopl", "ioperm", "vm86", "vm86old", "syslog",
-        "mbind", "set_mempolicy", "move_pages", "migrate_pages", "get_mempolicy",
-        "fanotify_init", "lsm_set_self_attr",
+        "mbind", "set_mempolicy", "move_pages", "migrate_pages", "get_mempolicy", "set_mempolicy_home_node",
+        "fanotify_init", "lsm_set_self_attr", "listmount", "statmount",
     ]
 
-    /// CLONE_NEW* flags: clone with any of them is refused.
-    static let namespaceFlags: [UInt64] = [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0000_0080]
-    /// Socket families allowed: AF_UNIX (1), AF_INET (2), AF_INET6 (10), AF_NETLINK (16). Everything else
-    /// (packet, vsock, alg, key, bluetooth, …) answers EPERM. libseccomp compares an argument with one
-    /// value per rule, so the refused values are written as few rules as cover them exactly: each is
-    /// (argument & mask) == value on all 64 bits, and everything above 16 is one rule (which also takes
-    /// any value with its upper 32 bits set). 0, 3, 4–7, 8–9, 11, 12–15:
-    static let refusedLowFamilies: [(mask: UInt64, value: UInt64)] = [
-        (~0, 0), (~0, 3), (~3, 4), (~1, 8), (~0, 11), (~3, 12),
-    ]
-    static let highestAllowedFamily: UInt64 = 16
-    /// TIOCSTI and TIOCLINUX: terminal input injection. Compared on the low 32 bits, as the kernel does.
-    static let deniedIoctls: [UInt64] = [0x5412, 0x541C]
+    /// CLONE_NEW* flags (all in the low 32 bits, which are all the kernel reads of clone's flags): clone
+    /// with any of them is refused.
+    static let namespaceFlags: [UInt32] = [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0000_0080]
+    /// Socket families allowed: AF_UNIX (1), AF_INET (2), AF_INET6 (10), AF_NETLINK (16). Every other
+    /// value (packet, vsock, alg, key, bluetooth, …, and families kernels add later) answers EPERM.
+    static let allowedFamilies: Set<UInt32> = [1, 2, 10, 16]
+    static let netlinkFamily: UInt32 = 16
+    /// Netlink protocols allowed: NETLINK_ROUTE (0: interfaces and addresses, which glibc's getifaddrs
+    /// and if_nameindex read; only `lo` to see) and NETLINK_SOCK_DIAG (4: the run's own sockets, for
+    /// `ss`). Every other protocol answers EPERM; among them NETLINK_KOBJECT_UEVENT (15), over which the
+    /// kernel broadcasts the host's device events to every network namespace of the initial user
+    /// namespace, a run's included.
+    static let allowedNetlinkProtocols: Set<UInt32> = [0, 4]
+    /// TIOCSTI and TIOCLINUX: terminal input injection.
+    static let deniedIoctls: [UInt32] = [0x5412, 0x541C]
+    /// personality: Docker's allowed values, PER_LINUX with at most UNAME26 (0x8) and PER_LINUX32
+    /// (0x20000), and the query 0xffffffff, which changes nothing.
+    static let allowedPersonalities: Set<UInt32> = [0, 0x8, 0x20000, 0x20008, 0xffff_ffff]
 
     public static func build(extraDenied: [String]) throws -> SeccompProfile {
         guard let ctx = seccomp_init(cseccomp_act_allow()) else { throw SandboxError.unavailable("libseccomp: seccomp_init failed") }
@@ -58,47 +68,35 @@ public struct SeccompProfile: Sendable {
         }
         let eperm = cseccomp_act_errno(UInt16(EPERM))
 
-        for name in deniedSyscalls + extraDenied {
-            let nr = seccomp_syscall_resolve_name(name)
-            if nr == __NR_SCMP_ERROR {
-                if extraDenied.contains(name) { throw SandboxError.invalid("seccomp: unknown system call '\(name)' in the policy's deny list") }
-                continue  // not on this architecture (e.g. vm86 on x86_64)
-            }
+        for name in deniedSyscalls {
+            guard let nr = try SystemCallNumber.resolve(name, origin: "the built-in deny list") else { continue }
+            try rule(ctx, eperm, nr, [])
+        }
+        for name in extraDenied {
+            guard let nr = try SystemCallNumber.resolve(name, origin: "the policy's deny list") else { continue }
             try rule(ctx, eperm, nr, [])
         }
         // clone3 passes its flags in memory, out of the filter's reach: ENOSYS makes glibc use clone.
-        try rule(ctx, cseccomp_act_errno(UInt16(ENOSYS)), seccomp_syscall_resolve_name("clone3"), [])
-        let clone = seccomp_syscall_resolve_name("clone")
+        try rule(ctx, cseccomp_act_errno(UInt16(ENOSYS)), try SystemCallNumber.native("clone3"), [])
+        let clone = try SystemCallNumber.native("clone")
         for flag in namespaceFlags {
-            try rule(ctx, eperm, clone, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: flag, datum_b: flag)])
+            try rule(ctx, eperm, clone, [LowWord(mask: flag, value: flag).comparison(argument: 0)])
         }
-        let socket = seccomp_syscall_resolve_name("socket")
-        let socketpair = seccomp_syscall_resolve_name("socketpair")
-        for call in [socket, socketpair] {
-            for (mask, value) in refusedLowFamilies {
-                try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)])
+        for call in [try SystemCallNumber.native("socket"), try SystemCallNumber.native("socketpair")] {
+            for family in LowWord.outside(allowedFamilies) {
+                try rule(ctx, eperm, call, [family.comparison(argument: 0)])
             }
-            try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_GT, datum_a: highestAllowedFamily, datum_b: 0)])
+            for proto in LowWord.outside(allowedNetlinkProtocols) {
+                try rule(ctx, eperm, call, [LowWord.exactly(netlinkFamily).comparison(argument: 0), proto.comparison(argument: 2)])
+            }
         }
-        // NETLINK_KOBJECT_UEVENT: the kernel broadcasts the host's device events to every network namespace
-        // of the initial user namespace, a run's included. Netlink routing (only `lo` to see) stays.
-        for call in [socket, socketpair] {
-            try rule(ctx, eperm, call, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: 16, datum_b: 0),
-                                        scmp_arg_cmp(arg: 2, op: SCMP_CMP_EQ, datum_a: 15, datum_b: 0)])
-        }
-        let ioctl = seccomp_syscall_resolve_name("ioctl")
+        let ioctl = try SystemCallNumber.native("ioctl")
         for command in deniedIoctls {
-            try rule(ctx, eperm, ioctl, [scmp_arg_cmp(arg: 1, op: SCMP_CMP_MASKED_EQ, datum_a: 0xFFFF_FFFF, datum_b: command)])
+            try rule(ctx, eperm, ioctl, [LowWord.exactly(command).comparison(argument: 1)])
         }
-        // personality: only PER_LINUX with at most UNAME26 (bit 3) and PER_LINUX32 (bit 17): Docker's
-        // allowed values 0, 0x8, 0x20000, 0x20008. libseccomp takes one comparison per argument and rule:
-        // every value above 0x20008 is one rule (bits 18 and up, the 0xffffffff query, any upper 32 bits),
-        // and each other bit below 17 a rule of its own.
-        let personality = seccomp_syscall_resolve_name("personality")
-        try rule(ctx, eperm, personality, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_GT, datum_a: 0x20008, datum_b: 0)])
-        for bit in 0..<17 where bit != 3 {
-            let mask: UInt64 = 1 << UInt64(bit)
-            try rule(ctx, eperm, personality, [scmp_arg_cmp(arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: mask)])
+        let personality = try SystemCallNumber.native("personality")
+        for value in LowWord.outside(allowedPersonalities) {
+            try rule(ctx, eperm, personality, [value.comparison(argument: 0)])
         }
         return SeccompProfile(bpf: try export(ctx))
     }
@@ -106,8 +104,7 @@ public struct SeccompProfile: Sendable {
     private static func rule(_ ctx: scmp_filter_ctx, _ action: UInt32, _ nr: Int32, _ args: [scmp_arg_cmp]) throws {
         let rc = args.withUnsafeBufferPointer { cseccomp_rule_add(ctx, action, nr, UInt32(args.count), $0.baseAddress) }
         if rc < 0 {
-            let name = seccomp_syscall_resolve_num_arch(UInt32(SCMP_ARCH_NATIVE), nr).map { p -> String in defer { free(p) }; return String(cString: p) } ?? "#\(nr)"
-            throw SandboxError.unavailable("libseccomp refused a rule for \(name): \(String(cString: strerror(-rc)))")
+            throw SandboxError.unavailable("libseccomp refused a rule for \(SystemCallNumber.name(of: nr)): \(String(cString: strerror(-rc)))")
         }
     }
 

@@ -173,7 +173,7 @@ final class AttackSuiteTests: DaemonTestCase {
     }
 
     func testNetlinkAuditIsRefused() {
-        attack("net-netlink-audit.py", "network", expect: "audit-get:EPERM")
+        attack("net-netlink-audit.py", "network", expect: "socket:EPERM")
     }
 
     /// The kernel broadcasts uevents to every network namespace owned by the initial user namespace; the
@@ -191,13 +191,13 @@ final class AttackSuiteTests: DaemonTestCase {
             }
             done.signal()
         }
-        attack("net-netlink-uevent.py", "network", expect: "socket:EPERM")
+        attack("net-netlink-uevent.py", "network", expect: "socket:EPERM,socket-high:EPERM")
         stop.store(true, ordering: .relaxed)
         done.wait()
     }
 
     func testRawPacketVsockAndAlgSocketsAreRefused() {
-        attack("net-raw-packet-sockets.py", "network", expect: "raw:EPERM,packet:EPERM,vsock:EPERM,alg:EPERM")
+        attack("net-raw-packet-sockets.py", "network", expect: "raw:EPERM,packet:EPERM,vsock:EPERM,alg:EPERM,packet-high:EPERM,vsock-high:EPERM,alg-high:EPERM")
     }
 
     // MARK: - Filesystem
@@ -259,7 +259,7 @@ final class AttackSuiteTests: DaemonTestCase {
     }
 
     func testNoNestedUserNamespace() {
-        attack("priv-user-namespace.py", "privilege", expect: "unshare:EPERM,clone:EPERM,clone3:ENOSYS,setns:EPERM")
+        attack("priv-user-namespace.py", "privilege", expect: "unshare:EPERM,clone:EPERM,clone-high:EPERM,clone3:ENOSYS,setns:EPERM")
     }
 
     func testTheMountTreeCannotChange() {
@@ -272,7 +272,12 @@ final class AttackSuiteTests: DaemonTestCase {
     }
 
     func testExploitPrimitivesAreRefused() {
-        attack("priv-kernel-interfaces.py", "privilege", expect: "bpf:EPERM,perf_event_open:EPERM,userfaultfd:EPERM,io_uring_setup:EPERM")
+        attack("priv-kernel-interfaces.py", "privilege", expect: "bpf:EPERM,perf_event_open:EPERM,userfaultfd:EPERM,io_uring_setup:EPERM,lsm_set_self_attr:EPERM")
+    }
+
+    func testPersonalityCannotWeakenTheAddressSpace() {
+        attack("priv-personality.py", "privilege", expect: "no-aslr:EPERM,no-aslr-high:EPERM,read-exec:EPERM,read-exec-high:EPERM,"
+               + "page-zero:EPERM,page-zero-high:EPERM,query:ok")
     }
 
     func testKernelCodeCannotBeLoaded() {

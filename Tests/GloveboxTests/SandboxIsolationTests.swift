@@ -201,12 +201,12 @@ final class SandboxIsolationTests: DaemonTestCase {
         ])
     }
 
-    /// Every socket family and personality value the filter decides on, asked of the kernel through raw
-    /// system calls with 64-bit arguments: refused (EPERM) exactly where SeccompProfile says, whatever the
-    /// upper 32 bits hold. Anything else the kernel answers for itself (EAFNOSUPPORT, EINVAL, a socket).
-    /// (personality takes an unsigned int: a value whose low 32 bits are allowed is that value to the
-    /// kernel, so only values whose low bits are refused are tried with upper bits set.)
-    func testSeccompDecidesEverySocketFamilyAndPersonalityExactly() {
+    /// Every socket family, netlink protocol and personality value the filter decides on, asked of the
+    /// kernel through raw system calls with 64-bit arguments: refused (EPERM) exactly where SeccompProfile
+    /// says, on the low 32 bits, which are all the kernel reads of these `int` arguments. A value with its
+    /// upper bits set is refused exactly when its low bits are. Anything else the kernel answers for itself
+    /// (EAFNOSUPPORT, EPROTONOSUPPORT, EINVAL, a socket).
+    func testSeccompDecidesEverySocketFamilyProtocolAndPersonalityOnTheLow32Bits() {
         let script = """
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -217,34 +217,49 @@ final class SandboxIsolationTests: DaemonTestCase {
             rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
             return rc, (ctypes.get_errno() if rc < 0 else 0)
         pair = (ctypes.c_int * 2)()
-        families = list(range(0, 80)) + [127, 128, 255, 256, 4096, 2**31 - 1]
-        families += [high + low for high in (2**32, 2**63) for low in (1, 2, 3, 10, 16, 17)]
+        highs = (0, 2**32, 2**63, 0xffffffff << 32)
+        families = list(range(0, 80)) + [127, 128, 255, 256, 4096, 2**31 - 1, 2**32 - 1]
         refused = []
-        for f in families:
+        for f in [high + low for high in highs for low in families]:
             fd, s = call(SOCKET, f, 2, 0)
             if fd >= 0: libc.close(fd)
             rc, p = call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair))
             if rc == 0: libc.close(pair[0]); libc.close(pair[1])
             refused.append(f"{f}:{int(s == EPERM)}{int(p == EPERM)}")
         print(" ".join(refused))
-        values = [0, 8, 0x20000, 0x20008, 0xffffffff] + [1 << b for b in range(32)] + [0x20001, 0x28, 2**32 + 1, 2**32 + 0x40000]
+        protocols = []
+        for proto in [high + low for high in highs for low in list(range(0, 40)) + [2**31 - 1, 2**32 - 1]]:
+            fd, s = call(SOCKET, 16, 2, proto)
+            if fd >= 0: libc.close(fd)
+            protocols.append(f"{proto}:{int(s == EPERM)}")
+        print(" ".join(protocols))
+        values = [0, 8, 0x20000, 0x20008, 0xffffffff] + [1 << b for b in range(32)] + [0x20001, 0x28]
         out = []
-        for v in values:
+        for v in [high + low for high in highs for low in values]:
             out.append(f"{v:#x}:{int(call(PERSONALITY, v)[1] == EPERM)}")
             call(PERSONALITY, 0)
         print(" ".join(out))
         """
         let out = runOK([python, "-c", script]).split(separator: "\n").map(String.init)
-        XCTAssertEqual(out.count, 2, out.joined(separator: "\n"))
+        XCTAssertEqual(out.count, 3, out.joined(separator: "\n"))
+        guard out.count == 3 else { return }
+        let highs: [UInt64] = [0, 1 << 32, 1 << 63, 0xffff_ffff << 32]
+        func low(_ value: UInt64) -> UInt64 { value & 0xffff_ffff }
         let allowed: Set<UInt64> = [1, 2, 10, 16]
-        var families = Array(UInt64(0)..<80) + [127, 128, 255, 256, 4096, (1 << 31) - 1]
-        for high in [UInt64(1) << 32, UInt64(1) << 63] { for low: UInt64 in [1, 2, 3, 10, 16, 17] { families.append(high + low) } }
-        let expectedFamilies = families.map { "\($0):" + (allowed.contains($0) ? "00" : "11") }.joined(separator: " ")
-        XCTAssertEqual(out.first, expectedFamilies)
-        let permitted: Set<UInt64> = [0, 8, 0x20000, 0x20008]
-        let values: [UInt64] = [0, 8, 0x20000, 0x20008, 0xffff_ffff] + (0..<32).map { UInt64(1) << $0 } + [0x20001, 0x28, (1 << 32) + 1, (1 << 32) + 0x40000]
-        let expectedValues = values.map { "0x\(String($0, radix: 16)):" + (permitted.contains($0) ? "0" : "1") }.joined(separator: " ")
-        XCTAssertEqual(out.last, expectedValues)
+        let families = Array(UInt64(0)..<80) + [127, 128, 255, 256, 4096, (1 << 31) - 1, (1 << 32) - 1]
+        let expectedFamilies = highs.flatMap { high in families.map { high + $0 } }
+            .map { "\($0):" + (allowed.contains(low($0)) ? "00" : "11") }.joined(separator: " ")
+        XCTAssertEqual(out[0], expectedFamilies)
+        let netlink: Set<UInt64> = [0, 4]
+        let protocols = Array(UInt64(0)..<40) + [(1 << 31) - 1, (1 << 32) - 1]
+        let expectedProtocols = highs.flatMap { high in protocols.map { high + $0 } }
+            .map { "\($0):" + (netlink.contains(low($0)) ? "0" : "1") }.joined(separator: " ")
+        XCTAssertEqual(out[1], expectedProtocols)
+        let permitted: Set<UInt64> = [0, 8, 0x20000, 0x20008, 0xffff_ffff]
+        let values: [UInt64] = [0, 8, 0x20000, 0x20008, 0xffff_ffff] + (0..<32).map { UInt64(1) << $0 } + [0x20001, 0x28]
+        let expectedValues = highs.flatMap { high in values.map { high + $0 } }
+            .map { "0x\(String($0, radix: 16)):" + (permitted.contains(low($0)) ? "0" : "1") }.joined(separator: " ")
+        XCTAssertEqual(out[2], expectedValues)
     }
 
     func testASetuidBinaryGainsNothing() throws {
