@@ -1,3 +1,4 @@
+import CSandbox
 import GloveboxProtocol
 import GloveboxSystem
 #if canImport(Glibc)
@@ -32,7 +33,22 @@ public final class DaemonConnection {
         if rc != 0 {
             throw ClientError("cannot reach gloveboxd at \(path): \(String(cString: strerror(errno))) (is the daemon running? --socket or GLOVEBOX_SOCKET name another)")
         }
+        try Self.checkPeerIsRoot(fd, path: path)
         reader = FrameReader(fd: fd)
+    }
+
+    /// gloveboxd runs as root, and so does systemd where it holds the socket for it. Anyone else listening
+    /// at the path (a stale or hijacked socket, a mistyped --socket) must be sent nothing: no request, and
+    /// above all no descriptor of the client's workdir.
+    static func checkPeerIsRoot(_ fd: Int32, path: String) throws {
+        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+        guard gb_peer_credentials(fd, &pid, &uid, &gid) == 0 else {
+            throw ClientError("cannot tell who listens at \(path) (SO_PEERCRED: \(String(cString: strerror(errno)))); nothing was sent")
+        }
+        guard uid == 0 else {
+            throw ClientError("refusing to talk to \(path): it is held by uid \(uid) (pid \(pid)), not by root as gloveboxd is; "
+                + "nothing was sent. Check --socket or GLOVEBOX_SOCKET, or ask the operator whose socket this is")
+        }
     }
 
     public func send(_ frame: Frame, descriptor: Int32 = -1) throws {
