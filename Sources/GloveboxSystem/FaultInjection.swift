@@ -37,6 +37,11 @@ public enum FaultInjection {
         case mountDuringBuild = "mount-during-build"
     }
 
+    /// GLOVEBOX_FAULT=no-swap-accounting: the daemon takes the kernel to account no swap in cgroups, as on a
+    /// host booted with swapaccount=0 (which no test machine here is): it must refuse to start while swap
+    /// is on, and refuse runs once swap is turned on.
+    public static let hidesSwapAccounting: Bool = getenv("GLOVEBOX_FAULT").map { String(cString: $0) == "no-swap-accounting" } ?? false
+
     /// GLOVEBOX_FAULT naming a SetupFault, read once.
     public static let setupFault: SetupFault? = getenv("GLOVEBOX_FAULT").flatMap { SetupFault(rawValue: String(cString: $0)) }
 

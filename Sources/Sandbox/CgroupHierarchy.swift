@@ -36,6 +36,15 @@ public enum CgroupHierarchy: Sendable {
         }
     }
 
+    /// Whether the kernel accounts swap in cgroups here, so that a run's swap can be limited (HostSwap).
+    public var accountsSwap: Bool {
+        if FaultInjection.hidesSwapAccounting { return false }
+        switch self {
+        case .unified(let d): return d.baseDirectory.has("memory.swap.max")
+        case .legacy(let d): return d.bases["memory"]?.has("memory.memsw.limit_in_bytes") ?? false
+        }
+    }
+
     public func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
         switch self {
         case .unified(let d): return try d.createRun(name: name, limits: limits)

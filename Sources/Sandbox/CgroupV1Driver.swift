@@ -46,6 +46,10 @@ public final class CgroupV1Driver: Sendable {
             try FileIO.mkdir(base)
             bases[controller] = try CgroupDirectory.open(base)
         }
+        // A new memory cgroup takes its parent's swappiness: every run's is 0, so that the kernel reclaims
+        // a run's page cache rather than pushing its memory to swap (memory.memsw.limit_in_bytes, where
+        // swap is accounted, stops that too; HostSwap refuses runs where it is not and swap is on).
+        try bases["memory"]!.write("memory.swappiness", "0")
         self.bases = bases
         if let unified {
             let base = cgroupJoin(unified.mount, unified.own, instance)

@@ -229,6 +229,8 @@ final class RunSession {
             throw Refusal("\(error) (template '\(policy.template)')")
         }
         record.limits = Self.recordLimits(limits)
+        // Swap may have been turned on since the start, on a host that cannot limit it.
+        if let problem = HostSwap.problem(accounted: supervisor.cgroups.accountsSwap) { throw Refusal(problem) }
         if limits.gpus > supervisor.gpus.gpus.count {
             throw Refusal("\(limits.gpus) GPU(s) asked for and this server has \(supervisor.gpus.gpus.count) (template '\(policy.template)')")
         }

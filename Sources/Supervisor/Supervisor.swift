@@ -56,7 +56,11 @@ public final class Supervisor: Sendable {
         gpus = try GPUInventory.discover(configured: config.gpus)
         let instance = "glovebox-" + SHA256.hex(Array(config.stateDirectory.utf8)).prefix(12)
         cgroups = try CgroupHierarchy.detect(instance: instance)
-        logger.info("cgroups ready", metadata: ["hierarchy": "\(cgroups.description)"])
+        if let problem = HostSwap.problem(accounted: cgroups.accountsSwap) {
+            cgroups.removeInstance()
+            throw SandboxError.unavailable(problem)
+        }
+        logger.info("cgroups ready", metadata: ["hierarchy": "\(cgroups.description)", "swap accounted": "\(cgroups.accountsSwap)"])
         policies = PolicyCatalog.load(directory: config.policyDirectory, logger: logger)
         uids = UIDPool(base: config.sandboxUIDBase, count: config.sandboxUIDCount)
         gate = AdmissionGate(maxQueued: config.maxQueued, gpus: gpus.gpus.count)

@@ -88,6 +88,9 @@ struct Gloveboxd: ParsableCommand {
         if let point = FaultInjection.armedPoint {
             logger.warning("fault injection armed: the daemon will SIGKILL itself", metadata: ["point": "\(point.rawValue)"])
         }
+        if FaultInjection.hidesSwapAccounting {
+            logger.warning("fault injection armed: swap accounting is taken to be absent", metadata: ["point": "no-swap-accounting"])
+        }
         if let fault = FaultInjection.setupFault {
             logger.warning("fault injection armed: every run's setup fails", metadata: ["point": "\(fault.rawValue)"])
         }
