@@ -18,15 +18,21 @@ public enum HostCapabilities {
 
     /// "CAP_X (why)" for each required capability missing from the effective set.
     public static func missing() -> [String] {
-        guard let caps = cap_get_proc() else { return ["(cannot read this process's capabilities)"] }
+        guard let effective = effectiveSet() else { return ["(cannot read this process's capabilities)"] }
+        return required.filter { !effective.contains($0.0) }.map { "\($0.1) (\($0.2))" }
+    }
+
+    /// Whether `cap` is in this process's effective set.
+    static func has(_ cap: cap_value_t) -> Bool { effectiveSet()?.contains(cap) ?? false }
+
+    private static func effectiveSet() -> Set<cap_value_t>? {
+        guard let caps = cap_get_proc() else { return nil }
         defer { cap_free(UnsafeMutableRawPointer(caps)) }
-        var out: [String] = []
-        for (cap, name, why) in required {
+        var set = Set<cap_value_t>()
+        for cap in 0...cap_value_t(CAP_LAST_CAP) {
             var value = cap_flag_value_t(0)
-            if cap_get_flag(caps, cap, CAP_EFFECTIVE, &value) != 0 || value != CAP_SET {
-                out.append("\(name) (\(why))")
-            }
+            if cap_get_flag(caps, cap, CAP_EFFECTIVE, &value) == 0 && value == CAP_SET { set.insert(cap) }
         }
-        return out
+        return set
     }
 }

@@ -126,12 +126,7 @@ public final class SandboxRun: @unchecked Sendable {
         let deadline = startedAt + spec.limits.timeoutSeconds
         let launch = LaunchSpec(
             argv: spec.argv, environment: spec.environment, mounts: plan.run, workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
-            rlimits: [
-                (Int32(RLIMIT_CORE.rawValue), 0, 0),
-                (Int32(RLIMIT_NOFILE.rawValue), 4096, 4096),
-                // A single file can never be larger than the volume; ENOSPC comes first, this is a backstop.
-                (Int32(RLIMIT_FSIZE.rawValue), spec.limits.storageBytes + (1 << 20), spec.limits.storageBytes + (1 << 20)),
-            ],
+            rlimits: RunResourceLimits.entries(storageBytes: spec.limits.storageBytes),
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?
         if let child = setupChild {

@@ -94,11 +94,28 @@ public struct SeccompProfile: Sendable {
         for command in deniedIoctls {
             try rule(ctx, eperm, ioctl, [LowWord.exactly(command).comparison(argument: 1)])
         }
+        try lockCoreLimit(ctx, eperm)
         let personality = try SystemCallNumber.native("personality")
         for value in LowWord.outside(allowedPersonalities) {
             try rule(ctx, eperm, personality, [value.comparison(argument: 0)])
         }
         return SeccompProfile(bpf: try export(ctx))
+    }
+
+    /// RLIMIT_CORE stays at the 1 byte a run starts with (RunResourceLimits), which the kernel reads as "no
+    /// core dump", also for a core_pattern that pipes to a program on the host: lowered to 0, the core of
+    /// a crashing run would reach that program, which ignores 0. Reading the limit stays allowed.
+    static let coreLimit: UInt32 = 4  // RLIMIT_CORE
+
+    private static func lockCoreLimit(_ ctx: scmp_filter_ctx, _ eperm: UInt32) throws {
+        if let setrlimit = try SystemCallNumber.resolve("setrlimit", origin: "the core-limit rules") {  // none on aarch64
+            try rule(ctx, eperm, setrlimit, [LowWord.exactly(coreLimit).comparison(argument: 0)])
+        }
+        // prlimit64(pid, resource, new_limit, old_limit): new_limit is a pointer, all 64 bits of it.
+        try rule(ctx, eperm, try SystemCallNumber.native("prlimit64"), [
+            LowWord.exactly(coreLimit).comparison(argument: 1),
+            scmp_arg_cmp(arg: 2, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0),
+        ])
     }
 
     private static func rule(_ ctx: scmp_filter_ctx, _ action: UInt32, _ nr: Int32, _ args: [scmp_arg_cmp]) throws {

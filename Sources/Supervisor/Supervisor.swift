@@ -92,6 +92,14 @@ public final class Supervisor: Sendable {
         } catch {
             logger.error("no sandboxes made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
         }
+        if let handler = CorePattern.pipeHandler() {
+            logger.warning("kernel.core_pattern pipes core dumps to a program on the host; runs never reach it (RLIMIT_CORE 1, locked by seccomp), so a crash inside a run leaves no core",
+                           metadata: ["handler": "\(handler)"])
+        }
+        let clamped = RunResourceLimits.clamped()
+        if !clamped.isEmpty {
+            logger.warning("without CAP_SYS_RESOURCE runs get the daemon's own lower hard limits", metadata: ["limits": "\(clamped.joined(separator: ", "))"])
+        }
         for problem in policies.problems { audit(.policyRejected, problem) }
         audit(.daemonStart, "gloveboxd started: \(cgroups.description); templates \(policies.names.joined(separator: ", "))")
     }

@@ -396,6 +396,30 @@ final class AttackSuiteTests: DaemonTestCase {
 
     // MARK: - Leaks
 
+    /// With a core_pattern that pipes to a program on the host (as systemd-coredump and apport install),
+    /// a crashing run must not reach it. The test's program leaves a mark when it runs; a crash on the
+    /// host with RLIMIT_CORE 0 shows that it does (the kernel ignores 0 for pipes).
+    func testACrashingRunNeverReachesTheHostsCrashHandler() throws {
+        let pattern = "/proc/sys/kernel/core_pattern"
+        let saved = try String(contentsOfFile: pattern, encoding: .utf8)
+        let marks = daemon.scratch + "/core-marks-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(marks, 0o755)
+        let handler = marks + "/handler"
+        try DaemonFixture.write(handler, "#!/bin/sh\ncat >/dev/null\ntouch \(marks)/dumped-$1\n", mode: 0o755)
+        try DaemonFixture.write(pattern, "|\(handler) %p")
+        defer { try? DaemonFixture.write(pattern, saved) }
+        func dumped() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: marks)) ?? []).filter { $0.hasPrefix("dumped-") } }
+
+        let control = try DaemonFixture.run(["/bin/sh", "-c", "ulimit -c 0; exec /usr/bin/python3 -c 'import os, signal; os.kill(os.getpid(), signal.SIGSEGV)'"])
+        XCTAssertEqual(control.status, 128 + SIGSEGV)
+        XCTAssertTrue(eventually { !dumped().isEmpty }, "the test's own control: a host crash with RLIMIT_CORE 0 reaches the handler")
+        let before = dumped()
+
+        attack("leak-core-dump.py", "leaks", expect: "limit:1/1,setrlimit:EPERM,prlimit:EPERM", status: .signaled, signal: SIGSEGV)
+        usleep(500_000)
+        check(dumped() == before, "the handler ran for the run: \(dumped())")
+    }
+
     func testNoDescriptorLeaksIntoTheRun() {
         attack("leak-descriptors.py", "leaks", expect: "fds:0+1+2,dirs-or-sockets:none")
     }

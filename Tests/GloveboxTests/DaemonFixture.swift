@@ -47,6 +47,8 @@ final class DaemonFixture: @unchecked Sendable {
     let arguments: [String]
     /// Extra environment for gloveboxd (GLOVEBOX_FAULT); read at each start().
     var daemonEnvironment: [String: String] = [:]
+    /// A command gloveboxd is started through (such as prlimit), read at each start().
+    var launcher: [String] = []
 
     init(policies: [String: String] = [:], shipped: Bool = true, config: String? = nil, stateDirectory: String? = nil) throws {
         var template = Array("/var/tmp/glovebox-test.XXXXXX".utf8CString)
@@ -93,7 +95,7 @@ final class DaemonFixture: @unchecked Sendable {
 
     func start() throws {
         unlink(socket)
-        pid = try Self.spawn([Self.gloveboxd, "--socket", socket, "--state-dir", stateDir, "--policy-dir", policyDir, "--log-level", "debug"] + arguments,
+        pid = try Self.spawn(launcher + [Self.gloveboxd, "--socket", socket, "--state-dir", stateDir, "--policy-dir", policyDir, "--log-level", "debug"] + arguments,
                              stdout: logPath, stderr: logPath, environment: ["PATH": "/usr/bin:/bin"].merging(daemonEnvironment) { $1 })
         let deadline = Date().addingTimeInterval(20)
         while access(socket, F_OK) != 0 {

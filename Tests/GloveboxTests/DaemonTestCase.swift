@@ -109,16 +109,6 @@ class FixturesTestCase: XCTestCase {
         usleep(UInt32((PreparedRoots.recheckAfter + margin) * 1_000_000))
     }
 
-    /// Whether `condition` holds within `seconds`, looked at every 20 ms.
-    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
-    }
-
     /// `glovebox <arguments>` against `f`, in the background.
     func spawnClient(_ f: DaemonFixture, _ arguments: [String], stderr: String = "/dev/null") throws -> pid_t {
         try DaemonFixture.spawn([DaemonFixture.glovebox] + arguments, stdout: "/dev/null", stderr: stderr, environment: ["GLOVEBOX_SOCKET": f.socket])
@@ -131,5 +121,17 @@ class FixturesTestCase: XCTestCase {
         let deadline = Date().addingTimeInterval(10)
         while HostState.processes(containing: "^/bin/sleep \(tag)").isEmpty && Date() < deadline { usleep(20_000) }
         return (client, tag)
+    }
+}
+
+extension XCTestCase {
+    /// Whether `condition` holds within `seconds`, looked at every 20 ms.
+    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
     }
 }
