@@ -179,14 +179,16 @@ static int set_attrs(const char *path, uint64_t set, unsigned flags) {
 
 // A detached copy of a host path's mounts (for a bind), taken in the caller's mount namespace: private (no
 // mount or unmount on the host reaches a run through it), nosuid, nodev (noexec instead for a device
-// node), and read-only where asked. A device node's is its own mount only.
+// node), and read-only where asked. A device node's is its own mount only, and read-only: its inode is the
+// host's, whose times and mode a run could otherwise change (reading and writing the device itself do
+// not need a writable mount).
 static int detached_tree(const struct gb_mount *m) {
     unsigned recursive = m->kind == GB_MOUNT_DEVICE ? 0 : AT_RECURSIVE;
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
     if (tree < 0) return -1;
     struct mount_attr attr = {
         .attr_set = MOUNT_ATTR_NOSUID | (m->kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV) |
-                    (m->kind == GB_MOUNT_BIND_RO ? MOUNT_ATTR_RDONLY : 0),
+                    (m->kind == GB_MOUNT_BIND_RO || m->kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_RDONLY : 0),
         .propagation = MS_PRIVATE,
     };
     if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0) {
@@ -543,7 +545,8 @@ static void attach_run_mounts(const struct gb_launch *run) {
         const struct gb_mount *m = &run->mounts[i];
         if (m->kind == GB_MOUNT_SYMLINK) report_and_exit(run->err_fd, GB_STEP_SYMLINK, EINVAL);  // the root is read-only
         if (m->kind == GB_MOUNT_TMPFS) {
-            CHECK_TO(run->err_fd, mount("tmpfs", m->target, "tmpfs", MS_NOSUID | MS_NODEV, m->data), GB_STEP_TMPFS);
+            // A run's only tmpfs is /dev/shm: shared memory, never programs (noexec, as Docker mounts it).
+            CHECK_TO(run->err_fd, mount("tmpfs", m->target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, m->data), GB_STEP_TMPFS);
             continue;
         }
         if (run->trees[i] < 0) report_and_exit(run->err_fd, GB_STEP_BIND, EBADF);

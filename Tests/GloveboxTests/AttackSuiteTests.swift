@@ -420,6 +420,15 @@ final class AttackSuiteTests: DaemonTestCase {
         check(dumped() == before, "the handler ran for the run: \(dumped())")
     }
 
+    func testTheHostsDeviceNodesCannotBeChanged() throws {
+        var before = stat()
+        XCTAssertEqual(stat("/dev/null", &before), 0)
+        attack("fs-device-nodes.py", "filesystem", expect: "write-null:ok,touch-null:EROFS,chmod-null:EROFS,shm-exec:EACCES")
+        var after = stat()
+        XCTAssertEqual(stat("/dev/null", &after), 0)
+        check(after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mode == before.st_mode, "the host's /dev/null changed")
+    }
+
     func testNoDescriptorLeaksIntoTheRun() {
         attack("leak-descriptors.py", "leaks", expect: "fds:0+1+2,dirs-or-sockets:none")
     }
