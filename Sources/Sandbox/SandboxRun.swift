@@ -45,6 +45,12 @@ public final class SandboxRun: @unchecked Sendable {
     /// release, about 0.2 ms of each run's end); it goes in the cleanup, after the client has its record.
     private var mountNamespace: FileDescriptor?
     private var startedAt = 0.0
+    /// How long after SIGKILL the run's processes may take to go before they are taken to be stuck.
+    public static let killGrace = 5.0
+    /// Whether supervise() gave up waiting for processes that SIGKILL did not end.
+    private var survivors = false
+    /// What cleanup() could not remove because processes of the run would not die; nil when all is gone.
+    public private(set) var remains: Remains?
     public private(set) var missingPaths: [String] = []
     private var overlay: String?
     private var plan: MountPlan?
@@ -194,10 +200,18 @@ public final class SandboxRun: @unchecked Sendable {
             }
         }
 
+        var survivors = false
         while !(initExited && streams.isEmpty) {
             let now = Monotonic.now()
             if !initExited && now >= deadline { end(.timeout) }
             if initExited, let d = drainDeadline, now >= d { break }  // output held open by a process that would not die
+            if !initExited, let k = killedAt, now >= k + Self.killGrace {
+                // Killed and still there: a process stuck in the kernel, which init (pid 1) waits for before
+                // it can end. The run is over; what is left of it is cleanup()'s (`remains`).
+                logger.error("run's processes did not die after SIGKILL", metadata: ["run": "\(spec.name)", "seconds": "\(Self.killGrace)"])
+                survivors = true
+                break
+            }
             var fds: [pollfd] = []
             var watches: [Watch] = []
             func watch(_ fd: Int32, _ events: Int32, _ w: Watch) {
@@ -209,7 +223,7 @@ public final class SandboxRun: @unchecked Sendable {
             if let fd = sink.pendingDescriptor { watch(fd, POLLOUT, .sink) }
             if let oom = cgroup.oomEvents, ending == nil { watch(oom.raw, cgroup.oomEventsArePriority ? POLLPRI : POLLIN, .oom) }
             if ending == nil { for c in openControls { watch(c, POLLIN, .control(c)) } }
-            let wakeAt = initExited ? (drainDeadline ?? now + 1) : deadline
+            let wakeAt = initExited ? (drainDeadline ?? now + 1) : killedAt.map { $0 + Self.killGrace } ?? deadline
             let timeout = Int32(max(0, min(60_000, (wakeAt - now) * 1000)).rounded(.up))
             if poll(&fds, nfds_t(fds.count), timeout) < 0 {
                 if errno != EINTR { end(.failed("poll: \(String(cString: strerror(errno)))")) }
@@ -255,6 +269,11 @@ public final class SandboxRun: @unchecked Sendable {
             for i in closedStreams.sorted(by: >) { streams.remove(at: i) }
         }
         let wall = Monotonic.now() - startedAt
+        if survivors {
+            self.survivors = true
+            return RunOutcome(ending: ending ?? .failed("the run's processes did not die"), wallSeconds: wall, stats: cgroup.stats(),
+                              storageFull: volume?.isFull ?? false, survivors: true)
+        }
         let status = (try? process.status.readToEnd(limit: 16)) ?? []
         SandboxLauncher.reap(process)
         if !cgroup.waitUntilEmpty(milliseconds: 5000) {
@@ -289,10 +308,16 @@ public final class SandboxRun: @unchecked Sendable {
             setupChild = nil
         }
         if let cgroup {
-            if let process { _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL); SandboxLauncher.reap(process) }
+            if let process { _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL) }
             try? cgroup.killAll()
-            _ = cgroup.waitUntilEmpty(milliseconds: 5000)
-            do { try cgroup.remove() } catch { logger.error("cannot remove run cgroup", metadata: ["run": "\(spec.name)", "error": "\(error)"]) }
+            if cgroup.waitUntilEmpty(milliseconds: survivors ? 0 : 5000) {
+                // Empty: init has left the cgroup on its way out, and is reaped at once.
+                if let process { SandboxLauncher.reap(process) }
+                do { try cgroup.remove() } catch { logger.error("cannot remove run cgroup", metadata: ["run": "\(spec.name)", "error": "\(error)"]) }
+            } else {
+                logger.error("run's processes did not die; its cgroup and uid are kept until they do", metadata: ["run": "\(spec.name)"])
+                remains = Remains(cgroup: cgroup, initProcess: process?.pidfd)
+            }
             self.cgroup = nil
         }
         process = nil
@@ -309,5 +334,36 @@ public final class SandboxRun: @unchecked Sendable {
         if let plan { SpareSandboxes.shared.refill(plan) }
         for sub in ["workspace", "lower", "root"] { _ = rmdir(spec.directory + "/" + sub) }
         _ = rmdir(spec.directory)
+    }
+}
+
+/// What is left of a run whose processes SIGKILL did not end (stuck in the kernel, as on a hung network
+/// filesystem): its cgroups, and its init, which the daemon must reap once it ends. Asked again later
+/// (UIDPool), it kills, reaps and removes what it can, and says whether everything is gone.
+public final class Remains: @unchecked Sendable {
+    // Used by one thread at a time: the UID pool asks under its lock.
+    private let cgroup: RunCgroup
+    private var initProcess: FileDescriptor?
+
+    /// `initProcess`: the run's init, a child of this daemon, to reap; nil for a run of an earlier daemon.
+    public init(cgroup: RunCgroup, initProcess: FileDescriptor?) {
+        self.cgroup = cgroup
+        self.initProcess = initProcess
+    }
+
+    public var name: String { cgroup.name }
+
+    /// Whether every process of the run is gone, its init reaped and its cgroups removed (done here).
+    public func isGone() -> Bool {
+        try? cgroup.killAll()
+        guard cgroup.waitUntilEmpty(milliseconds: 0) else { return false }
+        if let pidfd = initProcess {
+            var info = siginfo_t()
+            let rc = waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(pidfd.raw), &info, WEXITED | WNOHANG | __WALL)
+            if rc == 0 && info._sifields._sigchld.si_pid == 0 { return false }  // still on its way out
+            initProcess = nil
+        }
+        do { try cgroup.remove() } catch { return false }
+        return true
     }
 }

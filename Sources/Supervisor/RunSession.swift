@@ -75,7 +75,16 @@ final class RunSession {
         guard let uid = supervisor.uids.acquire() else {
             return refuse(&record, "all \(supervisor.config.sandboxUIDCount) sandbox uids are in use")
         }
-        defer { supervisor.uids.release(uid) }
+        // Back to the pool once the run is entirely gone: at once, or when its stuck processes are.
+        var remains: Remains?
+        defer {
+            if let remains {
+                logger.warning("sandbox uid quarantined until the run's stuck processes are gone", metadata: ["uid": "\(uid)", "cgroup": "\(remains.name)"])
+                supervisor.uids.quarantine(uid) { remains.isGone() }
+            } else {
+                supervisor.uids.release(uid)
+            }
+        }
         record.sandboxUID = uid
         let leasedNames = leased.map { supervisor.gpus.gpus[$0].node.hostPath }
         let accepted = AuditNote(.runAccepted, "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
@@ -110,7 +119,7 @@ final class RunSession {
             if let failure = log.failure { logger.error("the run's output was not kept", metadata: ["error": "\(failure)"]) }
             supervisor.unregister(run: record.id)
         }
-        execute(&record, admitted: admitted, uid: uid, active: active, gpus: leased)
+        remains = execute(&record, admitted: admitted, uid: uid, active: active, gpus: leased)
     }
 
     // MARK: - Admission
@@ -306,7 +315,9 @@ final class RunSession {
 
     // MARK: - Running
 
-    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, active: ActiveRun, gpus: [Int]) {
+    /// Runs the admitted request to its end and cleans up; returns what could not be removed (processes of
+    /// the run that would not die), or nil.
+    private func execute(_ record: inout RunRecord, admitted: Admitted, uid: UInt32, active: ActiveRun, gpus: [Int]) -> Remains? {
         let policy = admitted.entry.policy
         var spec = SandboxRun.Spec(
             name: "run-\(record.id)", argv: request.argv, environment: admitted.environment, limits: admitted.limits,
@@ -325,6 +336,7 @@ final class RunSession {
         }
         var sandbox: SandboxRun?
         defer { sandbox?.cleanup() }
+        var remains: Remains?
         let outcome: RunOutcome
         do {
             let run = try SandboxRun(spec: spec, cgroups: supervisor.cgroups, logger: logger)
@@ -342,6 +354,7 @@ final class RunSession {
             client.drain()
         } catch {
             sandbox?.cleanup()
+            remains = sandbox?.remains
             sandbox = nil
             if case SandboxError.invalid(let why) = error {
                 finish(&record, status: .refused, message: why)
@@ -354,7 +367,7 @@ final class RunSession {
                 logger.error("run failed to start", metadata: ["error": "\(error)"])
                 finish(&record, status: .internalError, message: "\(error)")
             }
-            return
+            return remains
         }
         phases.mark("ended")
         apply(outcome, to: &record, limits: admitted.limits)
@@ -369,10 +382,12 @@ final class RunSession {
         send(.finished, record)
         phases.mark("replied")
         sandbox?.cleanup()
+        remains = sandbox?.remains
         sandbox = nil
         phases.mark("cleaned")
         logger.info("run finished", metadata: ["status": "\(record.status.rawValue)", "wall": "\(record.wallSeconds ?? 0)"])
         logger.debug("run phases", metadata: ["ms": "\(phases.description)", "sandbox": "\(madeAhead ? "made ahead" : "its own")"])
+        return remains
     }
 
     /// A readable control descriptor: the run's cancel event (a kill, the daemon stopping), or the client's
@@ -427,6 +442,11 @@ final class RunSession {
         case .failed(let why):
             record.status = .internalError
             record.message = why
+        }
+        if outcome.survivors {
+            let note = "processes of the run did not die \(DurationText.format(SandboxRun.killGrace)) after SIGKILL (stuck in the kernel); "
+                + "its sandbox uid stays out of use until they are gone"
+            record.message = record.message.isEmpty ? note : record.message + "; " + note
         }
     }
 

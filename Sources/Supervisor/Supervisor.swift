@@ -122,7 +122,16 @@ public final class Supervisor: Sendable {
         let leftovers = cgroups.leftoverRuns().compactMap { name in cgroups.adoptLeftover(name: name).map { (name, $0) } }
         for (_, cgroup) in leftovers { try? cgroup.killAll() }
         for (name, cgroup) in leftovers {
-            _ = cgroup.waitUntilEmpty(milliseconds: 5000)
+            guard cgroup.waitUntilEmpty(milliseconds: 5000) else {
+                // Stuck in the kernel: the cgroup, and the run's uid, are kept until its processes are gone.
+                let runID = name.hasPrefix("run-") ? Int64(name.dropFirst("run-".count)) : nil
+                let uid = runID.flatMap { id in (try? records.run(id: id))?.sandboxUID }
+                logger.error("a leftover run's processes did not die; its cgroup and uid are kept until they do",
+                             metadata: ["run": "\(name)", "uid": "\(uid.map(String.init) ?? "unknown")"])
+                let remains = Remains(cgroup: cgroup, initProcess: nil)
+                if let uid { uids.quarantine(uid) { remains.isGone() } }
+                continue
+            }
             do { try cgroup.remove() } catch { logger.error("cannot remove leftover cgroup", metadata: ["run": "\(name)", "error": "\(error)"]) }
             if CgroupHierarchy.isSpare(name) { continue }  // made ahead of need, never used
             logger.warning("ended a run left by an earlier daemon", metadata: ["run": "\(name)"])
