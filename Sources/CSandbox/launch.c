@@ -181,14 +181,14 @@ static int set_attrs(const char *path, uint64_t set, unsigned flags) {
 // mount or unmount on the host reaches a run through it), nosuid, nodev (noexec instead for a device
 // node), and read-only where asked. A device node's is its own mount only, and read-only: its inode is the
 // host's, whose times and mode a run could otherwise change (reading and writing the device itself do
-// not need a writable mount).
-static int detached_tree(const struct gb_mount *m) {
-    unsigned recursive = m->kind == GB_MOUNT_DEVICE ? 0 : AT_RECURSIVE;
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
+// not need a writable mount). `path` is resolved from `dir` (AT_EMPTY_PATH in `flags`: `dir` itself).
+static int detach(int dir, const char *path, unsigned flags, int kind) {
+    unsigned recursive = kind == GB_MOUNT_DEVICE ? 0 : AT_RECURSIVE;
+    int tree = (int)syscall(SYS_open_tree, dir, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive | flags);
     if (tree < 0) return -1;
     struct mount_attr attr = {
-        .attr_set = MOUNT_ATTR_NOSUID | (m->kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV) |
-                    (m->kind == GB_MOUNT_BIND_RO || m->kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_RDONLY : 0),
+        .attr_set = MOUNT_ATTR_NOSUID | (kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV) |
+                    (kind == GB_MOUNT_BIND_RO || kind == GB_MOUNT_DEVICE ? MOUNT_ATTR_RDONLY : 0),
         .propagation = MS_PRIVATE,
     };
     if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0) {
@@ -200,12 +200,21 @@ static int detached_tree(const struct gb_mount *m) {
     return tree;
 }
 
+static int is_bind(int kind) { return kind == GB_MOUNT_BIND_RO || kind == GB_MOUNT_BIND_RW || kind == GB_MOUNT_DEVICE; }
+
 int gb_detached_tree(const struct gb_mount *m) {
-    if (m->kind != GB_MOUNT_BIND_RO && m->kind != GB_MOUNT_BIND_RW && m->kind != GB_MOUNT_DEVICE) { errno = EINVAL; return -1; }
-    return detached_tree(m);
+    if (!is_bind(m->kind)) { errno = EINVAL; return -1; }
+    return detach(AT_FDCWD, m->source, 0, m->kind);
+}
+
+int gb_detached_tree_of(int source, int kind) {
+    if (!is_bind(kind)) { errno = EINVAL; return -1; }
+    return detach(source, "", AT_EMPTY_PATH, kind);
 }
 
 // MARK: - Building a root
+
+static void close_all_but(int err_fd, int *keep, int n);
 
 // The root's mounts are built once for many runs (gb_prepare_root) in a mount namespace of their own: a
 // read-only tmpfs holding the policy's read-only binds, /dev and the mount points of what each run brings.
@@ -243,14 +252,15 @@ static int attach(int tree, int point) {
     return (int)syscall(SYS_move_mount, tree, "", point, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-static void apply_mount(int root, int err_fd, const struct gb_mount *m) {
-    int point, tree;
+// `tree`: a bind's detached tree, taken by the daemon from the source it checked.
+static void apply_mount(int root, int err_fd, const struct gb_mount *m, int tree) {
+    int point;
     switch (m->kind) {
     case GB_MOUNT_BIND_RO:
     case GB_MOUNT_BIND_RW:
     case GB_MOUNT_DEVICE:
+        if (tree < 0) report_and_exit(err_fd, m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND, EBADF);
         CHECK_TO(err_fd, point = make_mount_point(root, m->target, m->kind != GB_MOUNT_DEVICE && m->is_dir), GB_STEP_MKDIR);
-        CHECK_TO(err_fd, tree = detached_tree(m), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
         CHECK_TO(err_fd, attach(tree, point), m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);
         break;
     case GB_MOUNT_SYMLINK:
@@ -264,7 +274,7 @@ static void apply_mount(int root, int err_fd, const struct gb_mount *m) {
     default:
         report_and_exit(err_fd, GB_STEP_MKDIR, EINVAL);
     }
-    close(tree);
+    if (tree >= 0) close(tree);
     close(point);
 }
 
@@ -312,15 +322,20 @@ static int build_root_main(void *arg) {
     const struct root_builder *b = arg;
     const struct gb_root *plan = b->plan;
     const int sock = b->sock;
-    // Nothing of the daemon's is kept open: a build that hangs holds no run's pipe.
-    if (sock > 0) CHECK_TO(sock, syscall(SYS_close_range, 0, (unsigned)sock - 1, 0), GB_STEP_CLOSE_FDS);
-    CHECK_TO(sock, syscall(SYS_close_range, (unsigned)sock + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
+    // Nothing of the daemon's is kept open but the socket and the binds' trees: a build that hangs holds
+    // no run's pipe.
+    int keep[1 + GB_MAX_ROOT_MOUNTS];
+    if (plan->nmounts > GB_MAX_ROOT_MOUNTS) report_and_exit(sock, GB_STEP_CLOSE_FDS, E2BIG);
+    int nkeep = 0;
+    keep[nkeep++] = sock;
+    for (int i = 0; i < plan->nmounts; i++) keep[nkeep++] = plan->trees[i];
+    close_all_but(sock, keep, nkeep);
     CHECK_TO(sock, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), GB_STEP_MOUNT_PRIVATE);
     CHECK_TO(sock, mount("tmpfs", plan->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755"),
              GB_STEP_ROOT_TMPFS);
     int root;
     CHECK_TO(sock, root = open(plan->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), GB_STEP_ROOT_TMPFS);
-    for (int i = 0; i < plan->nmounts; i++) apply_mount(root, sock, &plan->mounts[i]);
+    for (int i = 0; i < plan->nmounts; i++) apply_mount(root, sock, &plan->mounts[i], plan->trees[i]);
     for (int i = 0; i < plan->nrun_mounts; i++) make_run_mount_point(root, sock, &plan->run_mounts[i]);
     CHECK_TO(sock, make_path(root, "/proc", make_dir, NULL), GB_STEP_MKDIR);
     // /dev is a tmpfs holding only bound device nodes and mount points: read-only now that they are in place.

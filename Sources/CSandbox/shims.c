@@ -175,6 +175,12 @@ long gb_fs_magic(const char *path) {
     return (long)s.f_type;
 }
 
+long gb_fd_fs_magic(int fd) {
+    struct statfs s;
+    if (fstatfs(fd, &s) < 0) return -1;
+    return (long)s.f_type;
+}
+
 int gb_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 unsigned gb_major(uint64_t dev) { return major(dev); }

@@ -33,9 +33,9 @@ struct HostView: Sendable {
             var st = stat()
             return stat(path, &st) == 0 ? FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) : nil
         }
-        // Mount points in mountinfo are canonical paths: a read-only path with a symlink among its parents
-        // is looked for where it leads.
-        let tops = sources.compactMap(Self.canonical)
+        // Mount points in mountinfo are canonical paths, as a bound path is: BindSource refuses any with a
+        // symlink on its way.
+        let tops = sources
         mounts = (try? FileIO.read("/proc/self/mountinfo", limit: 16 << 20)).map { text in
             text.split(separator: "\n").filter { line in
                 guard let point = Self.mountPoint(line) else { return true }  // kept whole: any change shows
@@ -52,12 +52,6 @@ struct HostView: Sendable {
 
     private static func isBound(_ entry: MountPlan.Entry) -> Bool {
         entry.kind == Int32(GB_MOUNT_BIND_RO.rawValue) || entry.kind == Int32(GB_MOUNT_DEVICE.rawValue)
-    }
-
-    private static func canonical(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     static func isAtOrBelow(_ point: String, _ top: String) -> Bool {

@@ -190,18 +190,23 @@ public final class PreparedRoots: Sendable {
         defer { arena.free() }
         let shared = arena.mounts(plan.shared)
         let run = arena.mounts(plan.run)
+        let trees = try bindTrees(plan.shared)
+        let treeNumbers = trees.map { $0?.raw ?? -1 }
         let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
         var failure = gb_error_report()
         var prepared = gb_prepared_root()
         let rc = shared.withUnsafeBufferPointer { sharedBuffer in
             run.withUnsafeBufferPointer { runBuffer in
-                var c = gb_root()
-                c.root = arena.add(scratch)
-                c.mounts = sharedBuffer.baseAddress
-                c.nmounts = Int32(sharedBuffer.count)
-                c.run_mounts = runBuffer.baseAddress
-                c.nrun_mounts = Int32(runBuffer.count)
-                return gb_prepare_root(&c, watch.pidfd, &prepared, &failure)
+                treeNumbers.withUnsafeBufferPointer { treeBuffer in
+                    var c = gb_root()
+                    c.root = arena.add(scratch)
+                    c.mounts = sharedBuffer.baseAddress
+                    c.trees = treeBuffer.baseAddress
+                    c.nmounts = Int32(sharedBuffer.count)
+                    c.run_mounts = runBuffer.baseAddress
+                    c.nrun_mounts = Int32(runBuffer.count)
+                    return gb_prepare_root(&c, watch.pidfd, &prepared, &failure)
+                }
             }
         }
         let err = errno
@@ -217,6 +222,16 @@ public final class PreparedRoots: Sendable {
             throw SandboxError.launchFailed(step: "prepared root: " + String(cString: gb_step_name(failure.step)), errno: failure.err)
         }
         return PreparedRoot(namespace: FileDescriptor(prepared.ns_fd), directory: FileDescriptor(prepared.root_fd), view: view)
+    }
+
+    /// For each shared mount that binds a host path (read-only paths, device nodes), its tree, taken of the
+    /// source opened and checked by BindSource; nil for the others. The builder attaches them.
+    private static func bindTrees(_ entries: [MountPlan.Entry]) throws -> [FileDescriptor?] {
+        try entries.map { entry in
+            guard entry.kind == Int32(GB_MOUNT_BIND_RO.rawValue) || entry.kind == Int32(GB_MOUNT_DEVICE.rawValue) else { return nil }
+            let source = try BindSource.open(entry.source, kind: entry.kind)
+            return FileDescriptor(try syscallValue("take the bind's tree of", entry.source) { gb_detached_tree_of(source.raw, entry.kind) })
+        }
     }
 }
 

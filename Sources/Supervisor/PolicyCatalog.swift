@@ -19,6 +19,7 @@ struct PolicyCatalog: Sendable {
         var entries: [String: Entry] = [:]
         for (name, policy) in policies.sorted(by: { $0.key < $1.key }) {
             do {
+                if let problem = hostProblem(policy) { throw SandboxError.invalid(problem) }
                 entries[name] = Entry(policy: policy, seccomp: try SeccompProfile.build(extraDenied: policy.seccompDeny))
             } catch {
                 problems.append("\(directory)/\(name).toml: \(error)")
@@ -30,4 +31,11 @@ struct PolicyCatalog: Sendable {
     }
 
     var names: [String] { entries.keys.sorted() }
+
+    /// What this host makes of a policy's read-only paths that its text cannot show (a symlink on the way,
+    /// a socket, a kernel filesystem): the first problem, or nil. Each root build looks again, since the
+    /// host may change.
+    static func hostProblem(_ policy: Policy) -> String? {
+        policy.readOnlyPaths.lazy.compactMap { BindSource.readOnlyProblem($0) }.first.map { "[filesystem] read_only: \($0)" }
+    }
 }

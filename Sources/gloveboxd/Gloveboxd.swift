@@ -193,6 +193,9 @@ struct Gloveboxd: ParsableCommand {
         for error in errors { print("\(error)") }
         for (name, policy) in policies.sorted(by: { $0.key < $1.key }) {
             do {
+                if let problem = policy.readOnlyPaths.lazy.compactMap(BindSource.readOnlyProblem).first {
+                    throw SandboxError.invalid("[filesystem] read_only: \(problem)")
+                }
                 _ = try SeccompProfile.build(extraDenied: policy.seccompDeny)
                 print("\(config.policyDirectory)/\(name).toml: ok")
             } catch {

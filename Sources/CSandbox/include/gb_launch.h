@@ -81,7 +81,7 @@ struct gb_launch {
     int fault;          // fault injection: GB_FAULT_EXEC_INIT
 };
 
-enum { GB_MAX_RUN_MOUNTS = 16 };
+enum { GB_MAX_RUN_MOUNTS = 16, GB_MAX_ROOT_MOUNTS = 256 };
 
 // A root prepared once for many runs: a read-only tmpfs with `mounts` (the policy's read-only paths,
 // /dev) and the mount points of each run's own mounts (`run_mounts`: only their kinds and targets are
@@ -90,6 +90,8 @@ struct gb_root {
     const char *root;           // an empty directory of the daemon's, on which the tmpfs is mounted in the
                                 // new namespace (the daemon's own view of it stays empty)
     const struct gb_mount *mounts;
+    const int *trees;           // for each of `mounts`: a bind's detached tree, taken by the daemon from the
+                                // source it opened and checked (gb_detached_tree_of); -1 for the others
     int nmounts;
     const struct gb_mount *run_mounts;
     int nrun_mounts;
@@ -152,8 +154,12 @@ int gb_setup_report(int control, struct gb_error_report *report);
 
 // A detached copy of a host path's mounts for a bind (GB_MOUNT_BIND_RO, GB_MOUNT_BIND_RW or
 // GB_MOUNT_DEVICE), taken in the caller's mount namespace: private, nosuid, nodev (noexec for a device),
-// read-only where asked. A descriptor (close-on-exec), or -1 with errno.
+// read-only for a read-only bind and a device. A descriptor (close-on-exec), or -1 with errno.
 int gb_detached_tree(const struct gb_mount *m);
+
+// The same, of what `source` (opened with O_PATH, where the caller checked it) leads to: the tree is taken
+// of that very file, whatever its path leads to now.
+int gb_detached_tree_of(int source, int kind);
 
 // The seccomp program as a sealed memfd (close-on-exec): init reads it after its execve. -1 with errno.
 int gb_filter_memfd(const void *filter, size_t bytes);

@@ -72,6 +72,8 @@ int gb_forward_cancel_signals(int sock);
 
 // statfs(2).f_type of a path, or -1 with errno.
 long gb_fs_magic(const char *path);
+// The same for the filesystem `fd` is on.
+long gb_fd_fs_magic(int fd);
 
 // memfd_create(name, MFD_CLOEXEC).
 int gb_memfd(const char *name);
