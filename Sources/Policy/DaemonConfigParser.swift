@@ -6,14 +6,14 @@ import TOMLKit
 struct DaemonConfigParser {
     static let tableKeys: [(table: String, keys: [String])] = [
         ("socket", ["path", "group", "mode"]),
-        ("paths", ["state", "policies"]),
+        ("paths", ["state", "policies", "state_min_free"]),
         ("access", ["admin_group"]),
         ("sandbox", ["uid_base", "uid_count", "keep_idle"]),
         ("gpus", ["devices"]),
         ("caps", ["concurrent_runs", "runs_per_hour", "user_concurrent_runs", "user_runs_per_hour", "over_cap",
-                  "max_queued"]),
+                  "max_queued", "refusals_per_minute"]),
         ("shutdown", ["runs", "grace"]),
-        ("logs", ["max_bytes"]),
+        ("logs", ["max_bytes", "retention", "total_bytes", "user_bytes"]),
     ]
     /// sun_path holds 108 bytes, the terminating NUL included.
     static let maximumSocketPathBytes = 107
@@ -24,6 +24,8 @@ struct DaemonConfigParser {
     static let maximumGraceSeconds: Double = 3600
     static let keepIdleRange: ClosedRange<Double> = 1...3600
     static let minimumLogOutputBytes: UInt64 = 64 << 10
+    /// Seconds: a second at least (tests), ten years at most.
+    static let logRetentionRange: ClosedRange<Double> = 1...(10 * 365 * 86400)
 
     /// The policy parser for this file, used for its typed readers and errors.
     let reader: PolicyParser
@@ -60,6 +62,7 @@ struct DaemonConfigParser {
         if let paths = try reader.table(root, ["paths"]) {
             config.stateDirectory = try absolutePath(paths, ["paths", "state"]) ?? config.stateDirectory
             config.policyDirectory = try absolutePath(paths, ["paths", "policies"]) ?? config.policyDirectory
+            config.stateMinFreeBytes = try reader.size(paths, ["paths", "state_min_free"]) ?? config.stateMinFreeBytes
         }
 
         if let access = try reader.table(root, ["access"]) {
@@ -99,11 +102,7 @@ struct DaemonConfigParser {
         }
 
         if let logs = try reader.table(root, ["logs"]) {
-            let path = ["logs", "max_bytes"]
-            if let bytes = try reader.size(logs, path) {
-                try reader.checkMinimum(bytes, Self.minimumLogOutputBytes, path)
-                config.logOutputBytes = bytes
-            }
+            try parseLogs(logs, into: &config)
         }
 
         // Every run at once holds one of the sandbox uids. Reported at whichever of the two keys is set.
@@ -148,6 +147,38 @@ struct DaemonConfigParser {
         }
     }
 
+    // MARK: - [logs]
+
+    /// One run's cap, the retention period, and the quotas: a user's at least one run's, the total at least
+    /// a user's (else a single run's log could never be kept).
+    private func parseLogs(_ t: TOMLTable, into config: inout DaemonConfig) throws(PolicyError) {
+        let maxPath = ["logs", "max_bytes"], userPath = ["logs", "user_bytes"], totalPath = ["logs", "total_bytes"]
+        if let bytes = try reader.size(t, maxPath) {
+            try reader.checkMinimum(bytes, Self.minimumLogOutputBytes, maxPath)
+            config.logOutputBytes = bytes
+        }
+        let retentionPath = ["logs", "retention"]
+        if let retention = try reader.duration(t, retentionPath) {
+            guard !retention.isNaN, retention >= Self.logRetentionRange.lowerBound else {
+                throw reader.fail(retentionPath, "\(DurationText.format(retention)) is below the minimum \(DurationText.format(Self.logRetentionRange.lowerBound))")
+            }
+            guard retention <= Self.logRetentionRange.upperBound else {
+                throw reader.fail(retentionPath, "\(DurationText.format(retention)) is above the maximum \(DurationText.format(Self.logRetentionRange.upperBound))")
+            }
+            config.logRetentionSeconds = retention
+        }
+        config.logUserBytes = try reader.size(t, userPath) ?? config.logUserBytes
+        config.logTotalBytes = try reader.size(t, totalPath) ?? config.logTotalBytes
+        if config.logUserBytes < config.logOutputBytes {
+            throw reader.fail(t["user_bytes"] != nil ? userPath : maxPath, "logs.user_bytes \(ByteSize.format(config.logUserBytes)) is below "
+                + "logs.max_bytes \(ByteSize.format(config.logOutputBytes)): one run's log must fit in a user's quota")
+        }
+        if config.logTotalBytes < config.logUserBytes {
+            throw reader.fail(t["total_bytes"] != nil ? totalPath : userPath, "logs.total_bytes \(ByteSize.format(config.logTotalBytes)) is below "
+                + "logs.user_bytes \(ByteSize.format(config.logUserBytes)): a user's quota must fit in the total")
+        }
+    }
+
     // MARK: - [caps]
 
     private func parseCaps(_ t: TOMLTable, into config: inout DaemonConfig) throws(PolicyError) {
@@ -162,6 +193,7 @@ struct DaemonConfigParser {
         config.perUserRunsPerHour = try cap("user_runs_per_hour") ?? config.perUserRunsPerHour
         config.overCap = try reader.choice(t, ["caps", "over_cap"], as: OverCapAction.self) ?? config.overCap
         config.maxQueued = try cap("max_queued", minimum: 0) ?? config.maxQueued
+        config.refusalsPerMinute = try cap("refusals_per_minute") ?? config.refusalsPerMinute
     }
 
     // MARK: - Values

@@ -46,6 +46,18 @@ public struct DaemonConfig: Sendable, Equatable {
     public var shutdownGraceSeconds: Double
     /// [logs] max_bytes: the most of one run's stdout and stderr together that is kept.
     public var logOutputBytes: UInt64
+    /// [logs] retention: how long a run's kept output stays (from the run's end); older logs are pruned.
+    public var logRetentionSeconds: Double
+    /// [logs] total_bytes: the most kept output of all runs together; the oldest logs are pruned first.
+    public var logTotalBytes: UInt64
+    /// [logs] user_bytes: the most kept output of one user's runs; that user's oldest logs are pruned first.
+    public var logUserBytes: UInt64
+    /// [paths] state_min_free: the least free space the state directory's filesystem must keep; below it
+    /// runs are refused until space is freed.
+    public var stateMinFreeBytes: UInt64
+    /// [caps] refusals_per_minute: refusals of one user recorded (in the runs table and the audit log) per
+    /// minute; past it they are answered but not recorded, and the next recorded one says how many were not.
+    public var refusalsPerMinute: Int
 
     public static let defaultPath = "/etc/glovebox/gloveboxd.toml"
 
@@ -70,6 +82,11 @@ public struct DaemonConfig: Sendable, Equatable {
         shutdown = .cancel
         shutdownGraceSeconds = 30
         logOutputBytes = 64 << 20
+        logRetentionSeconds = 30 * 86400
+        logTotalBytes = 20 << 30
+        logUserBytes = 4 << 30
+        stateMinFreeBytes = 2 << 30
+        refusalsPerMinute = 60
     }
 }
 

@@ -13,6 +13,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case runLost = "run-lost"
     case policyRejected = "policy-rejected"
     case connectionRejected = "connection-rejected"
+    /// A run's kept output was deleted: older than [logs] retention, or over a quota.
+    case logPruned = "log-pruned"
 }
 
 /// One row of the append-only audit log (`events` table). Each row carries the hash of the row before it, so

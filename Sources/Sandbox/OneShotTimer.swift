@@ -6,30 +6,30 @@ import Glibc
 /// A timerfd that goes off once at a monotonic time, for a thread that sleeps on it (LaunchWatchdog,
 /// PreparedRoots). It lives in its owner's locked state: setting it to a later time than it has never wakes
 /// the thread, and the thread sets it again, under the lock, each time it wakes.
-struct OneShotTimer: Sendable {
-    let descriptor: Int32
+public struct OneShotTimer: Sendable {
+    public let descriptor: Int32
     /// When it goes off next (monotonic), or nil when it is disarmed.
-    private(set) var time: Double?
+    public private(set) var time: Double?
 
-    init() {
+    public init() {
         descriptor = gb_timerfd()
         precondition(descriptor >= 0, "timerfd_create: \(String(cString: strerror(errno)))")
     }
 
     /// Sets it to go off at `time` (absolute; a time already past goes off at once), or disarms it.
-    mutating func set(_ time: Double?) {
+    public mutating func set(_ time: Double?) {
         let rc = gb_timerfd_set(descriptor, time ?? 0)
         precondition(rc == 0, "timerfd_settime: \(String(cString: strerror(errno)))")
         self.time = time
     }
 
     /// Sets it to `time` unless it goes off sooner already.
-    mutating func setIfSooner(_ time: Double) {
+    public mutating func setIfSooner(_ time: Double) {
         if self.time.map({ time < $0 }) ?? true { set(time) }
     }
 
     /// Sleeps until the timer behind `descriptor` goes off; outside the owner's lock.
-    static func wait(_ descriptor: Int32) {
+    public static func wait(_ descriptor: Int32) {
         var expirations: UInt64 = 0
         while read(descriptor, &expirations, 8) < 0 && errno == EINTR {}
     }

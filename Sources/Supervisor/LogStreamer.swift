@@ -38,6 +38,10 @@ struct LogStreamer {
             var counter: UInt64 = 0
             _ = read(wake.raw, &counter, 8)
         }
+        if file == nil, let pruned = try supervisor.records.auditEvents(runID: request.runID).last(where: { $0.kind == .logPruned }) {
+            let note = "[glovebox: the output of run \(request.runID) is no longer kept: \(pruned.detail)]\n"
+            try FrameWriter.send(Frame(.stderr, Array(note.utf8)), to: connection.raw)
+        }
         if let record = try supervisor.records.run(id: request.runID), record.status != .running {
             try FrameWriter.send(Wire.encode(.finished, record), to: connection.raw)
         } else {

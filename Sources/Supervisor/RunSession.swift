@@ -87,7 +87,7 @@ final class RunSession {
         }
         record.sandboxUID = uid
         let leasedNames = leased.map { supervisor.gpus.gpus[$0].node.hostPath }
-        let accepted = AuditNote(.runAccepted, "argv \(request.argv); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+        let accepted = AuditNote(.runAccepted, "argv \(ArgvSummary.text(request.argv)); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
                                  + (leasedNames.isEmpty ? "" : "; GPUs \(leasedNames.joined(separator: ", "))"))
         do {
             // The record and its acceptance in one transaction.
@@ -100,7 +100,7 @@ final class RunSession {
             return
         }
         logger[metadataKey: "run"] = "\(record.id)"
-        logger.info("run accepted", metadata: ["argv": "\(request.argv)"])
+        logger.info("run accepted", metadata: ["argv": "\(ArgvSummary.text(request.argv))"])
         send(.accepted, Accepted(runID: record.id, limits: admitted.limits))
         phases.mark("accepted")
 
@@ -118,6 +118,7 @@ final class RunSession {
             log.finish()
             if let failure = log.failure { logger.error("the run's output was not kept", metadata: ["error": "\(failure)"]) }
             supervisor.unregister(run: record.id)
+            supervisor.logs.kept(run: record.id, uid: peer.uid)
         }
         remains = execute(&record, admitted: admitted, uid: uid, active: active, gpus: leased)
     }
@@ -238,6 +239,7 @@ final class RunSession {
             throw Refusal("\(error) (template '\(policy.template)')")
         }
         record.limits = Self.recordLimits(limits)
+        if let problem = supervisor.stateSpaceProblem() { throw Refusal(problem) }
         // Swap may have been turned on since the start, on a host that cannot limit it.
         if let problem = HostSwap.problem(accounted: supervisor.cgroups.accountsSwap) { throw Refusal(problem) }
         if limits.gpus > supervisor.gpus.gpus.count {
@@ -297,7 +299,13 @@ final class RunSession {
     }
 
     private func refuse(_ record: inout RunRecord, _ message: String) {
-        // Anyone may be refused, as often as they like: what is kept of a refusal is bounded.
+        // Anyone may be refused, as often as they like: what is kept of a refusal is bounded, and so is how
+        // many are kept (RefusalLimiter).
+        let (recorded, unrecorded) = supervisor.refusals.admit(peer.uid, now: Monotonic.now())
+        guard recorded else {
+            send(.error, ErrorMessage(message: message))
+            return
+        }
         record.argv = Self.bounded(record.argv)
         record.template = String(record.template.prefix(64))
         record.status = .refused
@@ -309,7 +317,8 @@ final class RunSession {
             logger.error("cannot record a refusal", metadata: ["error": "\(error)"])
         }
         logger.notice("run refused", metadata: ["reason": "\(message)"])
-        supervisor.audit(.runRefused, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: record.template, String(message.prefix(1024)))
+        let note = unrecorded == 0 ? "" : " (and \(unrecorded) refusals of this user before it, not recorded: over [caps] refusals_per_minute)"
+        supervisor.audit(.runRefused, runID: record.id == 0 ? nil : record.id, uid: peer.uid, template: record.template, String(message.prefix(1024)) + note)
         send(.error, ErrorMessage(message: message, runID: record.id == 0 ? nil : record.id))
     }
 

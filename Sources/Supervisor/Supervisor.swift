@@ -19,6 +19,10 @@ public final class Supervisor: Sendable {
     let cgroups: CgroupHierarchy
     let policies: PolicyCatalog
     let uids: UIDPool
+    /// The finished runs' kept output, within retention and quotas.
+    let logs: LogStore
+    /// How many refusals of each user are recorded.
+    let refusals: RefusalLimiter
     let gate: AdmissionGate
     let gpus: GPUInventory
     let kernel: String
@@ -51,6 +55,9 @@ public final class Supervisor: Sendable {
             throw SandboxError.invalid("another gloveboxd is using the state directory \(config.stateDirectory)")
         }
         records = try RecordStore(path: config.stateDirectory + "/glovebox.db")
+        refusals = RefusalLimiter(perMinute: config.refusalsPerMinute)
+        logs = LogStore(directory: config.stateDirectory + "/logs", retention: config.logRetentionSeconds, totalQuota: config.logTotalBytes,
+                        userQuota: config.logUserBytes, pruned: Self.auditPruned(records: records, config: config, logger: logger))
         // What can refuse the start comes before the daemon's cgroups are made, so that a refusal leaves none.
         try Self.checkHost(config)
         gpus = try GPUInventory.discover(configured: config.gpus)
@@ -75,6 +82,12 @@ public final class Supervisor: Sendable {
             networkNamespaces = nil
         }
         recover()
+        do {
+            try logs.start { [records] run in (try? records.run(id: run))?.clientUID }
+        } catch {
+            cgroups.removeInstance()
+            throw error
+        }
         do {
             try mountRunsDirectory()
         } catch {
@@ -170,6 +183,36 @@ public final class Supervisor: Sendable {
 
     var imageDirectory: String { config.stateDirectory + "/images" }
 
+    /// Why no run may start with the state filesystem as full as it is, or nil: every run writes its record,
+    /// audit events and output there, and runs' disk-backed volumes' images live there.
+    func stateSpaceProblem() -> String? {
+        var fs = statvfs()
+        guard statvfs(config.stateDirectory, &fs) == 0 else {
+            return "cannot tell how much space the state filesystem (\(config.stateDirectory)) has: \(String(cString: strerror(errno)))"
+        }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        guard free < config.stateMinFreeBytes else { return nil }
+        return "the state filesystem (\(config.stateDirectory)) has \(ByteSize.format(free)) free, below [paths] state_min_free "
+            + "\(ByteSize.format(config.stateMinFreeBytes)): gloveboxd refuses runs until space is freed there"
+    }
+
+    /// The audit event of a pruned log (LogStore), with its run and owner.
+    private static func auditPruned(records: RecordStore, config: DaemonConfig, logger: Logger) -> @Sendable (LogStore.Entry, LogStore.Reason) -> Void {
+        { entry, reason in
+            let limit: String
+            switch reason {
+            case .retention: limit = "[logs] retention \(DurationText.format(config.logRetentionSeconds))"
+            case .user: limit = "[logs] user_bytes \(ByteSize.format(config.logUserBytes))"
+            case .total: limit = "[logs] total_bytes \(ByteSize.format(config.logTotalBytes))"
+            }
+            let detail = "log of \(ByteSize.format(entry.bytes)) pruned: \(reason.rawValue) (\(limit))"
+            do { try records.audit(.logPruned, runID: entry.run, uid: entry.uid, detail: detail) } catch {
+                logger.critical("audit event lost", metadata: ["kind": "\(AuditKind.logPruned.rawValue)", "run": "\(entry.run)", "error": "\(error)"])
+            }
+            logger.info("log pruned", metadata: ["run": "\(entry.run)", "reason": "\(reason.rawValue)"])
+        }
+    }
+
     static func kernelRelease() -> String {
         var u = utsname()
         uname(&u)
@@ -260,7 +303,7 @@ public final class Supervisor: Sendable {
 
     func activeRun(_ id: Int64) -> ActiveRun? { active.withLock { $0[id] } }
 
-    func logPath(run id: Int64) -> String { config.stateDirectory + "/logs/run-\(id).log" }
+    func logPath(run id: Int64) -> String { logs.path(run: id) }
 
     func unregister(run: Int64) {
         _ = active.withLock { $0.removeValue(forKey: run) }

@@ -50,7 +50,8 @@ final class LoadTests: XCTestCase {
             _ = try? DaemonFixture.run(["/bin/umount", "-l", state])
             _ = try? DaemonFixture.run(["/bin/rm", "-rf", base])
         }
-        let f = try DaemonFixture(stateDirectory: state)
+        // With no free space kept, so that the disk itself fills (state_min_free would refuse runs before).
+        let f = try DaemonFixture(config: "[paths]\nstate_min_free = \"0\"\n", stateDirectory: state)
         defer { f.stop() }
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
         // Fill the state disk.

@@ -155,6 +155,17 @@ final class DaemonConfigTests: XCTestCase {
 
     // MARK: - Errors
 
+    func testLogQuotasHoldAtLeastOneRunsLog() {
+        XCTAssertEqual(try parse("[logs]\nretention = \"7d\"\nuser_bytes = \"1GiB\"\ntotal_bytes = \"8GiB\"\n").logRetentionSeconds, 7 * 86400)
+        assertConfigError("[logs]\nmax_bytes = \"64MiB\"\nuser_bytes = \"32MiB\"\n", line: 3,
+                          "logs.user_bytes: logs.user_bytes 32 MiB is below logs.max_bytes 64 MiB: one run's log must fit in a user's quota")
+        assertConfigError("[logs]\nuser_bytes = \"1GiB\"\ntotal_bytes = \"512MiB\"\n", line: 3,
+                          "logs.total_bytes: logs.total_bytes 512 MiB is below logs.user_bytes 1 GiB: a user's quota must fit in the total")
+        assertConfigError("[logs]\nretention = \"0s\"\n", line: 2, "logs.retention: 0s is below the minimum 1s")
+        XCTAssertEqual(try parse("[paths]\nstate_min_free = \"10GiB\"\n").stateMinFreeBytes, 10 << 30)
+        XCTAssertEqual(try parse("[caps]\nrefusals_per_minute = 10\n").refusalsPerMinute, 10)
+    }
+
     func testUnknownTablesAndKeys() {
         assertConfigError("""
         [socket]
@@ -168,14 +179,14 @@ final class DaemonConfigTests: XCTestCase {
         concurrent_runs = 4
         max_runs = 3
         """, line: 3, "unknown key 'caps.max_runs' (known: concurrent_runs, runs_per_hour, user_concurrent_runs, "
-            + "user_runs_per_hour, over_cap, max_queued)")
+            + "user_runs_per_hour, over_cap, max_queued, refusals_per_minute)")
         assertConfigError("socket_path = \"/run/x.sock\"\n", line: 1,
                           "unknown key 'socket_path' (known: socket, paths, access, sandbox, gpus, caps, shutdown, logs)")
         assertConfigError("[paths]\nstate = \"/srv\"\n[paths.extra]\nx = 1\n", line: 3,
-                          "unknown key 'paths.extra' (known: state, policies)")
+                          "unknown key 'paths.extra' (known: state, policies, state_min_free)")
         // The first unknown key in the file is reported.
         assertConfigError("[logs]\nmax = 1\n[socket]\nowner = \"root\"\n", line: 2,
-                          "unknown key 'logs.max' (known: max_bytes)")
+                          "unknown key 'logs.max' (known: max_bytes, retention, total_bytes, user_bytes)")
     }
 
     func testWrongTypes() {

@@ -87,7 +87,7 @@ final class AuditLogTests: XCTestCase {
         XCTAssertEqual(try store.auditEvents().map(\.kind), AuditKind.allCases)
         XCTAssertEqual(AuditKind.allCases.map(\.rawValue), [
             "daemon-start", "daemon-stop", "run-accepted", "run-refused", "run-finished", "limit-hit",
-            "run-cancelled", "run-killed", "run-lost", "policy-rejected", "connection-rejected",
+            "run-cancelled", "run-killed", "run-lost", "policy-rejected", "connection-rejected", "log-pruned",
         ])
         XCTAssertNil(try store.verifyAudit())
     }
