@@ -581,7 +581,7 @@ static void drop_privileges(const struct gb_launch *run) {
         report_and_exit(fd, GB_STEP_CAPBSET, errno);
     }
     CHECK_TO(fd, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), GB_STEP_AMBIENT);
-    CHECK_TO(fd, syscall(SYS_setgroups, 0, NULL), GB_STEP_SETGROUPS);
+    CHECK_TO(fd, syscall(SYS_setgroups, (size_t)run->ngroups, run->groups), GB_STEP_SETGROUPS);
     CHECK_TO(fd, syscall(SYS_setresgid, run->gid, run->gid, run->gid), GB_STEP_SETGID);
     CHECK_TO(fd, syscall(SYS_setresuid, run->uid, run->uid, run->uid), GB_STEP_SETUID);
     // Changing uid set the dumpable flag of the memory, the daemon's, to fs.suid_dumpable: back to 0, so

@@ -6,6 +6,7 @@
 #include <linux/loop.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -27,6 +28,47 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+int gb_peer_groups(int fd, gid_t *groups, int max) {
+    socklen_t len = (socklen_t)((size_t)max * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+        if (errno == ERANGE) return -(int)(len / sizeof(gid_t)) - 1;
+        return INT32_MIN;
+    }
+    return (int)(len / sizeof(gid_t));
+}
+
+// Only this thread's: raw system calls, not glibc's, which would change every thread's.
+static int set_thread_credentials(unsigned fsuid, unsigned fsgid, const gid_t *groups, int ngroups) {
+    if (syscall(SYS_setgroups, (size_t)ngroups, groups) < 0) return -1;
+    syscall(SYS_setfsgid, fsgid);
+    syscall(SYS_setfsuid, fsuid);
+    // setfs[ug]id report no error: read them back (-1 changes nothing and returns the current value).
+    if ((unsigned)syscall(SYS_setfsgid, -1) != fsgid || (unsigned)syscall(SYS_setfsuid, -1) != fsuid) { errno = EPERM; return -1; }
+    return 0;
+}
+
+int gb_access_as(int fd, uid_t uid, gid_t gid, const gid_t *groups, int ngroups, int mode) {
+    if (ngroups < 0 || ngroups > NGROUPS_MAX_CHECKED) { errno = E2BIG; return -1; }
+    gid_t *saved_groups = malloc(NGROUPS_MAX_CHECKED * sizeof(gid_t));
+    if (!saved_groups) return -1;
+    unsigned saved_fsuid = (unsigned)syscall(SYS_setfsuid, -1);
+    unsigned saved_fsgid = (unsigned)syscall(SYS_setfsgid, -1);
+    int saved_ngroups = (int)syscall(SYS_getgroups, NGROUPS_MAX_CHECKED, saved_groups);
+    if (saved_ngroups < 0) { int e = errno; free(saved_groups); errno = e; return -1; }
+    int rc = -1, err;
+    if (set_thread_credentials(uid, gid, groups, ngroups) == 0) {
+        // AT_EACCESS: with the file system ids set above (fsuid away from 0 also drops this thread's
+        // capabilities over files), not with the real ids.
+        rc = (int)syscall(SYS_faccessat2, fd, "", mode, AT_EMPTY_PATH | AT_EACCESS);
+    }
+    err = errno;
+    // Never left as the client: a thread that cannot be given its own credentials back must not go on.
+    if (set_thread_credentials(saved_fsuid, saved_fsgid, saved_groups, saved_ngroups) < 0) abort();
+    free(saved_groups);
+    errno = err;
+    return rc;
+}
 
 int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     struct ucred cred;
@@ -272,20 +314,35 @@ int gb_loop_attach(int backing_fd, char *name, size_t name_cap) {
     return -1;
 }
 
-static int write_map(pid_t pid, const char *file, unsigned disk, unsigned seen) {
-    char path[64], line[64];
+// The map of an idmapped workdir: `client` is seen as `run` and `run` as `client`, every other id as
+// itself. Every id is mapped: where one is not, the kernel denies the overlay's mounter (the daemon) its
+// DAC override on that file, and the overlay then falls back to the "other" bits. The kernel takes the
+// whole map in one write; the last id, 4294967295, means "no id" and is never mapped.
+static int write_map(pid_t pid, const char *file, unsigned client, unsigned run) {
+    char path[64], lines[256];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    int n = snprintf(line, sizeof line, "%u %u 1\n", disk, seen);
+    const unsigned long end = 4294967295UL;  // one past the last id
+    int n;
+    if (client == run) {
+        n = snprintf(lines, sizeof lines, "0 0 %lu\n", end);
+    } else {
+        unsigned long lo = client < run ? client : run, hi = client < run ? run : client;
+        n = 0;
+        if (lo > 0) n += snprintf(lines + n, sizeof lines - (size_t)n, "0 0 %lu\n", lo);
+        n += snprintf(lines + n, sizeof lines - (size_t)n, "%u %u 1\n%u %u 1\n", client, run, run, client);
+        if (hi - lo > 1) n += snprintf(lines + n, sizeof lines - (size_t)n, "%lu %lu %lu\n", lo + 1, lo + 1, hi - lo - 1);
+        if (end - hi > 1) n += snprintf(lines + n, sizeof lines - (size_t)n, "%lu %lu %lu\n", hi + 1, hi + 1, end - hi - 1);
+    }
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    ssize_t w = write(fd, line, (size_t)n);
+    ssize_t w = write(fd, lines, (size_t)n);
     int saved = errno;
     close(fd);
     errno = saved;
     return w == n ? 0 : -1;
 }
 
-int gb_idmap_userns(uid_t disk_uid, uid_t seen_uid, gid_t disk_gid, gid_t seen_gid) {
+int gb_idmap_userns(uid_t client_uid, uid_t run_uid, gid_t client_gid, gid_t run_gid) {
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0) return -1;
     // A child that only waits in the new user namespace while its maps are written and the namespace
@@ -300,7 +357,7 @@ int gb_idmap_userns(uid_t disk_uid, uid_t seen_uid, gid_t disk_gid, gid_t seen_g
     }
     close(hold[0]);
     int result = -1, saved = 0;
-    if (write_map(pid, "uid_map", disk_uid, seen_uid) == 0 && write_map(pid, "gid_map", disk_gid, seen_gid) == 0) {
+    if (write_map(pid, "uid_map", client_uid, run_uid) == 0 && write_map(pid, "gid_map", client_gid, run_gid) == 0) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
         result = open(path, O_RDONLY | O_CLOEXEC);

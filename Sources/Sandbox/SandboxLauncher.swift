@@ -13,6 +13,8 @@ public struct LaunchSpec: Sendable {
     public var workdir: String        // inside the sandbox
     public var uid: uid_t
     public var gid: gid_t
+    /// Supplementary groups (host gids).
+    public var groups: [gid_t]
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)]
     public var seccomp: SeccompProfile
 }
@@ -219,6 +221,7 @@ final class RunMessage {
     private let mounts: UnsafeMutableBufferPointer<gb_mount>
     private let trees: UnsafeMutableBufferPointer<Int32>
     private let rlimits: UnsafeMutableBufferPointer<gb_rlimit>
+    private let groups: UnsafeMutableBufferPointer<gid_t>
 
     init(_ spec: LaunchSpec) throws {
         guard spec.mounts.count <= Int(GB_MAX_RUN_MOUNTS) else { throw SandboxError.invalid("a run has at most \(GB_MAX_RUN_MOUNTS) mounts of its own") }
@@ -276,6 +279,8 @@ final class RunMessage {
                 trees[i] = treeFDs[i]
             }
             for (i, r) in spec.rlimits.enumerated() { rlimits[i] = gb_rlimit(resource: r.resource, soft: r.soft, hard: r.hard) }
+            let groups = UnsafeMutableBufferPointer<gid_t>.allocate(capacity: max(1, spec.groups.count))
+            _ = groups.initialize(from: spec.groups)
             var c = gb_launch()
             c.err_fd = reportPipe.write.raw
             c.status_fd = statusPipe.write.raw
@@ -289,6 +294,8 @@ final class RunMessage {
             c.cwd = arena.add(spec.workdir)
             c.uid = spec.uid
             c.gid = spec.gid
+            c.groups = UnsafePointer(groups.baseAddress)
+            c.ngroups = Int32(spec.groups.count)
             c.rlimits = UnsafePointer(rlimits.baseAddress)
             c.nrlimits = Int32(spec.rlimits.count)
             c.init_argv = UnsafePointer(arena.array([InitProgram.fileName, "--"] + spec.argv))
@@ -301,6 +308,7 @@ final class RunMessage {
             self.mounts = mounts
             self.trees = trees
             self.rlimits = rlimits
+            self.groups = groups
             self.arena = arena
             report = reportPipe.read; stdout = out.read; stderr = err.read; status = statusPipe.read
             sent = [reportPipe.write, statusPipe.write, devNull, out.write, err.write] + (filter.map { [$0] } ?? []) + treeObjects
@@ -330,6 +338,7 @@ final class RunMessage {
         mounts.deallocate()
         trees.deallocate()
         rlimits.deallocate()
+        groups.deallocate()
         pointer.deallocate()
     }
 }

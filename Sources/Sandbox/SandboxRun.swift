@@ -18,6 +18,8 @@ public final class SandboxRun: @unchecked Sendable {
         public var lower: FileDescriptor?     // the client's workdir, from ClientDirectory.reopen
         /// The client's uid and gid: its files in the workdir appear owned by the run's uid and gid.
         public var lowerOwner: (uid: uid_t, gid: gid_t)?
+        /// Supplementary groups of the run's processes: its client's, for a run with a workdir.
+        public var groups: [gid_t] = []
         /// Device nodes beyond the standard ones (leased GPUs and their control nodes).
         public var devices: [DeviceNode] = []
         public var uid: uid_t
@@ -132,6 +134,7 @@ public final class SandboxRun: @unchecked Sendable {
         let deadline = startedAt + spec.limits.timeoutSeconds
         let launch = LaunchSpec(
             argv: spec.argv, environment: spec.environment, mounts: plan.run, workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
+            groups: spec.groups,
             rlimits: RunResourceLimits.entries(storageBytes: spec.limits.storageBytes),
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?

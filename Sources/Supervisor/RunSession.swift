@@ -269,13 +269,23 @@ final class RunSession {
     }
 
     /// The workdir must be a directory the client opened for reading (an O_PATH descriptor proves nothing
-    /// about the client's right to read it).
+    /// about the client's right to read it), and that the client may read and search: a run sees the
+    /// workdir's top through its workspace, which it owns, so a directory the client could list but not
+    /// enter would be open to its run. Checked by the kernel with the client's own uid, gid and groups.
     private func validateWorkdir(_ fd: FileDescriptor) throws {
         var st = stat()
         guard fstat(fd.raw, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw Refusal("the workdir descriptor is not a directory") }
         let flags = fcntl(fd.raw, F_GETFL)
         guard flags >= 0, flags & 0o10000000 == 0, flags & O_ACCMODE != O_WRONLY else {
             throw Refusal("the workdir descriptor was not opened for reading")
+        }
+        guard gb_access_as(fd.raw, peer.uid, peer.gid, peer.groups, Int32(peer.groups.count), R_OK | X_OK) == 0 else {
+            let err = errno
+            if err == EACCES {
+                throw Refusal("the workdir may not be both read and searched by uid \(peer.uid) (its mode is \(String(st.st_mode & 0o7777, radix: 8)), "
+                    + "owner \(st.st_uid), group \(st.st_gid)): a run gets no more of it than its client has")
+            }
+            throw Refusal("cannot check the workdir's permissions for uid \(peer.uid): \(String(cString: strerror(err)))")
         }
     }
 
@@ -333,6 +343,9 @@ final class RunSession {
             readOnlyPaths: policy.readOnlyPaths, workdir: policy.workdir, lower: admitted.workdir, uid: uid, gid: uid,
             seccomp: admitted.entry.seccomp, directory: supervisor.config.stateDirectory + "/runs/run-\(record.id)")
         spec.lowerOwner = (peer.uid, peer.gid)
+        // The run acts as its client towards the workdir: in the client's groups, on files whose ids are
+        // seen as on the host (the client's own as the run's). Without a workdir it needs none.
+        if admitted.workdir != nil { spec.groups = peer.groups.filter { $0 != peer.gid } }
         spec.imageDirectory = supervisor.imageDirectory
         if !gpus.isEmpty {
             // The leased GPUs and the driver's control nodes, nothing else; CUDA is told which by UUID

@@ -380,7 +380,7 @@ public final class Supervisor: Sendable {
     private func handle(connection: FileDescriptor) {
         var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
         guard gb_peer_credentials(connection.raw, &pid, &uid, &gid) == 0 else { return }
-        let peer = Peer(pid: pid, uid: uid, gid: gid)
+        let peer = Peer(pid: pid, uid: uid, gid: gid, groups: Self.peerGroups(connection.raw))
         let admitted = connectionsByUID.withLock { counts -> Bool in
             if counts[uid, default: 0] >= Self.maxConnectionsPerUID { return false }
             counts[uid, default: 0] += 1
@@ -512,6 +512,19 @@ public final class Supervisor: Sendable {
         try FrameWriter.send(Wire.encode(.done, OutputNote(path: "", reason: "run \(kill.runID) is being ended")), to: connection.raw)
     }
 
+    /// The peer's supplementary groups (SO_PEERGROUPS); none where the kernel cannot say (then a workdir is
+    /// checked, and mapped, with the client's uid and primary group alone: less than it may have, never more).
+    static func peerGroups(_ fd: Int32) -> [gid_t] {
+        var capacity = 64
+        while true {
+            var groups = [gid_t](repeating: 0, count: capacity)
+            let n = gb_peer_groups(fd, &groups, Int32(capacity))
+            if n >= 0 { return Array(groups.prefix(Int(n))) }
+            if n == Int32.min { return [] }
+            capacity = Int(-n - 1)
+        }
+    }
+
     private func setTimeout(_ fd: Int32, _ option: Int32, seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -522,4 +535,6 @@ struct Peer: Sendable {
     let pid: pid_t
     let uid: uid_t
     let gid: gid_t
+    /// Its supplementary groups when it connected (SO_PEERGROUPS).
+    let groups: [gid_t]
 }

@@ -71,6 +71,8 @@ struct gb_launch {
 
     uid_t uid;
     gid_t gid;
+    const gid_t *groups;    // supplementary groups (the client's, for a run with a workdir)
+    int ngroups;
     const struct gb_rlimit *rlimits;
     int nrlimits;
 

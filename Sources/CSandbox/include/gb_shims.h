@@ -9,6 +9,18 @@
 // SO_PEERCRED of a connected Unix socket.
 int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
+// SO_PEERGROUPS of a connected Unix socket: the peer's supplementary groups when it connected. Returns their
+// number (at most `max` stored), -(needed + 1) when `max` is too small, or INT32_MIN with errno.
+int gb_peer_groups(int fd, gid_t *groups, int max);
+
+// The supplementary groups gb_access_as takes at most (the kernel's NGROUPS_MAX is 65536).
+enum { NGROUPS_MAX_CHECKED = 65536 };
+
+// faccessat2(fd, "", mode, AT_EMPTY_PATH | AT_EACCESS) as uid, gid and groups: the calling thread's file
+// system ids and groups are switched for the check and switched back (the process aborts if that fails).
+// 0, or -1 with errno (EACCES: not allowed).
+int gb_access_as(int fd, uid_t uid, gid_t gid, const gid_t *groups, int ngroups, int mode);
+
 // sendmsg/recvmsg of a byte buffer with at most one descriptor (SCM_RIGHTS).
 // gb_recv_with_fd stores -1 in *fd_out when none came; received descriptors are close-on-exec.
 // A message carrying more than one descriptor, or other control data, closes them all and fails with EBADMSG.
@@ -45,9 +57,9 @@ int gb_mount_overlay(const char *target, const char *options);
 // descriptor, or -1 with errno. Retries when another process takes the same free device first.
 int gb_loop_attach(int backing_fd, char *name, size_t name_cap);
 
-// A user namespace (as a descriptor) whose only mappings are uid `disk_uid` -> `seen_uid` and gid
-// `disk_gid` -> `seen_gid`: used to idmap a mount so files of `disk_uid` appear owned by `seen_uid`.
-int gb_idmap_userns(uid_t disk_uid, uid_t seen_uid, gid_t disk_gid, gid_t seen_gid);
+// A user namespace (as a descriptor) to idmap a client's workdir for its run: uid `client_uid` is seen as
+// `run_uid` and the other way round, and the same for the gids; every other id is seen as itself.
+int gb_idmap_userns(uid_t client_uid, uid_t run_uid, gid_t client_gid, gid_t run_gid);
 
 // Clones the mount of directory `dirfd` (not its submounts), applies the idmapping of `userns_fd`, and
 // attaches the clone at `target` (an existing directory). 0 or -1 with errno.
