@@ -24,9 +24,16 @@ if [[ $(id -u) -ne 0 && -z "$DESTDIR" ]]; then
 fi
 
 # SCRATCH_PATH=DIR builds in DIR instead of .build (e.g. to leave a development build alone).
-bins=$(scripts/build-release.sh)
-daemon_bin=$(sed -n 's/^DAEMON_BIN=//p' <<<"$bins")
-client_bin=$(sed -n 's/^CLIENT_BIN=//p' <<<"$bins")
+# PREBUILT=DIR installs gloveboxd, glovebox-init and glovebox from DIR as they are, without building (the
+# systemd test stages the debug build this way).
+if [[ -n "${PREBUILT:-}" ]]; then
+    daemon_bin=$PREBUILT
+    client_bin=$PREBUILT
+else
+    bins=$(scripts/build-release.sh)
+    daemon_bin=$(sed -n 's/^DAEMON_BIN=//p' <<<"$bins")
+    client_bin=$(sed -n 's/^CLIENT_BIN=//p' <<<"$bins")
+fi
 
 skipped=()
 

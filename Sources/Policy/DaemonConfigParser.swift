@@ -62,7 +62,7 @@ struct DaemonConfigParser {
         if let paths = try reader.table(root, ["paths"]) {
             config.stateDirectory = try absolutePath(paths, ["paths", "state"]) ?? config.stateDirectory
             config.policyDirectory = try absolutePath(paths, ["paths", "policies"]) ?? config.policyDirectory
-            config.stateMinFreeBytes = try reader.size(paths, ["paths", "state_min_free"]) ?? config.stateMinFreeBytes
+            config.stateMinFree = try freeSpace(paths, ["paths", "state_min_free"]) ?? config.stateMinFree
         }
 
         if let access = try reader.table(root, ["access"]) {
@@ -203,6 +203,17 @@ struct DaemonConfigParser {
         guard let value = try reader.string(t, path) else { return nil }
         if let problem = PolicyRules.pathProblem(value) { throw reader.fail(path, "'\(value)' \(problem)") }
         return value
+    }
+
+    /// A size ("2GiB", a number of bytes) or a share of the filesystem, "0%" to "50%".
+    private func freeSpace(_ t: TOMLTable, _ path: [String]) throws(PolicyError) -> FreeSpace? {
+        if let text = t[path[path.count - 1]]?.string, text.hasSuffix("%") {
+            guard let percent = Double(text.dropLast()), percent.isFinite, (0...50).contains(percent) else {
+                throw reader.fail(path, "'\(text)' is not a share of the filesystem from \"0%\" to \"50%\"")
+            }
+            return .percent(percent)
+        }
+        return try reader.size(t, path).map(FreeSpace.bytes)
     }
 
     /// A group name or numeric gid, by the rules for the groups in a policy's [access].

@@ -54,7 +54,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logUserBytes: UInt64
     /// [paths] state_min_free: the least free space the state directory's filesystem must keep; below it
     /// runs are refused until space is freed.
-    public var stateMinFreeBytes: UInt64
+    public var stateMinFree: FreeSpace
     /// [caps] refusals_per_minute: refusals of one user recorded (in the runs table and the audit log) per
     /// minute; past it they are answered but not recorded, and the next recorded one says how many were not.
     public var refusalsPerMinute: Int
@@ -85,8 +85,29 @@ public struct DaemonConfig: Sendable, Equatable {
         logRetentionSeconds = 30 * 86400
         logTotalBytes = 20 << 30
         logUserBytes = 4 << 30
-        stateMinFreeBytes = 2 << 30
+        stateMinFree = .percent(2)
         refusalsPerMinute = 60
+    }
+}
+
+/// An amount of free space: bytes, or a share of the filesystem's size.
+public enum FreeSpace: Sendable, Equatable, CustomStringConvertible {
+    case bytes(UInt64)
+    case percent(Double)
+
+    /// The bytes it stands for on a filesystem of `size` bytes.
+    public func bytes(of size: UInt64) -> UInt64 {
+        switch self {
+        case .bytes(let b): return b
+        case .percent(let p): return UInt64(Double(size) * p / 100)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bytes(let b): return ByteSize.format(b)
+        case .percent(let p): return (p == p.rounded() ? String(Int(p)) : String(p)) + "%"
+        }
     }
 }
 

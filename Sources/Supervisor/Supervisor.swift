@@ -191,9 +191,11 @@ public final class Supervisor: Sendable {
             return "cannot tell how much space the state filesystem (\(config.stateDirectory)) has: \(String(cString: strerror(errno)))"
         }
         let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
-        guard free < config.stateMinFreeBytes else { return nil }
+        let floor = config.stateMinFree.bytes(of: UInt64(fs.f_blocks) * UInt64(fs.f_frsize))
+        guard free < floor else { return nil }
+        let share = config.stateMinFree.description + (floor == 0 || config.stateMinFree == .bytes(floor) ? "" : " (\(ByteSize.format(floor)))")
         return "the state filesystem (\(config.stateDirectory)) has \(ByteSize.format(free)) free, below [paths] state_min_free "
-            + "\(ByteSize.format(config.stateMinFreeBytes)): gloveboxd refuses runs until space is freed there"
+            + "\(share): gloveboxd refuses runs until space is freed there"
     }
 
     /// The audit event of a pruned log (LogStore), with its run and owner.

@@ -162,7 +162,9 @@ final class DaemonConfigTests: XCTestCase {
         assertConfigError("[logs]\nuser_bytes = \"1GiB\"\ntotal_bytes = \"512MiB\"\n", line: 3,
                           "logs.total_bytes: logs.total_bytes 512 MiB is below logs.user_bytes 1 GiB: a user's quota must fit in the total")
         assertConfigError("[logs]\nretention = \"0s\"\n", line: 2, "logs.retention: 0s is below the minimum 1s")
-        XCTAssertEqual(try parse("[paths]\nstate_min_free = \"10GiB\"\n").stateMinFreeBytes, 10 << 30)
+        XCTAssertEqual(try parse("[paths]\nstate_min_free = \"10GiB\"\n").stateMinFree, .bytes(10 << 30))
+        XCTAssertEqual(try parse("[paths]\nstate_min_free = \"5%\"\n").stateMinFree, .percent(5))
+        assertConfigError("[paths]\nstate_min_free = \"75%\"\n", line: 2, "paths.state_min_free: '75%' is not a share of the filesystem from \"0%\" to \"50%\"")
         XCTAssertEqual(try parse("[caps]\nrefusals_per_minute = 10\n").refusalsPerMinute, 10)
     }
 
