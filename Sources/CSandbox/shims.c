@@ -314,24 +314,44 @@ int gb_loop_attach(int backing_fd, char *name, size_t name_cap) {
     return -1;
 }
 
-// The map of an idmapped workdir: `client` is seen as `run` and `run` as `client`, every other id as
-// itself. Every id is mapped: where one is not, the kernel denies the overlay's mounter (the daemon) its
-// DAC override on that file, and the overlay then falls back to the "other" bits. The kernel takes the
-// whole map in one write; the last id, 4294967295, means "no id" and is never mapped.
-static int write_map(pid_t pid, const char *file, unsigned client, unsigned run) {
-    char path[64], lines[256];
+// The map of an idmapped workdir: files of `client` are seen as `run`'s and those of `run` as `client`'s,
+// those of every other id as its own. Every id is mapped: where one is not, the kernel denies the
+// overlay's mounter (the daemon) its DAC override on that file, and the overlay then falls back to the
+// "other" bits. Lines are "on-disk seen count", the whole map in one write; 4294967295 means "no id".
+//
+// One exception, in the uid map only (`root_seen_as`, else 0): the kernel lets a map show any file as
+// root's only to a writer with CAP_SETFCAP, which gloveboxd does without; so root's files are seen as
+// owned by uid 4294967294 (and that uid's, which no real user has, are not mapped). A root client's own
+// files are the run's, as any client's.
+static const unsigned root_seen_as = 4294967294U;
+
+static int write_map(pid_t pid, const char *file, unsigned client, unsigned run, int root_as_itself) {
+    char path[64], lines[512];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    const unsigned long end = 4294967295UL;  // one past the last id
-    int n;
-    if (client == run) {
-        n = snprintf(lines, sizeof lines, "0 0 %lu\n", end);
-    } else {
-        unsigned long lo = client < run ? client : run, hi = client < run ? run : client;
-        n = 0;
-        if (lo > 0) n += snprintf(lines + n, sizeof lines - (size_t)n, "0 0 %lu\n", lo);
-        n += snprintf(lines + n, sizeof lines - (size_t)n, "%u %u 1\n%u %u 1\n", client, run, run, client);
-        if (hi - lo > 1) n += snprintf(lines + n, sizeof lines - (size_t)n, "%lu %lu %lu\n", lo + 1, lo + 1, hi - lo - 1);
-        if (end - hi > 1) n += snprintf(lines + n, sizeof lines - (size_t)n, "%lu %lu %lu\n", hi + 1, hi + 1, end - hi - 1);
+    int n = 0;
+    unsigned long points[6];
+    int npoints = 0;
+    n += snprintf(lines + n, sizeof lines - (size_t)n, "%u %u 1\n", client, run);
+    points[npoints++] = client;
+    points[npoints++] = run;
+    if (client != run && (client != 0 || root_as_itself)) n += snprintf(lines + n, sizeof lines - (size_t)n, "%u %u 1\n", run, client);
+    if (!root_as_itself) {
+        if (client != 0) n += snprintf(lines + n, sizeof lines - (size_t)n, "0 %u 1\n", root_seen_as);
+        points[npoints++] = 0;
+        points[npoints++] = root_seen_as;
+    }
+    // Every other id is seen as itself: the gaps between the ids above, from 0 up to 4294967295.
+    points[npoints++] = 4294967295UL;
+    for (int i = 1; i < npoints; i++) {  // insertion sort: a handful
+        unsigned long v = points[i];
+        int j = i - 1;
+        while (j >= 0 && points[j] > v) { points[j + 1] = points[j]; j--; }
+        points[j + 1] = v;
+    }
+    unsigned long next = 0;  // the lowest id not yet dealt with
+    for (int i = 0; i < npoints; i++) {
+        if (points[i] > next) n += snprintf(lines + n, sizeof lines - (size_t)n, "%lu %lu %lu\n", next, next, points[i] - next);
+        if (points[i] + 1 > next) next = points[i] + 1;
     }
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -357,7 +377,7 @@ int gb_idmap_userns(uid_t client_uid, uid_t run_uid, gid_t client_gid, gid_t run
     }
     close(hold[0]);
     int result = -1, saved = 0;
-    if (write_map(pid, "uid_map", client_uid, run_uid) == 0 && write_map(pid, "gid_map", client_gid, run_gid) == 0) {
+    if (write_map(pid, "uid_map", client_uid, run_uid, 0) == 0 && write_map(pid, "gid_map", client_gid, run_gid, 1) == 0) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
         result = open(path, O_RDONLY | O_CLOEXEC);
