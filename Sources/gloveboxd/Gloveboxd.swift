@@ -117,6 +117,9 @@ struct Gloveboxd: ParsableCommand {
             logger.critical("cannot create the daemon's mount namespace", metadata: ["error": "\(String(cString: strerror(errno)))"])
             throw ExitCode(1)
         }
+        if !Self.rootReceivesHostMounts() {
+            logger.warning("the host's / is not a shared mount: filesystems mounted on the host after gloveboxd started (a workdir on a new mount) stay unseen by it until it restarts")
+        }
         for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 { _ = open("/dev/null", O_RDWR) }
         signal(SIGPIPE, SIG_IGN)
         // glibc keeps each malloc arena's high-water mark, 8 arenas a core: with a thread per connection
@@ -153,6 +156,18 @@ struct Gloveboxd: ParsableCommand {
         } catch {
             logger.critical("cannot serve", metadata: ["error": "\(error)"])
             throw ExitCode(1)
+        }
+    }
+
+    /// Whether the daemon's root mount is a slave of the host's (mountinfo's "master:N"): only then do mounts
+    /// made on the host later reach the daemon's namespace. A host whose / is private (no systemd as PID 1
+    /// making it shared) propagates nothing.
+    static func rootReceivesHostMounts() -> Bool {
+        guard let text = FileIO.readIfPresent("/proc/self/mountinfo") else { return false }
+        return text.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 6, fields[4] == "/" else { return false }
+            return fields[6...].prefix { $0 != "-" }.contains { $0.hasPrefix("master:") }
         }
     }
 
