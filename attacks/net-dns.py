@@ -1,6 +1,7 @@
-# Tries: to resolve a public name and a well-known local one.
-# Expected: both fail with EAI_AGAIN-style errors: there is no /etc/resolv.conf, /etc/hosts or nsswitch.conf,
-# glibc falls back to a resolver on 127.0.0.1:53, which is the run's own loopback where nothing listens.
+# Tries: to resolve a public name, and localhost.
+# Expected: the public name fails with EAI_AGAIN: there is no /etc/resolv.conf, so glibc falls back to a
+# resolver on 127.0.0.1:53, which is the run's own loopback where nothing listens. localhost resolves,
+# from the run's own /etc/hosts, to that same loopback.
 import socket
 from _common import result
 def resolve(name):

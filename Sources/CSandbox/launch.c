@@ -75,7 +75,7 @@ static const char *const step_names[] = {
     [GB_STEP_NETNS] = "join the network namespace", [GB_STEP_CGROUP_NS] = "unshare the cgroup namespace",
     [GB_STEP_EXEC_INIT] = "execute glovebox-init", [GB_STEP_ROOT_NAMESPACE] = "open the prepared root's namespace",
     [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace", [GB_STEP_RECEIVE_RUN] = "receive the run", [GB_STEP_PRIORITY] = "set the run's priority",
-    [GB_STEP_READY] = "report ready",
+    [GB_STEP_READY] = "report ready", [GB_STEP_DEVPTS] = "mount /dev/pts",
 };
 
 const char *gb_step_name(int step) {
@@ -146,6 +146,20 @@ static int make_file(int dir, const char *name, const void *arg) {
 
 static int make_symlink(int dir, const char *name, const void *target) {
     return symlinkat(target, dir, name);
+}
+
+// A new regular file holding the NUL-terminated `data`.
+static int make_file_with(int dir, const char *name, const void *data) {
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    size_t len = strlen(data), done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { int e = n < 0 ? errno : EIO; close(fd); errno = e; return -1; }
+        done += (size_t)n;
+    }
+    return close(fd);
 }
 
 // Makes `target` within the root: every missing parent directory, then `target` itself with make(dir,
@@ -266,6 +280,9 @@ static void apply_mount(int root, int err_fd, const struct gb_mount *m, int tree
     case GB_MOUNT_SYMLINK:
         CHECK_TO(err_fd, make_path(root, m->target, make_symlink, m->source), GB_STEP_SYMLINK);
         return;
+    case GB_MOUNT_FILE:
+        CHECK_TO(err_fd, make_path(root, m->target, make_file_with, m->data), GB_STEP_MKDIR);
+        return;
     case GB_MOUNT_TMPFS:
         CHECK_TO(err_fd, point = make_mount_point(root, m->target, 1), GB_STEP_MKDIR);
         CHECK_TO(err_fd, tree = new_tmpfs(m->data), GB_STEP_TMPFS);
@@ -338,6 +355,7 @@ static int build_root_main(void *arg) {
     for (int i = 0; i < plan->nmounts; i++) apply_mount(root, sock, &plan->mounts[i], plan->trees[i]);
     for (int i = 0; i < plan->nrun_mounts; i++) make_run_mount_point(root, sock, &plan->run_mounts[i]);
     CHECK_TO(sock, make_path(root, "/proc", make_dir, NULL), GB_STEP_MKDIR);
+    CHECK_TO(sock, make_path(root, "/dev/pts", make_dir, NULL), GB_STEP_MKDIR);
     // /dev is a tmpfs holding only bound device nodes and mount points: read-only now that they are in place.
     int dev = open_in_root(root, "/dev", O_DIRECTORY);
     if (dev < 0 && errno != ENOENT) report_and_exit(sock, GB_STEP_REMOUNT, errno);
@@ -388,6 +406,10 @@ static void enter_prepared_root(const struct gb_setup *setup) {
     CHECK_TO(fd, chroot("."), GB_STEP_ENTER_ROOT);
     CHECK_TO(fd, unshare(CLONE_NEWNS), GB_STEP_ENTER_ROOT);
     mount_proc(fd);
+    // Pseudo-terminals of the run's own (openpty, pexpect, script): a devpts instance no other run or the
+    // host shares, at most 64 of them (the kernel's pty count is shared by the whole machine); /dev/ptmx
+    // is a symlink to its ptmx.
+    CHECK_TO(fd, mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,max=64"), GB_STEP_DEVPTS);
 }
 
 // A new network namespace has only a loopback interface, down: bring it up so programs can use localhost
@@ -555,15 +577,12 @@ static void receive_run(int control, struct received_run *out) {
 
 // MARK: - The second part: the run's own mounts, privileges, init
 
+// A run's own mounts are binds, taken by the daemon (its workspace, /tmp, and /dev/shm, a noexec tmpfs the
+// daemon mounted, which the bind keeps noexec).
 static void attach_run_mounts(const struct gb_launch *run) {
     for (int i = 0; i < run->nmounts; i++) {
         const struct gb_mount *m = &run->mounts[i];
-        if (m->kind == GB_MOUNT_SYMLINK) report_and_exit(run->err_fd, GB_STEP_SYMLINK, EINVAL);  // the root is read-only
-        if (m->kind == GB_MOUNT_TMPFS) {
-            // A run's only tmpfs is /dev/shm: shared memory, never programs (noexec, as Docker mounts it).
-            CHECK_TO(run->err_fd, mount("tmpfs", m->target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, m->data), GB_STEP_TMPFS);
-            continue;
-        }
+        if (!is_bind(m->kind)) report_and_exit(run->err_fd, GB_STEP_BIND, EINVAL);  // the root is read-only
         if (run->trees[i] < 0) report_and_exit(run->err_fd, GB_STEP_BIND, EBADF);
         CHECK_TO(run->err_fd, syscall(SYS_move_mount, run->trees[i], "", AT_FDCWD, m->target, MOVE_MOUNT_F_EMPTY_PATH),
                  m->kind == GB_MOUNT_DEVICE ? GB_STEP_DEVICE : GB_STEP_BIND);

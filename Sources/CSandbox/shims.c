@@ -171,7 +171,8 @@ int gb_private_mount_namespace(void) {
 }
 
 // The program reads struct bpf_cgroup_dev_ctx { u32 access_type (access << 16 | type); u32 major; u32 minor; }
-// and returns 1 (allow) for a listed character device, 0 (deny) for everything else.
+// and returns 1 (allow) for a listed character device, 0 (deny) for everything else. A minor of
+// GB_ANY_MINOR allows every minor of that major (the ptys of a run's own devpts).
 int gb_attach_device_filter(int cgroup_fd, const uint32_t *majors, const uint32_t *minors, int count) {
     if (count < 0 || count > 64) { errno = EINVAL; return -1; }
     struct bpf_insn prog[4 + 64 * 5 + 2];
@@ -182,9 +183,10 @@ int gb_attach_device_filter(int cgroup_fd, const uint32_t *majors, const uint32_
     INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 4, 0);  // r3 = major
     INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_4, BPF_REG_1, 8, 0);  // r4 = minor
     for (int i = 0; i < count; i++) {
-        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 4, BPF_DEVCG_DEV_CHAR);
-        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, 3, (int32_t)majors[i]);
-        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 2, (int32_t)minors[i]);
+        int any = minors[i] == GB_ANY_MINOR;  // one comparison fewer to jump over
+        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, any ? 3 : 4, BPF_DEVCG_DEV_CHAR);
+        INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, any ? 2 : 3, (int32_t)majors[i]);
+        if (!any) INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 2, (int32_t)minors[i]);
         INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
         INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
     }
@@ -247,6 +249,10 @@ int gb_timerfd_set(int fd, double at) {
 
 int gb_mount_tmpfs(const char *target, const char *options) {
     return mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options);
+}
+
+int gb_mount_tmpfs_noexec(const char *target, const char *options) {
+    return mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options);
 }
 
 int gb_mount_ext4(const char *device, const char *target, const char *options) {

@@ -6,7 +6,7 @@ import TOMLKit
 struct PolicyParser {
     static let topLevelKeys = ["description", "limits", "filesystem", "environment", "access", "seccomp", "lifetime", "caps"]
     static let tableKeys: [(table: String, keys: [String])] = [
-        ("limits", ["timeout", "memory", "pids", "cpus", "storage", "gpus", "output_file", "log"]),
+        ("limits", ["timeout", "memory", "pids", "cpus", "storage", "gpus", "output_file", "log", "shm"]),
         ("filesystem", ["read_only", "workdir"]),
         ("environment", ["set", "pass"]),
         ("access", ["users", "groups"]),
@@ -195,8 +195,16 @@ struct PolicyParser {
         let outputFile = try size(t, ["limits", "output_file"]) ?? Limits.defaultOutputFileBytes
         try checkMinimum(outputFile, 1, ["limits", "output_file"])
 
+        let shm = try size(t, ["limits", "shm"])
+        if let shm {
+            try checkMinimum(shm, 64 << 10, ["limits", "shm"])
+            guard shm <= memory else {
+                throw fail(["limits", "shm"], "\(ByteSize.format(shm)) is above the memory limit \(ByteSize.format(memory)) (its pages are charged to it)")
+            }
+        }
+
         return Limits(timeoutSeconds: timeout, memoryBytes: memory, pids: pids, cpus: cpus, storageBytes: storage,
-                      gpus: gpus, outputFileBytes: outputFile)
+                      gpus: gpus, outputFileBytes: outputFile, shmBytes: shm)
     }
 
     func checkMinimum(_ value: UInt64, _ minimum: UInt64, _ path: [String]) throws(PolicyError) {

@@ -14,9 +14,12 @@ public struct Limits: Sendable, Equatable, Codable {
     public var gpus: Int
     /// Maximum size of one file carried out via --output, >= 1.
     public var outputFileBytes: UInt64
+    /// The size of the run's /dev/shm as the policy sets it, at most `memoryBytes`; nil: `shmShare` of the
+    /// memory limit (`effectiveShmBytes`).
+    public var shmBytes: UInt64?
 
     public init(timeoutSeconds: Double, memoryBytes: UInt64, pids: Int, cpus: Double, storageBytes: UInt64,
-                gpus: Int = 0, outputFileBytes: UInt64 = Limits.defaultOutputFileBytes) {
+                gpus: Int = 0, outputFileBytes: UInt64 = Limits.defaultOutputFileBytes, shmBytes: UInt64? = nil) {
         self.timeoutSeconds = timeoutSeconds
         self.memoryBytes = memoryBytes
         self.pids = pids
@@ -24,7 +27,16 @@ public struct Limits: Sendable, Equatable, Codable {
         self.storageBytes = storageBytes
         self.gpus = gpus
         self.outputFileBytes = outputFileBytes
+        self.shmBytes = shmBytes
     }
+
+    /// The share of the memory limit /dev/shm gets where the policy does not say. Its pages are charged to
+    /// the run's memory cgroup either way: the size only decides where shared memory runs out first.
+    public static let shmShare: UInt64 = 2  // a half
+
+    /// The run's /dev/shm: the policy's size, else half the memory limit; never more than the memory limit
+    /// (a client's lower --memory lowers it too).
+    public var effectiveShmBytes: UInt64 { min(shmBytes ?? memoryBytes / Self.shmShare, memoryBytes) }
 
     // The valid ranges, shared by policy validation and request checking.
     public static let maximumTimeoutSeconds: Double = 30 * 86_400

@@ -4,4 +4,6 @@ public enum LimitHit: String, Sendable, Codable, CaseIterable {
     case pids
     case storage
     case cpuThrottled = "cpu-throttled"
+    /// /dev/shm was full, or nearly, when the run ended.
+    case shm
 }

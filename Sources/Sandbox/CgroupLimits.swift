@@ -18,6 +18,13 @@ public struct DeviceNumber: Sendable, Equatable, Hashable {
     public var major: UInt32
     public var minor: UInt32
     public init(major: UInt32, minor: UInt32) { self.major = major; self.minor = minor }
+
+    /// Every minor of `major`.
+    public static func all(major: UInt32) -> DeviceNumber { DeviceNumber(major: major, minor: anyMinor) }
+    public static let anyMinor: UInt32 = 0xFFFF_FFFF  // GB_ANY_MINOR
+
+    /// As devices.allow (cgroup v1) has it: "136:*", "1:3".
+    var v1Text: String { "\(major):" + (minor == Self.anyMinor ? "*" : String(minor)) }
 }
 
 /// What a run's cgroup measured, read after the run is over.
@@ -27,6 +34,7 @@ public struct CgroupStats: Sendable, Equatable {
     public var peakMemoryBytes: UInt64 = 0
     public var oomKills: UInt64 = 0
     public var pidsLimitHits: UInt64 = 0
-    public var throttledPeriods: UInt64 = 0
+    /// How long the CPU quota held the run's processes back, in all (cpu.stat).
+    public var throttledSeconds: Double = 0
     public init() {}
 }

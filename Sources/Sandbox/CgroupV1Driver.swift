@@ -108,7 +108,7 @@ public final class CgroupV1Driver: Sendable {
                 return Self.sparePrefix + String(s.next)
             }
             spare = newRun(name)
-            do { try spare.createSpare(devices: MountPlan.devices.map(\.number)) } catch {
+            do { try spare.createSpare(devices: MountPlan.standardDevices) } catch {
                 try? spare.remove()
                 throw error
             }
@@ -155,7 +155,7 @@ public final class CgroupV1Driver: Sendable {
                     if spares.withLock({ $0.stopped }) { return false }
                     let spare = newRun(name)
                     do {
-                        try spare.createSpare(devices: MountPlan.devices.map(\.number))
+                        try spare.createSpare(devices: MountPlan.standardDevices)
                     } catch {
                         try? spare.remove()
                         // Runs still make their own cgroups; this only loses the head start.
@@ -295,7 +295,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         name = newName
         if unified == nil { try makeUnified() }
         try limit(memoryBytes: limits.memoryBytes, pids: limits.pids, cpus: limits.cpus)
-        let standard = MountPlan.devices.map(\.number)
+        let standard = MountPlan.standardDevices
         try allow(limits.devices.filter { !standard.contains($0) })
     }
 
@@ -320,7 +320,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     }
 
     private func allow(_ devices: [DeviceNumber]) throws {
-        try dir("devices").write("devices.allow", each: devices.map { "c \($0.major):\($0.minor) rwm" })
+        try dir("devices").write("devices.allow", each: devices.map { "c \($0.v1Text) rwm" })
     }
 
     /// OOM notification: an eventfd the kernel signals through cgroup.event_control.
@@ -382,7 +382,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
         s.peakMemoryBytes = UInt64(value("memory", "memory.max_usage_in_bytes").trimmingNewline) ?? 0
         s.oomKills = FileIO.keyedIntegers(value("memory", "memory.oom_control"))["oom_kill"] ?? 0
         s.pidsLimitHits = FileIO.keyedIntegers(value("pids", "pids.events"))["max"] ?? 0
-        s.throttledPeriods = FileIO.keyedIntegers(value("cpu", "cpu.stat"))["nr_throttled"] ?? 0
+        let cpu = FileIO.keyedIntegers(value("cpu", "cpu.stat"))
+        s.throttledSeconds = Double(cpu["throttled_time"] ?? 0) / 1e9  // nanoseconds
         return s
     }
 

@@ -158,7 +158,7 @@ final class CgroupV2Run: RunCgroup, @unchecked Sendable {
         let cpu = FileIO.keyedIntegers(dir.read("cpu.stat") ?? "")
         s.userCPUSeconds = Double(cpu["user_usec"] ?? 0) / 1e6
         s.systemCPUSeconds = Double(cpu["system_usec"] ?? 0) / 1e6
-        s.throttledPeriods = cpu["nr_throttled"] ?? 0
+        s.throttledSeconds = Double(cpu["throttled_usec"] ?? 0) / 1e6
         s.peakMemoryBytes = UInt64((dir.read("memory.peak") ?? "").trimmingNewline) ?? 0
         s.oomKills = FileIO.keyedIntegers(memoryEvents())["oom_kill"] ?? 0
         s.pidsLimitHits = FileIO.keyedIntegers(dir.read("pids.events") ?? "")["max"] ?? 0

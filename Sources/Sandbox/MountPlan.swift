@@ -31,7 +31,26 @@ public struct MountPlan: Sendable {
         ("urandom", DeviceNumber(major: 1, minor: 9)),
     ]
 
-    public init(readOnlyPaths: [String], workdir: String, workspace: String, tmp: String, shmBytes: UInt64, extraDevices: [DeviceNode] = []) {
+    /// Pseudo-terminals: /dev/ptmx (5:2) and the slaves of the run's own devpts instance (majors 136 to 143,
+    /// the kernel's UNIX98 pty slaves), which the setup child mounts at /dev/pts.
+    public static let ptyDevices: [DeviceNumber] = [DeviceNumber(major: 5, minor: 2)] + (136...143).map { DeviceNumber.all(major: $0) }
+
+    /// What every run's device cgroup allows: the standard nodes and the ptys.
+    public static let standardDevices: [DeviceNumber] = devices.map(\.number) + ptyDevices
+
+    /// The run's /etc/hosts, where the policy does not show the host's: localhost and the run's hostname
+    /// resolve (torch.distributed's MASTER_ADDR=localhost, Dask), to the run's own loopback.
+    static let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t\(SandboxLauncher.hostname)\n"
+
+    /// Whether the policy's read-only paths show the host's `path` (the path or a directory above it).
+    static func shows(_ readOnlyPaths: [String], _ path: String) -> Bool {
+        readOnlyPaths.contains { path == $0 || path.hasPrefix($0 + "/") }
+    }
+
+    /// `etc`: the run's own passwd and group (RunIdentity), bound at /etc/passwd and /etc/group where the
+    /// policy does not show the host's.
+    public init(readOnlyPaths: [String], workdir: String, workspace: String, tmp: String, shm: String, etc: RunIdentity.Files? = nil,
+                extraDevices: [DeviceNode] = []) {
         for path in readOnlyPaths.sorted(by: { $0.count < $1.count }) {
             var st = stat()
             guard lstat(path, &st) == 0 else {
@@ -55,10 +74,19 @@ public struct MountPlan: Sendable {
         for device in extraDevices {
             shared.append(Entry(kind: Int32(GB_MOUNT_DEVICE.rawValue), source: device.hostPath, target: "/dev/" + device.name, isDirectory: false))
         }
-        for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+                               ("ptmx", "pts/ptmx")] {
             shared.append(Entry(kind: Int32(GB_MOUNT_SYMLINK.rawValue), source: target, target: "/dev/" + name))
         }
-        run.append(Entry(kind: Int32(GB_MOUNT_TMPFS.rawValue), source: "tmpfs", target: "/dev/shm", data: "size=\(shmBytes),mode=1777"))
+        run.append(Entry(kind: Int32(GB_MOUNT_BIND_RW.rawValue), source: shm, target: "/dev/shm"))
+        if !Self.shows(readOnlyPaths, "/etc/hosts") {
+            shared.append(Entry(kind: Int32(GB_MOUNT_FILE.rawValue), source: "", target: "/etc/hosts", data: Self.hosts))
+        }
+        if let etc {
+            for (file, target) in [(etc.passwd, "/etc/passwd"), (etc.group, "/etc/group")] where !Self.shows(readOnlyPaths, target) {
+                run.append(Entry(kind: Int32(GB_MOUNT_BIND_RO.rawValue), source: file, target: target, isDirectory: false))
+            }
+        }
     }
 
     /// What a prepared root for this plan is made of: the shared mounts, and the kinds and targets of the

@@ -17,9 +17,10 @@ public enum RunResourceLimits {
     /// The kernel's limits, RLIMIT_CPU (0) to RLIMIT_RTTIME (15).
     static let count = 16
 
-    /// The limits of a run whose storage holds `storageBytes`, each at most what the daemon may set.
-    public static func entries(storageBytes: UInt64) -> [Entry] {
-        intended(storageBytes: storageBytes).map { entry in
+    /// The limits of a run whose largest writable filesystem (its storage, or its /dev/shm) holds
+    /// `largestFileBytes`, each at most what the daemon may set.
+    public static func entries(largestFileBytes: UInt64) -> [Entry] {
+        intended(largestFileBytes: largestFileBytes).map { entry in
             let ceiling = ceilings[Int(entry.resource)]
             return (entry.resource, min(entry.soft, ceiling), min(entry.hard, ceiling))
         }
@@ -27,7 +28,7 @@ public enum RunResourceLimits {
 
     /// The limits runs get lower than intended, as "RLIMIT_X: hard N (intended M)", for the start-up log.
     public static func clamped() -> [String] {
-        intended(storageBytes: 0).compactMap { entry in
+        intended(largestFileBytes: 0).compactMap { entry in
             let ceiling = ceilings[Int(entry.resource)]
             guard entry.hard > ceiling, entry.resource != Int32(RLIMIT_FSIZE.rawValue) else { return nil }
             func text(_ v: UInt64) -> String { v == unlimited ? "unlimited" : String(v) }
@@ -51,15 +52,16 @@ public enum RunResourceLimits {
         }
     }()
 
-    static func intended(storageBytes: UInt64) -> [Entry] {
+    static func intended(largestFileBytes: UInt64) -> [Entry] {
         func limit(_ resource: __rlimit_resource, _ soft: UInt64, _ hard: UInt64? = nil) -> Entry {
             (Int32(resource.rawValue), soft, hard ?? soft)
         }
         return [
             // Time is the supervisor's wall clock, CPU share the cgroup's quota.
             limit(RLIMIT_CPU, unlimited),
-            // A single file can never be larger than the volume; ENOSPC comes first, this is a backstop.
-            limit(RLIMIT_FSIZE, storageBytes + (1 << 20)),
+            // A single file can never be larger than the filesystem it is on (the storage volume, /dev/shm);
+            // ENOSPC comes first, this is a backstop.
+            limit(RLIMIT_FSIZE, largestFileBytes + (1 << 20)),
             // Memory is the memory cgroup's to bound: an address-space limit breaks CUDA and the JITs, which
             // reserve far more than they use.
             limit(RLIMIT_DATA, unlimited),

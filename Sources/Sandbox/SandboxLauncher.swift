@@ -253,13 +253,12 @@ final class RunMessage {
             }
             let cMounts = arena.mounts(spec.mounts)
             // Binds are taken here, in the daemon's mount namespace (the child has left it), before any
-            // watchdog is armed: they are the run's own workspace and /tmp, on the daemon's tmpfs or an
+            // watchdog is armed: they are the run's own workspace, /tmp and /dev/shm, on the daemon's tmpfs or an
             // overlay of a local filesystem (a workdir that cannot be idmapped, NFS or FUSE, is refused),
             // not host paths that could hang.
             var treeFDs: [Int32] = []
             var treeObjects: [FileDescriptor] = []
             for var m in cMounts {
-                guard m.kind != Int32(GB_MOUNT_TMPFS.rawValue) else { treeFDs.append(-1); continue }
                 let tree = gb_detached_tree(&m)
                 guard tree >= 0 else {
                     let step = m.kind == Int32(GB_MOUNT_DEVICE.rawValue) ? GB_STEP_DEVICE : GB_STEP_BIND

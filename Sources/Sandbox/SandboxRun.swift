@@ -41,6 +41,8 @@ public final class SandboxRun: @unchecked Sendable {
     let logger: Logger
     public private(set) var cgroup: RunCgroup?
     public private(set) var volume: StorageVolume?
+    /// The run's /dev/shm.
+    public private(set) var shm: SharedMemoryVolume?
     private var process: LaunchedProcess?
     /// The run's mount namespace, held from the launch to the cleanup: when the run's last process exits,
     /// the kernel then has no mount tree to tear down on the way (an RCU grace period and every mount's
@@ -85,12 +87,15 @@ public final class SandboxRun: @unchecked Sendable {
                 overlay = merged
                 lower.close()
             }
+            let shm = try SharedMemoryVolume(path: spec.directory + "/shm", capacityBytes: spec.limits.effectiveShmBytes)
+            self.shm = shm
+            let etc = try RunIdentity.write(in: spec.directory, uid: spec.uid, gid: spec.gid, home: spec.environment["HOME"] ?? spec.workdir)
             let plan = MountPlan(readOnlyPaths: spec.readOnlyPaths, workdir: spec.workdir, workspace: overlay ?? volume.upper,
-                                 tmp: volume.tmp, shmBytes: min(64 << 20, spec.limits.memoryBytes / 4), extraDevices: spec.devices)
+                                 tmp: volume.tmp, shm: shm.path, etc: etc, extraDevices: spec.devices)
             self.plan = plan
             FaultInjection.hit(.beforeCgroup)
             let limits = CgroupLimits(memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus,
-                                      devices: MountPlan.devices.map(\.number) + spec.devices.map(\.number))
+                                      devices: MountPlan.standardDevices + spec.devices.map(\.number))
             if let child = SpareSandboxes.shared.take(plan) {
                 // Its cgroups are the run's from here on, with the child in them: limited before it is handed
                 // the run, and removed with the run's whatever happens.
@@ -135,7 +140,7 @@ public final class SandboxRun: @unchecked Sendable {
         let launch = LaunchSpec(
             argv: spec.argv, environment: spec.environment, mounts: plan.run, workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
             groups: spec.groups,
-            rlimits: RunResourceLimits.entries(storageBytes: spec.limits.storageBytes),
+            rlimits: RunResourceLimits.entries(largestFileBytes: max(spec.limits.storageBytes, spec.limits.effectiveShmBytes)),
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?
         if let child = setupChild {
@@ -275,7 +280,7 @@ public final class SandboxRun: @unchecked Sendable {
         if survivors {
             self.survivors = true
             return RunOutcome(ending: ending ?? .failed("the run's processes did not die"), wallSeconds: wall, stats: cgroup.stats(),
-                              storageFull: volume?.isFull ?? false, survivors: true)
+                              storageFull: volume?.isFull ?? false, shmFull: shm?.isFull ?? false, survivors: true)
         }
         let status = (try? process.status.readToEnd(limit: 16)) ?? []
         SandboxLauncher.reap(process)
@@ -294,7 +299,7 @@ public final class SandboxRun: @unchecked Sendable {
                 ending = .failed("the run's init ended without reporting the program's status")
             }
         }
-        return RunOutcome(ending: ending!, wallSeconds: wall, stats: stats, storageFull: volume?.isFull ?? false)
+        return RunOutcome(ending: ending!, wallSeconds: wall, stats: stats, storageFull: volume?.isFull ?? false, shmFull: shm?.isFull ?? false)
     }
 
     /// Removes everything the run made: processes (if any are left), cgroup, storage, directories.
@@ -331,10 +336,13 @@ public final class SandboxRun: @unchecked Sendable {
         }
         volume?.remove()
         volume = nil
+        shm?.remove()
+        shm = nil
         // The next run of this kind finds its setup child ready. Made now, not while this run's program runs
         // and ends: there it slowed the end by half a millisecond (the kernel's cgroup and namespace work
         // of both at once; BENCHMARKS.md).
         if let plan { SpareSandboxes.shared.refill(plan) }
+        for file in ["passwd", "group"] { unlink(spec.directory + "/" + file) }
         for sub in ["workspace", "lower", "root"] { _ = rmdir(spec.directory + "/" + sub) }
         _ = rmdir(spec.directory)
     }

@@ -443,7 +443,8 @@ final class RunSession {
         if outcome.stats.oomKills > 0 || outcome.ending == .outOfMemory { hits.append(.memory) }
         if outcome.stats.pidsLimitHits > 0 { hits.append(.pids) }
         if outcome.storageFull { hits.append(.storage) }
-        if outcome.stats.throttledPeriods > 0 { hits.append(.cpuThrottled) }
+        if outcome.shmFull { hits.append(.shm) }
+        if outcome.cpuThrottled { hits.append(.cpuThrottled) }
         record.limitsHit = hits
         switch outcome.ending {
         case .exited(let code):

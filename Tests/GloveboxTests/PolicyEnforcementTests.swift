@@ -11,7 +11,9 @@ final class PolicyEnforcementTests: DaemonTestCase {
 
     override class var policies: [String: String] {
         ["nomkdir": policy(cpus: 0.5, storage: "16MiB") + "\n\n[seccomp]\ndeny = [\"mkdir\", \"mkdirat\"]\n",
-         "unknownsyscall": policy() + "\n\n[seccomp]\ndeny = [\"no_such_syscall\"]\n"]
+         "unknownsyscall": policy() + "\n\n[seccomp]\ndeny = [\"no_such_syscall\"]\n",
+         "allcores": policy(cpus: Double(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
+         "shm": policy(memory: "512MiB"), "smallshm": policy(memory: "512MiB", extra: "shm = \"32MiB\"")]
     }
 
     func testAPolicyCanDenyMoreSystemCalls() {
@@ -35,6 +37,33 @@ final class PolicyEnforcementTests: DaemonTestCase {
         let wall = try XCTUnwrap(record.wallSeconds)
         XCTAssertLessThan(cpu / wall, 0.7, "0.5 CPU: cpu \(cpu) s over wall \(wall) s")
         XCTAssertTrue(record.limitsHit.contains(.cpuThrottled), "\(record.limitsHit)")
+    }
+
+    /// A quota as large as the machine throttles now and then, at no cost worth naming: not reported.
+    func testAQuotaThatCostsTheRunNothingIsNotReportedAsThrottling() throws {
+        let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let spin = "import os, time\nfor _ in range(\(cores - 1)):\n    if os.fork() == 0: break\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass"
+        let outcome = daemon.run([python, "-c", spin], template: "allcores")
+        let record = try XCTUnwrap(outcome.record, outcome.error ?? "")
+        XCTAssertEqual(record.status, .ok)
+        XCTAssertFalse(record.limitsHit.contains(.cpuThrottled), "\(record.limitsHit)")
+    }
+
+    /// /dev/shm is half the memory limit unless the policy says (Docker's fixed 64 MiB broke PyTorch's
+    /// DataLoader), lowered with a client's --memory, and named in limits_hit when it filled.
+    func testDevShmIsSizedFromTheMemoryLimitAndReportedWhenFull() throws {
+        func size(_ template: String, _ limits: LimitRequest = LimitRequest()) -> String {
+            daemon.run([python, "-c", "import os; s = os.statvfs('/dev/shm'); print(s.f_blocks * s.f_frsize)"], template: template, limits: limits).stdout
+        }
+        XCTAssertEqual(size("shm"), "\(256 << 20)\n")
+        XCTAssertEqual(size("smallshm"), "\(32 << 20)\n")
+        XCTAssertEqual(size("shm", LimitRequest(memoryBytes: 128 << 20)), "\(64 << 20)\n")
+        let fill = daemon.run(["/bin/sh", "-c", "head -c 300000000 /dev/zero > /dev/shm/batch"], template: "shm")
+        let record = try XCTUnwrap(fill.record, fill.error ?? "")
+        XCTAssertEqual(record.status, .exitedNonzero, fill.stderr)
+        XCTAssertTrue(fill.stderr.contains("No space left on device"), fill.stderr)
+        XCTAssertEqual(record.limitsHit, [.shm])
+        XCTAssertEqual(daemon.run(["/bin/true"], template: "shm").record?.limitsHit, [], "and not otherwise")
     }
 
     func testInitReapsOrphansSoNoZombiesAccumulate() {

@@ -8,7 +8,7 @@ import Glibc
 /// Every resource limit of a run is the daemon's choice, none inherited from the daemon.
 final class ResourceLimitTests: FixturesTestCase {
     func testEveryResourceIsSetOnce() {
-        let resources = RunResourceLimits.intended(storageBytes: 1 << 20).map(\.resource)
+        let resources = RunResourceLimits.intended(largestFileBytes: 1 << 20).map(\.resource)
         XCTAssertEqual(resources.sorted(), Array(0..<Int32(RunResourceLimits.count)))
     }
 
@@ -23,7 +23,8 @@ final class ResourceLimitTests: FixturesTestCase {
                       "--as=137438953472:", "--locks=1000:", "--sigpending=1000:", "--msgqueue=5000:", "--rttime=1000000:", "--"]
         try f.restart()
         let script = "import resource\nprint(' '.join(f'{s}/{h}' for s, h in (resource.getrlimit(r) for r in range(16))))"
-        let outcome = f.run(["/usr/bin/python3", "-c", script], limits: .init(storageBytes: 64 << 20))
+        // Storage 64 MiB, /dev/shm half of 128 MiB: files up to 64 MiB.
+        let outcome = f.run(["/usr/bin/python3", "-c", script], limits: .init(memoryBytes: 128 << 20, storageBytes: 64 << 20))
         XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + f.log)
         // What the daemon may give: its own hard limit where it cannot raise one (no CAP_SYS_RESOURCE).
         let privileged = HostCapabilities.has(CAP_SYS_RESOURCE)

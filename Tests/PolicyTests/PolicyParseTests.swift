@@ -126,12 +126,12 @@ final class PolicyParseTests: XCTestCase {
     func testUnknownKeyInATableIsReportedWithItsFullName() throws {
         let text = minimalPolicy.replacingOccurrences("memory = ", with: "memroy = ")
         assertPolicyError(text, line: 3,
-                          "unknown key 'limits.memroy' (known: timeout, memory, pids, cpus, storage, gpus, output_file, log)")
+                          "unknown key 'limits.memroy' (known: timeout, memory, pids, cpus, storage, gpus, output_file, log, shm)")
         do {
             _ = try parsePolicy(text)
         } catch {
             XCTAssertEqual(error.description, "policies/t.toml:3: unknown key 'limits.memroy' "
-                + "(known: timeout, memory, pids, cpus, storage, gpus, output_file, log)")
+                + "(known: timeout, memory, pids, cpus, storage, gpus, output_file, log, shm)")
         }
     }
 

@@ -17,6 +17,7 @@ enum gb_mount_kind {
     GB_MOUNT_SYMLINK = 2,   // create a symlink at `target` pointing to `source`
     GB_MOUNT_DEVICE = 4,    // bind the host device node `source` at `target` (a file is created first)
     GB_MOUNT_TMPFS = 5,     // tmpfs at `target` with options `data`, nosuid, nodev
+    GB_MOUNT_FILE = 6,      // a regular file at `target` holding `data` (0644), in a prepared root
 };
 
 struct gb_mount {
@@ -62,8 +63,7 @@ struct gb_launch {
     int filter_fd;      // a sealed memfd holding the seccomp program (gb_filter_memfd), or -1 for none
 
     // The run's own mounts, on the mount points the prepared root has: binds, as detached trees taken in
-    // the daemon's namespace (gb_detached_tree; trees[i]), and tmpfs (trees[i] = -1). At most
-    // GB_MAX_RUN_MOUNTS.
+    // the daemon's namespace (gb_detached_tree; trees[i]). At most GB_MAX_RUN_MOUNTS.
     const struct gb_mount *mounts;
     const int *trees;
     int nmounts;
@@ -127,7 +127,7 @@ enum gb_step {
     GB_STEP_SETUID, GB_STEP_CAPSET, GB_STEP_NO_NEW_PRIVS, GB_STEP_DUMPABLE, GB_STEP_FORK, GB_STEP_DUP,
     GB_STEP_CLOSE_FDS, GB_STEP_SIGNALS, GB_STEP_SECCOMP, GB_STEP_EXECVE, GB_STEP_AMBIENT, GB_STEP_LOOPBACK,
     GB_STEP_NETNS, GB_STEP_CGROUP_NS, GB_STEP_EXEC_INIT, GB_STEP_ROOT_NAMESPACE, GB_STEP_ENTER_ROOT,
-    GB_STEP_RECEIVE_RUN, GB_STEP_PRIORITY, GB_STEP_READY,
+    GB_STEP_RECEIVE_RUN, GB_STEP_PRIORITY, GB_STEP_READY, GB_STEP_DEVPTS,
 };
 
 struct gb_error_report {

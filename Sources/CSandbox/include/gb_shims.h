@@ -68,6 +68,8 @@ int gb_idmapped_bind(int dirfd, int userns_fd, const char *target);
 // unshare(CLONE_NEWNS) and make every mount a slave: mounts made after this stay private to the process.
 int gb_private_mount_namespace(void);
 
+// A device cgroup entry's minor that stands for every minor of its major.
+#define GB_ANY_MINOR 0xFFFFFFFFu
 // Loads a BPF_PROG_TYPE_CGROUP_DEVICE program that allows exactly the given character devices
 // (read, write, mknod) and attaches it to the cgroup2 directory `cgroup_fd`. Returns 0 or -1 with errno.
 int gb_attach_device_filter(int cgroup_fd, const uint32_t *majors, const uint32_t *minors, int count);
@@ -108,6 +110,8 @@ int gb_timerfd_set(int fd, double at);
 
 // mount(2) for the daemon's own volumes (tmpfs), and umount2(MNT_DETACH).
 int gb_mount_tmpfs(const char *target, const char *options);
+// The same, noexec as well.
+int gb_mount_tmpfs_noexec(const char *target, const char *options);
 int gb_mount_ext4(const char *device, const char *target, const char *options);
 int gb_umount(const char *target);
 
