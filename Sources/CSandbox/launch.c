@@ -75,7 +75,7 @@ static const char *const step_names[] = {
     [GB_STEP_NETNS] = "join the network namespace", [GB_STEP_CGROUP_NS] = "unshare the cgroup namespace",
     [GB_STEP_EXEC_INIT] = "execute glovebox-init", [GB_STEP_ROOT_NAMESPACE] = "open the prepared root's namespace",
     [GB_STEP_ENTER_ROOT] = "copy the prepared root's mount namespace", [GB_STEP_RECEIVE_RUN] = "receive the run", [GB_STEP_PRIORITY] = "set the run's priority",
-    [GB_STEP_READY] = "report ready", [GB_STEP_DEVPTS] = "mount /dev/pts",
+    [GB_STEP_READY] = "report ready", [GB_STEP_DEVPTS] = "mount /dev/pts", [GB_STEP_MASK_PROC] = "mask a file of /proc",
 };
 
 const char *gb_step_name(int step) {
@@ -384,15 +384,31 @@ static int build_root_main(void *arg) {
 // control socket for a run (gb_hand_over). Failures in it are reported on the control socket; once the
 // run is received, on the run's report pipe, as before.
 
-// /proc of the run's own pid namespace, with the kernel's writable knobs made read-only.
+// /proc of the run's own pid namespace, as runc leaves it: the kernel's writable knobs read-only, and the
+// files that show the host's kernel (its memory, keys, timers, scheduler, hardware) masked: /dev/null bound
+// over a file, an empty read-only tmpfs over a directory. A path this kernel lacks is skipped.
 static void mount_proc(int err_fd) {
-    static const char *const readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"};
+    static const char *const readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
+    static const char *const masked_files[] = {
+        "/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+        "/proc/sched_debug", "/proc/config.gz", "/proc/kallsyms",
+    };
+    static const char *const masked_directories[] = {"/proc/acpi", "/proc/asound", "/proc/scsi"};
     CHECK_TO(err_fd, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), GB_STEP_PROC);
     for (size_t i = 0; i < sizeof readonly / sizeof readonly[0]; i++) {
         if (access(readonly[i], F_OK) < 0) continue;
         CHECK_TO(err_fd, mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL), GB_STEP_BIND);
         CHECK_TO(err_fd, set_attrs(readonly[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                                    AT_RECURSIVE), GB_STEP_REMOUNT);
+    }
+    for (size_t i = 0; i < sizeof masked_files / sizeof masked_files[0]; i++) {
+        if (access(masked_files[i], F_OK) < 0) continue;
+        CHECK_TO(err_fd, mount("/dev/null", masked_files[i], NULL, MS_BIND, NULL), GB_STEP_MASK_PROC);
+    }
+    for (size_t i = 0; i < sizeof masked_directories / sizeof masked_directories[0]; i++) {
+        if (access(masked_directories[i], F_OK) < 0) continue;
+        CHECK_TO(err_fd, mount("tmpfs", masked_directories[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                               "size=4k,nr_inodes=1,mode=0555"), GB_STEP_MASK_PROC);
     }
 }
 

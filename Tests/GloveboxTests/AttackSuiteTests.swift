@@ -420,6 +420,10 @@ final class AttackSuiteTests: DaemonTestCase {
         check(dumped() == before, "the handler ran for the run: \(dumped())")
     }
 
+    func testProcShowsNothingOfTheHostsKernel() {
+        attack("fs-proc-host-kernel.py", "filesystem", expect: "leaked:none,proc-fs:EROFS")
+    }
+
     func testTheHostsDeviceNodesCannotBeChanged() throws {
         var before = stat()
         XCTAssertEqual(stat("/dev/null", &before), 0)
