@@ -369,26 +369,43 @@ static int write_map(pid_t pid, const char *file, unsigned client, unsigned run,
 }
 
 int gb_idmap_userns(uid_t client_uid, uid_t run_uid, gid_t client_gid, gid_t run_gid) {
-    int hold[2];
+    int hold[2], ready[2];
     if (pipe2(hold, O_CLOEXEC) < 0) return -1;
-    // A child that only waits in the new user namespace while its maps are written and the namespace
-    // is opened: raw clone, and nothing but read and _exit in the child (the daemon is multithreaded).
+    if (pipe2(ready, O_CLOEXEC) < 0) { int e = errno; close(hold[0]); close(hold[1]); errno = e; return -1; }
+    // A child that only waits in the new user namespace while its maps are written and the namespace is
+    // opened: raw clone, and nothing but raw system calls and _exit in it (the daemon is multithreaded).
+    // It makes itself dumpable first, as the daemon (whose copy it is) is not: opening another process's
+    // /proc/PID/ns/user takes ptrace rights over it, which a non-dumpable process grants only to
+    // CAP_SYS_PTRACE, a capability gloveboxd does without. Its memory is a copy of the daemon's, which
+    // only root, whose process it is, could read.
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) { int e = errno; close(hold[0]); close(hold[1]); errno = e; return -1; }
+    if (pid < 0) { int e = errno; close(hold[0]); close(hold[1]); close(ready[0]); close(ready[1]); errno = e; return -1; }
     if (pid == 0) {
-        char c;
-        close(hold[1]);
-        while (read(hold[0], &c, 1) < 0 && errno == EINTR) {}
+        char c = 'r';
+        syscall(SYS_close, hold[1]);
+        syscall(SYS_close, ready[0]);
+        if (syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) _exit(1);
+        while (syscall(SYS_write, ready[1], &c, 1) < 0 && errno == EINTR) {}
+        while (syscall(SYS_read, hold[0], &c, 1) < 0 && errno == EINTR) {}
         _exit(0);
     }
     close(hold[0]);
+    close(ready[1]);
     int result = -1, saved = 0;
-    if (write_map(pid, "uid_map", client_uid, run_uid, 0) == 0 && write_map(pid, "gid_map", client_gid, run_gid, 1) == 0) {
+    char c;
+    ssize_t got;
+    do { got = read(ready[0], &c, 1); } while (got < 0 && errno == EINTR);
+    if (got != 1) {
+        saved = got < 0 ? errno : ECHILD;  // the child died before it was ready
+    } else if (write_map(pid, "uid_map", client_uid, run_uid, 0) == 0 && write_map(pid, "gid_map", client_gid, run_gid, 1) == 0) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
         result = open(path, O_RDONLY | O_CLOEXEC);
+        saved = errno;
+    } else {
+        saved = errno;
     }
-    saved = errno;
+    close(ready[0]);
     close(hold[1]);
     while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
     errno = saved;

@@ -210,22 +210,7 @@ final class CgroupV2VMTests: XCTestCase {
     static let guestClasses = ["GloveboxTests.CgroupV2GuestTests", "GloveboxTests.DeviceCgroupTests", "GloveboxTests.SpareSandboxTests"]
 
     func testTheCgroupV2DriverPassesItsTestsOnACgroupV2OnlyKernel() throws {
-        if ProcessInfo.processInfo.environment["GLOVEBOX_V2VM_GUEST"] == "1" { throw XCTSkip("already inside the VM") }
-        let v2vm = URL(fileURLWithPath: DaemonFixture.repositoryRoot + "/../shared/tools/v2vm/run").standardizedFileURL.path
-        guard access(v2vm, X_OK) == 0 else {
-            XCTFail("v2vm is missing at \(v2vm): the cgroup v2 tests need shared/tools/v2vm beside the repository")
-            return
-        }
-        let cache = ProcessInfo.processInfo.environment["V2VM_CACHE"] ?? "/var/cache/v2vm"
-        var initrd = stat()
-        guard access(cache + "/vmlinux", R_OK) == 0, stat(cache + "/initrd.gz", &initrd) == 0 else {
-            XCTFail("v2vm is not set up in \(cache): run \(URL(fileURLWithPath: v2vm).deletingLastPathComponent().path)/setup")
-            return
-        }
-        guard initrd.st_size > 100_000 else {
-            XCTFail("\(cache)/initrd.gz is \(initrd.st_size) bytes: setup ran without cpio (apt-get install cpio; remove \(cache) and run setup again)")
-            return
-        }
+        guard let v2vm = try Self.runner() else { return }
         // The guest sees the host's / except /tmp and /run (its own tmpfs there): stage the binaries and
         // policies where it can read them, wherever this checkout lives.
         let stage = try Self.stageForGuest()
@@ -243,6 +228,28 @@ final class CgroupV2VMTests: XCTestCase {
         for name in ["CgroupV2GuestTests", "DeviceCgroupTests", "SpareSandboxTests"] {
             XCTAssertTrue(output.contains("Test Suite '\(name)' passed"), "\(name) did not pass in the guest:\n\(output)")
         }
+    }
+
+    /// shared/tools/v2vm/run, ready to boot; nil (having failed the test with the reason) when it is missing
+    /// or not set up. Skips inside the VM.
+    static func runner() throws -> String? {
+        if ProcessInfo.processInfo.environment["GLOVEBOX_V2VM_GUEST"] == "1" { throw XCTSkip("already inside the VM") }
+        let v2vm = URL(fileURLWithPath: DaemonFixture.repositoryRoot + "/../shared/tools/v2vm/run").standardizedFileURL.path
+        guard access(v2vm, X_OK) == 0 else {
+            XCTFail("v2vm is missing at \(v2vm): the cgroup v2 tests need shared/tools/v2vm beside the repository")
+            return nil
+        }
+        let cache = ProcessInfo.processInfo.environment["V2VM_CACHE"] ?? "/var/cache/v2vm"
+        var initrd = stat()
+        guard access(cache + "/vmlinux", R_OK) == 0, stat(cache + "/initrd.gz", &initrd) == 0 else {
+            XCTFail("v2vm is not set up in \(cache): run \(URL(fileURLWithPath: v2vm).deletingLastPathComponent().path)/setup")
+            return nil
+        }
+        guard initrd.st_size > 100_000 else {
+            XCTFail("\(cache)/initrd.gz is \(initrd.st_size) bytes: setup ran without cpio (apt-get install cpio; remove \(cache) and run setup again)")
+            return nil
+        }
+        return v2vm
     }
 
     /// A copy of the test bundle, both executables and the shipped policies under /var/tmp.

@@ -193,3 +193,37 @@ final class SystemdTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("#") })
     }
 }
+
+/// The shipped unit, proven under a real systemd (252, cgroup v2, the VM booted with systemd as PID 1):
+/// scripts/install.sh stages the tree (DESTDIR, the debug build as it is), Tests/systemd/unit-check.sh
+/// installs it inside the VM, starts gloveboxd.socket and runs sandboxes through socket activation, as
+/// root and as nobody: an OOM, a timeout, a workdir on an ext4 loop mount; it reads the journal, restarts
+/// the service with a run in flight, stops it and looks for anything left in the unit's cgroup.
+final class SystemdUnitVMTests: XCTestCase {
+    static let steps = ["socket-starts", "activation", "service-active", "unprivileged-client", "oom", "timeout", "workdir-ext4",
+                        "restart", "in-flight-cancelled", "after-restart", "cancel-recorded", "journal", "stop", "nothing-left"]
+
+    func testTheShippedUnitRunsSandboxesUnderSystemd() throws {
+        guard let v2vm = try CgroupV2VMTests.runner() else { return }
+        var template = Array("/var/tmp/glovebox-unit.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw ClientError("mkdtemp failed") }
+        let stage = String(nulTerminated: template)
+        defer { _ = try? DaemonFixture.run(["/bin/rm", "-rf", stage]) }
+        chmod(stage, 0o755)
+        let root = DaemonFixture.repositoryRoot
+        let staged = try DaemonFixture.run(["/bin/bash", root + "/scripts/install.sh"],
+                                           environment: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "DESTDIR": stage, "PREBUILT": DaemonFixture.buildDirectory])
+        XCTAssertEqual(staged.status, 0, staged.stdout + staged.stderr)
+        var environment = ["PATH": "/usr/bin:/bin", "V2VM_SYSTEMD": "1", "V2VM_TIMEOUT": "900", "LANG": "C.UTF-8"]
+        for name in ["V2VM_CACHE", "V2VM_MEM", "V2VM_SMP"] { environment[name] = ProcessInfo.processInfo.environment[name] }
+        let started = Date()
+        let result = try DaemonFixture.run([v2vm, "/bin/bash", root + "/Tests/systemd/unit-check.sh", stage], environment: environment)
+        print("v2vm (systemd): the unit check took \(Int(Date().timeIntervalSince(started))) s")
+        let output = result.stdout + result.stderr
+        XCTAssertEqual(result.status, 0, "the VM failed (125) or the script did:\n\(output)")
+        for step in Self.steps {
+            XCTAssertTrue(output.contains("STEP \(step) ok\n"), "step \(step):\n" + output.split(separator: "\n").filter { $0.hasPrefix("STEP \(step) ") }.joined(separator: "\n"))
+        }
+        XCTAssertTrue(output.contains("DONE"), output)
+    }
+}

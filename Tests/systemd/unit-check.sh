@@ -10,6 +10,10 @@ step() { if [[ $2 == ok ]]; then echo "STEP $1 ok"; else echo "STEP $1 FAIL ${*:
 check() { local name=$1; shift; if "$@" >/tmp/step.out 2>&1; then step "$name" ok; else step "$name" FAIL "$(tail -c 600 /tmp/step.out)"; fi; }
 
 cp -a "$stage"/. /
+# The VM's / is a private mount: a filesystem mounted after gloveboxd starts would not reach it (it says
+# so at start), so the ext4 workdir is mounted first.
+truncate -s 64M /var/tmp/wd.img && mkfs.ext4 -q /var/tmp/wd.img && mkdir -p /var/tmp/wd && mount -o loop /var/tmp/wd.img /var/tmp/wd
+mkdir /var/tmp/wd/project && echo "from the host" >/var/tmp/wd/project/in.txt && chown -R nobody:nogroup /var/tmp/wd/project
 systemd-tmpfiles --create /etc/tmpfiles.d/glovebox.conf
 systemctl daemon-reload
 check socket-starts systemctl start gloveboxd.socket
@@ -31,9 +35,8 @@ timeout 180 glovebox run --memory 64MiB -- /usr/bin/python3 -c 'b = bytearray(25
 timeout 180 glovebox run --timeout 3s -- /bin/sleep 60 >/tmp/timeout.out 2>&1; rc=$?
 [[ $rc == 124 ]] && step timeout ok || step timeout FAIL "rc=$rc $(tail -c 400 /tmp/timeout.out)"
 
-# A workdir on an ext4 loop mount, read and written back by an unprivileged client.
-truncate -s 64M /var/tmp/wd.img && mkfs.ext4 -q /var/tmp/wd.img && mkdir -p /var/tmp/wd && mount -o loop /var/tmp/wd.img /var/tmp/wd
-mkdir /var/tmp/wd/project && echo "from the host" >/var/tmp/wd/project/in.txt && chown -R nobody:nogroup /var/tmp/wd/project
+# A workdir on an ext4 loop mount (made before the service starts), read and written back by an
+# unprivileged client.
 out=$(timeout 180 runuser -u nobody -- glovebox run --workdir /var/tmp/wd/project --output out.txt -- /bin/sh -c 'cat in.txt; echo made >out.txt' 2>&1); rc=$?
 [[ $rc == 0 && $out == "from the host" && $(cat /var/tmp/wd/project/out.txt 2>/dev/null) == made ]] && step workdir-ext4 ok || step workdir-ext4 FAIL "rc=$rc $out"
 
