@@ -1,7 +1,8 @@
 # Tries: kill(-1, SIGKILL), the signal to every process it may signal, after starting a child; then
 # SIGKILL and SIGSTOP to its init, pid 1.
-# Expected: kill(-1) succeeds but reaches only the run's own processes: the child dies; init ignores
-# SIGKILL and SIGSTOP from inside its namespace (SIGNAL_UNKILLABLE). The host, the daemon and the test survive.
+# Expected: kill(-1) succeeds but reaches only the run's own processes: the child dies; init, a uid of
+# its own, may not be signalled at all (EPERM; were it the same uid, it would ignore SIGKILL and SIGSTOP
+# from inside its namespace, SIGNAL_UNKILLABLE). The host, the daemon and the test survive.
 import os, signal, time
 from _common import oserror, result
 child = os.fork()

@@ -19,8 +19,9 @@ struct DaemonConfigParser {
     static let maximumSocketPathBytes = 107
     /// Sandbox uids stay above the 16-bit range, where distributions put their system and regular users.
     static let minimumUIDBase = 65_536
-    /// The most uid_base + uid_count may be: the last uid stays below 2^32 - 2 ((uid_t)-1 means "no uid").
-    static let maximumUIDEnd = 4_294_967_294
+    /// The most uid_base + uid_count may be: that uid, init's (DaemonConfig.initID), stays below 2^32 - 2
+    /// ((uid_t)-1 means "no uid", and 2^32 - 2 is how a workdir's idmapping shows root's files).
+    static let maximumUIDEnd = 4_294_967_293
     static let maximumGraceSeconds: Double = 3600
     static let keepIdleRange: ClosedRange<Double> = 1...3600
     static let minimumLogOutputBytes: UInt64 = 64 << 10

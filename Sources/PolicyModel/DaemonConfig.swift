@@ -23,6 +23,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var sandboxUIDBase: UInt32
     /// [sandbox] uid_count: how many uids from `sandboxUIDBase` on.
     public var sandboxUIDCount: UInt32
+    /// The uid (and gid) every run's init runs as: the one after the runs' range, so that a run's own
+    /// processes can neither signal, renice, prlimit nor trace their init.
+    public var initID: UInt32 { sandboxUIDBase + sandboxUIDCount }
     /// [sandbox] keep_idle: how long a prepared root, and a sandbox made ahead of need from it, wait for a run
     /// before they are let go (1 s to 1 h).
     public var keepIdleSeconds: Double

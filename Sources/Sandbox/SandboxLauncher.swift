@@ -15,6 +15,8 @@ public struct LaunchSpec: Sendable {
     public var gid: gid_t
     /// Supplementary groups (host gids).
     public var groups: [gid_t]
+    /// The uid and gid of the run's init: one of its own, shared by every run's init, no run's.
+    public var initID: uid_t
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)]
     public var seccomp: SeccompProfile
 }
@@ -221,7 +223,6 @@ final class RunMessage {
     private let mounts: UnsafeMutableBufferPointer<gb_mount>
     private let trees: UnsafeMutableBufferPointer<Int32>
     private let rlimits: UnsafeMutableBufferPointer<gb_rlimit>
-    private let groups: UnsafeMutableBufferPointer<gid_t>
 
     init(_ spec: LaunchSpec) throws {
         guard spec.mounts.count <= Int(GB_MAX_RUN_MOUNTS) else { throw SandboxError.invalid("a run has at most \(GB_MAX_RUN_MOUNTS) mounts of its own") }
@@ -278,8 +279,6 @@ final class RunMessage {
                 trees[i] = treeFDs[i]
             }
             for (i, r) in spec.rlimits.enumerated() { rlimits[i] = gb_rlimit(resource: r.resource, soft: r.soft, hard: r.hard) }
-            let groups = UnsafeMutableBufferPointer<gid_t>.allocate(capacity: max(1, spec.groups.count))
-            _ = groups.initialize(from: spec.groups)
             var c = gb_launch()
             c.err_fd = reportPipe.write.raw
             c.status_fd = statusPipe.write.raw
@@ -291,13 +290,12 @@ final class RunMessage {
             c.trees = UnsafePointer(trees.baseAddress)
             c.nmounts = Int32(cMounts.count)
             c.cwd = arena.add(spec.workdir)
-            c.uid = spec.uid
-            c.gid = spec.gid
-            c.groups = UnsafePointer(groups.baseAddress)
-            c.ngroups = Int32(spec.groups.count)
+            c.init_uid = spec.initID
+            c.init_gid = spec.initID
             c.rlimits = UnsafePointer(rlimits.baseAddress)
             c.nrlimits = Int32(spec.rlimits.count)
-            c.init_argv = UnsafePointer(arena.array([InitProgram.fileName, "--"] + spec.argv))
+            let groupList = spec.groups.isEmpty ? "-" : spec.groups.map(String.init).joined(separator: ",")
+            c.init_argv = UnsafePointer(arena.array([InitProgram.fileName, "--run", String(spec.uid), String(spec.gid), groupList, "--"] + spec.argv))
             c.envp = UnsafePointer(arena.array(spec.environment.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }))
             c.nice = SandboxLauncher.runNice
             c.fault = FaultInjection.setupFault == .failInitExec ? Int32(GB_FAULT_EXEC_INIT.rawValue) : Int32(GB_FAULT_NONE.rawValue)
@@ -307,7 +305,6 @@ final class RunMessage {
             self.mounts = mounts
             self.trees = trees
             self.rlimits = rlimits
-            self.groups = groups
             self.arena = arena
             report = reportPipe.read; stdout = out.read; stderr = err.read; status = statusPipe.read
             sent = [reportPipe.write, statusPipe.write, devNull, out.write, err.write] + (filter.map { [$0] } ?? []) + treeObjects
@@ -337,7 +334,6 @@ final class RunMessage {
         mounts.deallocate()
         trees.deallocate()
         rlimits.deallocate()
-        groups.deallocate()
         pointer.deallocate()
     }
 }

@@ -20,6 +20,8 @@ public final class SandboxRun: @unchecked Sendable {
         public var lowerOwner: (uid: uid_t, gid: gid_t)?
         /// Supplementary groups of the run's processes: its client's, for a run with a workdir.
         public var groups: [gid_t] = []
+        /// The uid and gid of the run's init (LaunchSpec.initID).
+        public var initID: uid_t = 0
         /// Device nodes beyond the standard ones (leased GPUs and their control nodes).
         public var devices: [DeviceNode] = []
         public var uid: uid_t
@@ -139,7 +141,7 @@ public final class SandboxRun: @unchecked Sendable {
         let deadline = startedAt + spec.limits.timeoutSeconds
         let launch = LaunchSpec(
             argv: spec.argv, environment: spec.environment, mounts: plan.run, workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
-            groups: spec.groups,
+            groups: spec.groups, initID: spec.initID,
             rlimits: RunResourceLimits.entries(largestFileBytes: max(spec.limits.storageBytes, spec.limits.effectiveShmBytes)),
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?

@@ -5,17 +5,26 @@ import GloveboxSystem
 import Glibc
 #endif
 
-/// The seccomp filter of a run: everything allowed except a deny list at least as strict as Docker's
-/// default profile, each denied call answering EPERM (ENOSYS for clone3, so libc falls back to clone,
-/// whose flags can be checked). Built once per policy with libseccomp and kept as BPF bytes; the
-/// launcher installs them just before execve.
+/// The seccomp filters of a run, built once per policy with libseccomp and kept as BPF; glovebox-init
+/// installs them in the program's process just before its execve. Two filters, and for each system call
+/// the kernel takes the stricter of their answers:
+///
+/// - the allow-list (SeccompAllowList): the calls ordinary programs make are allowed, a deny list at
+///   least as strict as Docker's default profile answers EPERM, and every other call ENOSYS, including
+///   those kernels add later, so that programs fall back as on an older kernel (clone3 among them: libc
+///   then uses clone, whose flags the second filter can see);
+/// - the argument filter: the rules on arguments of allowed calls (namespace flags of clone, socket
+///   families and netlink protocols, terminal ioctls, personality, RLIMIT_CORE), each answering EPERM.
+///   Kept apart because libseccomp cannot allow a call and refuse some of its arguments in one filter:
+///   an unconditional rule swallows the conditional ones.
 ///
 /// Every argument the filter looks at is an `int` or `unsigned int` to the kernel, which uses only its
 /// low 32 bits; a program may set the upper 32 bits to anything. So every comparison is made on the low
 /// 32 bits only (`LowWord`): a value with its upper bits set is the value of its low bits, never another
 /// one that slips past a rule.
 public struct SeccompProfile: Sendable {
-    /// struct sock_filter[] as bytes (8 bytes an instruction).
+    /// The filters as glovebox-init reads them: for each, a header (a struct sock_filter whose `k` is the
+    /// filter's number of instructions) and its instructions (8 bytes each), in the order installed.
     public let bpf: [UInt8]
     public var instructionCount: Int { bpf.count / 8 }
 
@@ -57,49 +66,78 @@ public struct SeccompProfile: Sendable {
     static let allowedPersonalities: Set<UInt32> = [0, 0x8, 0x20000, 0x20008, 0xffff_ffff]
 
     public static func build(extraDenied: [String]) throws -> SeccompProfile {
-        guard let ctx = seccomp_init(cseccomp_act_allow()) else { throw SandboxError.unavailable("libseccomp: seccomp_init failed") }
+        SeccompProfile(bpf: pack([try allowList(extraDenied: extraDenied), try argumentFilter()]))
+    }
+
+    /// The calls a run may make: allowed, denied with EPERM (the built-in list and the policy's), or
+    /// ENOSYS by default.
+    static func allowList(extraDenied: [String]) throws -> [UInt8] {
+        try filter(defaultAction: cseccomp_act_errno(UInt16(ENOSYS))) { ctx in
+            let eperm = cseccomp_act_errno(UInt16(EPERM))
+            var denied = Set<Int32>()
+            for name in deniedSyscalls {
+                if let nr = try SystemCallNumber.resolve(name, origin: "the built-in deny list") { denied.insert(nr) }
+            }
+            for name in extraDenied {
+                if let nr = try SystemCallNumber.resolve(name, origin: "the policy's deny list") { denied.insert(nr) }
+            }
+            for nr in denied.sorted() { try rule(ctx, eperm, nr, []) }
+            var allowed = Set<Int32>()
+            for name in SeccompAllowList.names {
+                if let nr = try SystemCallNumber.resolve(name, origin: "the allow-list"), !denied.contains(nr) { allowed.insert(nr) }
+            }
+            for nr in allowed.sorted() { try rule(ctx, cseccomp_act_allow(), nr, []) }
+        }
+    }
+
+    /// The rules on the arguments of allowed calls, each answering EPERM; everything else passes here.
+    static func argumentFilter() throws -> [UInt8] {
+        try filter(defaultAction: cseccomp_act_allow()) { ctx in
+            let eperm = cseccomp_act_errno(UInt16(EPERM))
+            let clone = try SystemCallNumber.native("clone")
+            for flag in namespaceFlags {
+                try rule(ctx, eperm, clone, [LowWord(mask: flag, value: flag).comparison(argument: 0)])
+            }
+            for call in [try SystemCallNumber.native("socket"), try SystemCallNumber.native("socketpair")] {
+                for family in LowWord.outside(allowedFamilies) {
+                    try rule(ctx, eperm, call, [family.comparison(argument: 0)])
+                }
+                for proto in LowWord.outside(allowedNetlinkProtocols) {
+                    try rule(ctx, eperm, call, [LowWord.exactly(netlinkFamily).comparison(argument: 0), proto.comparison(argument: 2)])
+                }
+            }
+            let ioctl = try SystemCallNumber.native("ioctl")
+            for command in deniedIoctls {
+                try rule(ctx, eperm, ioctl, [LowWord.exactly(command).comparison(argument: 1)])
+            }
+            try lockCoreLimit(ctx, eperm)
+            let personality = try SystemCallNumber.native("personality")
+            for value in LowWord.outside(allowedPersonalities) {
+                try rule(ctx, eperm, personality, [value.comparison(argument: 0)])
+            }
+        }
+    }
+
+    /// A filter made by `rules`, exported as BPF. A binary search over system call numbers instead of a
+    /// list: fewer instructions for each call the program makes, and far less work for the kernel when it
+    /// installs the filter (it emulates the filter for every system call number of every architecture to
+    /// build its allow cache; with the list, that was about 0.3 ms of every run's start).
+    private static func filter(defaultAction: UInt32, _ rules: (scmp_filter_ctx) throws -> Void) throws -> [UInt8] {
+        guard let ctx = seccomp_init(defaultAction) else { throw SandboxError.unavailable("libseccomp: seccomp_init failed") }
         defer { seccomp_release(ctx) }
-        // A binary search over system call numbers instead of a list: fewer instructions for each call the
-        // program makes, and far less work for the kernel when it installs the filter (it emulates the
-        // filter for every system call number of every architecture to build its allow cache; with the
-        // list, that was about 0.3 ms of every run's start). The decisions are the same.
         guard seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) == 0 else {
             throw SandboxError.unavailable("libseccomp: cannot build a binary-tree filter (SCMP_FLTATR_CTL_OPTIMIZE needs libseccomp 2.5)")
         }
-        let eperm = cseccomp_act_errno(UInt16(EPERM))
+        try rules(ctx)
+        return try export(ctx)
+    }
 
-        for name in deniedSyscalls {
-            guard let nr = try SystemCallNumber.resolve(name, origin: "the built-in deny list") else { continue }
-            try rule(ctx, eperm, nr, [])
+    /// The filters, each after its header, as glovebox-init reads them.
+    static func pack(_ filters: [[UInt8]]) -> [UInt8] {
+        filters.flatMap { filter -> [UInt8] in
+            let count = UInt32(filter.count / 8)
+            return [0, 0, 0, 0] + withUnsafeBytes(of: count.littleEndian, Array.init) + filter
         }
-        for name in extraDenied {
-            guard let nr = try SystemCallNumber.resolve(name, origin: "the policy's deny list") else { continue }
-            try rule(ctx, eperm, nr, [])
-        }
-        // clone3 passes its flags in memory, out of the filter's reach: ENOSYS makes glibc use clone.
-        try rule(ctx, cseccomp_act_errno(UInt16(ENOSYS)), try SystemCallNumber.native("clone3"), [])
-        let clone = try SystemCallNumber.native("clone")
-        for flag in namespaceFlags {
-            try rule(ctx, eperm, clone, [LowWord(mask: flag, value: flag).comparison(argument: 0)])
-        }
-        for call in [try SystemCallNumber.native("socket"), try SystemCallNumber.native("socketpair")] {
-            for family in LowWord.outside(allowedFamilies) {
-                try rule(ctx, eperm, call, [family.comparison(argument: 0)])
-            }
-            for proto in LowWord.outside(allowedNetlinkProtocols) {
-                try rule(ctx, eperm, call, [LowWord.exactly(netlinkFamily).comparison(argument: 0), proto.comparison(argument: 2)])
-            }
-        }
-        let ioctl = try SystemCallNumber.native("ioctl")
-        for command in deniedIoctls {
-            try rule(ctx, eperm, ioctl, [LowWord.exactly(command).comparison(argument: 1)])
-        }
-        try lockCoreLimit(ctx, eperm)
-        let personality = try SystemCallNumber.native("personality")
-        for value in LowWord.outside(allowedPersonalities) {
-            try rule(ctx, eperm, personality, [value.comparison(argument: 0)])
-        }
-        return SeccompProfile(bpf: try export(ctx))
     }
 
     /// RLIMIT_CORE stays at the 1 byte a run starts with (RunResourceLimits), which the kernel reads as "no

@@ -343,6 +343,7 @@ final class RunSession {
             readOnlyPaths: policy.readOnlyPaths, workdir: policy.workdir, lower: admitted.workdir, uid: uid, gid: uid,
             seccomp: admitted.entry.seccomp, directory: supervisor.config.stateDirectory + "/runs/run-\(record.id)")
         spec.lowerOwner = (peer.uid, peer.gid)
+        spec.initID = supervisor.config.initID
         // The run acts as its client towards the workdir: in the client's groups, on files whose ids are
         // seen as on the host (the client's own as the run's). Without a workdir it needs none.
         if admitted.workdir != nil { spec.groups = peer.groups.filter { $0 != peer.gid } }

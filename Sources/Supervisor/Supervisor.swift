@@ -122,8 +122,9 @@ public final class Supervisor: Sendable {
     private static func checkHost(_ config: DaemonConfig) throws {
         if gb_seccomp_available() < 0 { throw SandboxError.unavailable("seccomp (prctl PR_GET_SECCOMP failed)") }
         if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
-        if let taken = Authorization.firstTakenID(in: config.sandboxUIDBase..<(config.sandboxUIDBase + config.sandboxUIDCount)) {
-            throw SandboxError.invalid("the sandbox uid range \(config.sandboxUIDBase)+\(config.sandboxUIDCount) holds \(taken); choose another [sandbox] uid_base")
+        // The runs' uids and, just after them, their inits'.
+        if let taken = Authorization.firstTakenID(in: config.sandboxUIDBase..<(config.initID + 1)) {
+            throw SandboxError.invalid("the sandbox uid range \(config.sandboxUIDBase)+\(config.sandboxUIDCount) (and \(config.initID), the runs' init) holds \(taken); choose another [sandbox] uid_base")
         }
     }
 

@@ -8,12 +8,18 @@
 // wait status and exits, which makes the kernel kill whatever is left in the pid namespace.
 //
 // What it is given (by launch.c, see gb_launch.h):
-//   argv    glovebox-init -- PROGRAM ARG...  (PROGRAM is searched in the program's PATH without a slash)
+//   argv    glovebox-init --run UID GID GROUPS -- PROGRAM ARG...  (the program's uid, gid and supplementary
+//           groups, GROUPS "-" for none or "G1,G2,..."; PROGRAM is searched in the program's PATH without
+//           a slash)
+//   creds   a uid and gid of init's own, no run's; ambient CAP_SETPCAP, CAP_SETUID, CAP_SETGID and CAP_KILL:
+//           it empties the program's bounding set and makes it the run's uid with the first three, then
+//           keeps only CAP_KILL (forwarding signals)
 //   envp    the program's environment
 //   fd 0-2  the program's standard input, output and error
 //   fd 3    GB_INIT_REPORT_FD: {step, errno} on failure; it closes at the program's execve
 //   fd 4    GB_INIT_STATUS_FD: the program's raw wait status is written here
-//   fd 5    GB_INIT_FILTER_FD: the seccomp program (struct sock_filter[]), or closed for none
+//   fd 5    GB_INIT_FILTER_FD: the seccomp filters (each a header and its struct sock_filter[]), or closed
+//           for none
 //   every signal blocked; no_new_privs set; no capabilities; not root
 // Nothing else is open: the setup child marked every other descriptor close-on-exec.
 //
@@ -26,6 +32,7 @@
 #include "gb_launch.h"
 #include "sys.h"
 
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/limits.h>
 #include <linux/prctl.h>
@@ -44,28 +51,40 @@ static _Noreturn void report_and_exit(int step, long result) {
 // `result` is a raw system call result: negative is -errno.
 #define CHECK(result, step) do { long r_ = (result); if (r_ < 0) report_and_exit((step), r_); } while (0)
 
-// MARK: - The seccomp program
+// MARK: - The seccomp filters
 
-static struct sock_filter filter[BPF_MAXINSNS];
-static unsigned short filter_len;  // 0: no filter
+// The filters as gloveboxd writes them (SeccompProfile.bpf): for each, a header (a struct sock_filter whose
+// k is the number of instructions that follow) and its instructions, installed in that order.
+enum { MAX_FILTERS = 4 };
+static struct sock_filter filters[MAX_FILTERS * (BPF_MAXINSNS + 1)];
+static struct sock_fprog programs[MAX_FILTERS];
+static int nprograms;  // 0: no filter
 
 static void read_filter(void) {
     long flags = sys_fcntl(GB_INIT_FILTER_FD, F_GETFD, 0);
     if (flags == -EBADF) return;  // none given
     CHECK(flags, GB_STEP_SECCOMP);
     size_t got = 0;
-    while (got < sizeof filter) {
-        long n = sys_pread(GB_INIT_FILTER_FD, (char *)filter + got, sizeof filter - got, (long)got);
+    while (got < sizeof filters) {
+        long n = sys_pread(GB_INIT_FILTER_FD, (char *)filters + got, sizeof filters - got, (long)got);
         if (n == -EINTR) continue;
         CHECK(n, GB_STEP_SECCOMP);
         if (n == 0) break;
         got += (size_t)n;
     }
     char extra;
-    if (got == 0 || got % sizeof filter[0] != 0 || sys_pread(GB_INIT_FILTER_FD, &extra, 1, (long)got) != 0) {
+    if (got == 0 || got % sizeof filters[0] != 0 || sys_pread(GB_INIT_FILTER_FD, &extra, 1, (long)got) != 0) {
         report_and_exit(GB_STEP_SECCOMP, -EINVAL);
     }
-    filter_len = (unsigned short)(got / sizeof filter[0]);
+    size_t total = got / sizeof filters[0], at = 0;
+    while (at < total) {
+        size_t count = filters[at].k;
+        if (nprograms == MAX_FILTERS || count == 0 || count > BPF_MAXINSNS || count > total - at - 1) {
+            report_and_exit(GB_STEP_SECCOMP, -EINVAL);
+        }
+        programs[nprograms++] = (struct sock_fprog){.len = (unsigned short)count, .filter = &filters[at + 1]};
+        at += count + 1;
+    }
     sys_close(GB_INIT_FILTER_FD);
 }
 
@@ -111,10 +130,44 @@ static void reset_signals(void) {
     }
 }
 
+enum { MAX_GROUPS = 65536 };
+static uint32_t groups[MAX_GROUPS];
+
 struct program {
     char *const *argv;
     char *const *envp;
+    uint32_t uid, gid;
+    long ngroups;
 };
+
+// A decimal uid or gid; -1 when `s` is not one.
+static long parse_id(const char *s, const char **end) {
+    uint64_t v = 0;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9' && v <= 0xFFFFFFFFull) v = v * 10 + (uint64_t)(*p++ - '0');
+    if (p == s || v >= 0xFFFFFFFFull) return -1;
+    *end = p;
+    return (long)v;
+}
+
+// argv[2..4]: UID GID GROUPS. 0, or -EINVAL.
+static long parse_identity(char **argv, struct program *p) {
+    const char *end;
+    long uid = parse_id(argv[2], &end);
+    if (uid < 0 || *end) return -EINVAL;
+    long gid = parse_id(argv[3], &end);
+    if (gid < 0 || *end) return -EINVAL;
+    p->uid = (uint32_t)uid;
+    p->gid = (uint32_t)gid;
+    p->ngroups = 0;
+    if (gb_strncmp(argv[4], "-", 2) == 0) return 0;
+    for (const char *s = argv[4]; ; s = end + 1) {
+        long g = parse_id(s, &end);
+        if (g < 0 || p->ngroups == MAX_GROUPS || (*end != ',' && *end)) return -EINVAL;
+        groups[p->ngroups++] = (uint32_t)g;
+        if (!*end) return 0;
+    }
+}
 
 // In the program's process, sharing init's memory until the execve (init sleeps meanwhile).
 static int program_main(void *arg) {
@@ -125,9 +178,20 @@ static int program_main(void *arg) {
     reset_signals();
     CHECK(sys_sigprocmask(GB_SIG_SETMASK, 0), GB_STEP_SIGNALS);
     CHECK(sys_setsid(), GB_STEP_SETSID);
-    if (filter_len > 0) {
-        struct sock_fprog prog = {.len = filter_len, .filter = filter};
-        CHECK(sys_prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (long)&prog), GB_STEP_SECCOMP);
+    // The run's identity, and no capability left: the execve below gives it none either (no_new_privs,
+    // no ambient set, not root), and the bounding set is emptied as well.
+    for (int cap = 0; ; cap++) {
+        long rc = sys_prctl(PR_CAPBSET_DROP, cap, 0);
+        if (rc == -EINVAL && cap > 0) break;
+        CHECK(rc, GB_STEP_CAPBSET);
+    }
+    CHECK(sys_setgroups(p->ngroups, groups), GB_STEP_SETGROUPS);
+    CHECK(sys_setresgid(p->gid), GB_STEP_SETGID);
+    CHECK(sys_setresuid(p->uid), GB_STEP_SETUID);
+    CHECK(sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0), GB_STEP_AMBIENT);
+    CHECK(sys_capset(0, 0, 0), GB_STEP_CAPSET);
+    for (int i = 0; i < nprograms; i++) {
+        CHECK(sys_prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (long)&programs[i]), GB_STEP_SECCOMP);
     }
     report_and_exit(GB_STEP_EXECVE, exec_program(p->argv[0], p->argv, p->envp));
 }
@@ -169,7 +233,7 @@ static _Noreturn void reap_until_program_exits(long program) {
 }
 
 static int started_by_gloveboxd(long argc, char **argv) {
-    return sys_getpid() == 1 && argc >= 3 && gb_strncmp(argv[1], "--", 3) == 0 &&
+    return sys_getpid() == 1 && argc >= 7 && gb_strncmp(argv[1], "--run", 6) == 0 && gb_strncmp(argv[5], "--", 3) == 0 &&
            sys_fcntl(GB_INIT_REPORT_FD, F_GETFD, 0) >= 0 && sys_fcntl(GB_INIT_STATUS_FD, F_GETFD, 0) >= 0;
 }
 
@@ -185,17 +249,21 @@ _Noreturn void gb_init_main(long *stack) {
         sys_write(2, usage, sizeof usage - 1);
         sys_exit_group(2);
     }
-    // First of all: the program runs as the same uid, and must never read or write init's memory
-    // (through /proc or ptrace), since init is not under the seccomp filter. execve made it dumpable.
+    // First of all: no one but root may read or write init's memory (through /proc or ptrace), since init
+    // is not under the seccomp filter. execve made it dumpable.
     CHECK(sys_prctl(PR_SET_DUMPABLE, 0, 0), GB_STEP_DUMPABLE);
     // Kept across the execve (no credentials changed), set again so that it does not rest on that.
     CHECK(sys_prctl(PR_SET_PDEATHSIG, GB_SIGKILL, 0), GB_STEP_PDEATHSIG);
     CHECK(sys_sigprocmask(GB_SIG_SETMASK, ~0ULL), GB_STEP_SIGNALS);
     read_filter();
 
-    struct program p = {.argv = argv + 2, .envp = envp};
+    struct program p = {.argv = argv + 6, .envp = envp};
+    CHECK(parse_identity(argv, &p), GB_STEP_SETUID);
     long program = spawn_program(&p);
     CHECK(program, GB_STEP_FORK);
+    // The program is the run's uid now: init keeps only CAP_KILL, to forward signals to it.
+    CHECK(sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0), GB_STEP_AMBIENT);
+    CHECK(sys_capset(1ull << CAP_KILL, 1ull << CAP_KILL, 0), GB_STEP_CAPSET);
     // init keeps only the status descriptor: the program's output pipes close when the program's
     // processes are gone, and the report pipe's end tells gloveboxd the program was executed.
     CHECK(sys_close_range(0, GB_INIT_STATUS_FD - 1, 0), GB_STEP_CLOSE_FDS);

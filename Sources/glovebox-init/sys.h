@@ -89,6 +89,18 @@ static inline long sys_close_range(unsigned first, unsigned last, unsigned flags
 static inline long sys_fcntl(int fd, int cmd, long arg) { return gb_syscall(__NR_fcntl, fd, cmd, arg, 0, 0, 0); }
 static inline long sys_prctl(int option, long a, long b) { return gb_syscall(__NR_prctl, option, a, b, 0, 0, 0); }
 static inline long sys_setsid(void) { return gb_syscall(__NR_setsid, 0, 0, 0, 0, 0, 0); }
+static inline long sys_setgroups(long n, const uint32_t *groups) { return gb_syscall(__NR_setgroups, n, (long)groups, 0, 0, 0, 0); }
+static inline long sys_setresgid(uint32_t gid) { return gb_syscall(__NR_setresgid, gid, gid, gid, 0, 0, 0); }
+static inline long sys_setresuid(uint32_t uid) { return gb_syscall(__NR_setresuid, uid, uid, uid, 0, 0, 0); }
+// capset(2) with version 3 and the two 32-bit halves of each set.
+static inline long sys_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
+    struct { uint32_t version; int pid; } header = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    struct { uint32_t effective, permitted, inheritable; } data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)},
+    };
+    return gb_syscall(__NR_capset, (long)&header, (long)data, 0, 0, 0, 0);
+}
 static inline long sys_getpid(void) { return gb_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0); }
 static inline long sys_kill(long pid, int sig) { return gb_syscall(__NR_kill, pid, sig, 0, 0, 0, 0); }
 static inline long sys_wait4(long pid, int *status, int options) { return gb_syscall(__NR_wait4, pid, (long)status, options, 0, 0, 0); }

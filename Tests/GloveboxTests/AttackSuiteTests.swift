@@ -275,6 +275,10 @@ final class AttackSuiteTests: DaemonTestCase {
         attack("priv-kernel-interfaces.py", "privilege", expect: "bpf:EPERM,perf_event_open:EPERM,userfaultfd:EPERM,io_uring_setup:EPERM,lsm_set_self_attr:EPERM")
     }
 
+    func testCallsOutsideTheAllowListAnswerENOSYS() {
+        attack("priv-unlisted-calls.py", "privilege", expect: "lsm_get_self_attr:ENOSYS,pidfd_getfd:ENOSYS,process_madvise:ENOSYS,future-call:ENOSYS,vhangup:EPERM")
+    }
+
     func testPersonalityCannotWeakenTheAddressSpace() {
         attack("priv-personality.py", "privilege", expect: "no-aslr:EPERM,no-aslr-high:EPERM,read-exec:EPERM,read-exec-high:EPERM,"
                + "page-zero:EPERM,page-zero-high:EPERM,query:ok")
@@ -303,8 +307,12 @@ final class AttackSuiteTests: DaemonTestCase {
         daemonServes()
     }
 
+    func testInitCannotBeWeakenedByTheProgram() {
+        attack("proc-init-untouchable.py", "processes", expect: "prlimit:EPERM,renice:EPERM,affinity:EPERM,ioprio:EPERM")
+    }
+
     func testKillingEverythingKillsOnlyTheRun() {
-        attack("proc-kill-everything.py", "processes", expect: "kill-1:ok,child:killed,kill-init:ok/ok,init-state:S")
+        attack("proc-kill-everything.py", "processes", expect: "kill-1:ok,child:killed,kill-init:EPERM/EPERM,init-state:S")
         daemonServes()
     }
 
@@ -341,7 +349,7 @@ final class AttackSuiteTests: DaemonTestCase {
     }
 
     func testTheTimeoutCannotBeExtended() {
-        let outcome = attack("life-stop-the-clock.py", "lifetime", expect: "sigstop-init:ok,clock_settime:EPERM", status: .timeout,
+        let outcome = attack("life-stop-the-clock.py", "lifetime", expect: "sigstop-init:EPERM,clock_settime:EPERM", status: .timeout,
                              limits: LimitRequest(timeoutSeconds: 1))
         check((outcome.record?.wallSeconds ?? 99) < 1.5, "the run must end at its 1 s limit, took \(outcome.record?.wallSeconds ?? -1)")
     }

@@ -51,4 +51,29 @@ final class SeccompRulesTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("the policy's deny list"), "\(error)")
         }
     }
+
+    func testTheAllowListHasWhatEveryProgramNeedsAndNothingDenied() throws {
+        let allowed = Set(SeccompAllowList.names), denied = Set(SeccompProfile.deniedSyscalls)
+        XCTAssertEqual(allowed.intersection(denied), [], "a call both allowed and denied")
+        XCTAssertEqual(SeccompAllowList.names.count, allowed.count, "a name listed twice")
+        for name in ["execve", "exit_group", "arch_prctl", "rt_sigreturn", "restart_syscall", "futex", "mmap", "clone", "wait4"] {
+            XCTAssertTrue(allowed.contains(name), name)
+        }
+        XCTAssertFalse(allowed.contains("clone3"), "ENOSYS, so that libc uses clone, whose flags are checked")
+        for name in SeccompAllowList.names { XCTAssertNoThrow(try SystemCallNumber.resolve(name, origin: "a test"), name) }
+    }
+
+    func testTheProfileHoldsTwoFiltersEachAfterItsHeader() throws {
+        let bpf = try SeccompProfile.build(extraDenied: ["mkdir"]).bpf
+        var at = 0, filters = 0
+        while at < bpf.count {
+            let count = Int(bpf[at + 4]) | Int(bpf[at + 5]) << 8 | Int(bpf[at + 6]) << 16 | Int(bpf[at + 7]) << 24
+            XCTAssertGreaterThan(count, 0)
+            at += 8 * (count + 1)
+            filters += 1
+        }
+        XCTAssertEqual(at, bpf.count)
+        XCTAssertEqual(filters, 2)
+    }
 }
+

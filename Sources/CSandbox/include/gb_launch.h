@@ -69,14 +69,16 @@ struct gb_launch {
     int nmounts;
     const char *cwd;    // inside the new root
 
-    uid_t uid;
-    gid_t gid;
-    const gid_t *groups;    // supplementary groups (the client's, for a run with a workdir)
-    int ngroups;
+    // Who init runs as: a uid and gid of its own (no run's, no real user's), with CAP_SETPCAP, CAP_SETUID,
+    // CAP_SETGID and CAP_KILL as ambient capabilities, so that it can empty the program's bounding set,
+    // make it the run's uid (init_argv says which) and forward signals to it; it keeps only CAP_KILL after.
+    uid_t init_uid;
+    gid_t init_gid;
     const struct gb_rlimit *rlimits;
     int nrlimits;
 
-    char *const *init_argv;     // {"glovebox-init", "--", program argv..., NULL}: see glovebox-init
+    char *const *init_argv;     // {"glovebox-init", "--run", UID, GID, GROUPS, "--", program argv..., NULL}:
+                                // see glovebox-init
     char *const *envp;
 
     int nice;           // the run's nice value: a child made ahead was made at a lower priority (SpareSandboxes)
