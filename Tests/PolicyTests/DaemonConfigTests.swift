@@ -147,8 +147,8 @@ final class DaemonConfigTests: XCTestCase {
         XCTAssertEqual(try parse("[socket]\nmode = \"0777\"\n").socketMode, 0o777)
         XCTAssertEqual(try parse("[socket]\ngroup = \"2000\"\n").socketGroup, "2000")
         XCTAssertEqual(try parse("[sandbox]\nuid_base = 65536\nuid_count = 1\n[caps]\nconcurrent_runs = 1\n").sandboxUIDBase, 65_536)
-        XCTAssertEqual(try parse("[sandbox]\nuid_base = 4294901758\n").sandboxUIDCount, 65_536,
-                       "base + count = 4294967294 exactly")
+        XCTAssertEqual(try parse("[sandbox]\nuid_base = 4294901757\n").sandboxUIDCount, 65_536,
+                       "base + count = 4294967293 exactly (init's uid)")
         let socket107 = "/" + String(repeating: "s", count: 106)
         XCTAssertEqual(try parse("[socket]\npath = \"\(socket107)\"\n").socketPath, socket107)
     }
@@ -270,13 +270,13 @@ final class DaemonConfigTests: XCTestCase {
     func testSandboxUIDs() {
         assertConfigError("[sandbox]\nuid_base = 1000\n", line: 2, "sandbox.uid_base: 1000 is below the minimum 65536")
         assertConfigError("[sandbox]\nuid_base = 0\n", line: 2, "sandbox.uid_base: 0 is below the minimum 65536")
-        assertConfigError("[sandbox]\nuid_base = 4294967294\n", line: 2, "sandbox.uid_base: 4294967294 is above the maximum 4294967293")
+        assertConfigError("[sandbox]\nuid_base = 4294967294\n", line: 2, "sandbox.uid_base: 4294967294 is above the maximum 4294967292")
         assertConfigError("[sandbox]\nuid_count = 0\n", line: 2, "sandbox.uid_count: 0 is below the minimum 1")
         assertConfigError("[sandbox]\nuid_count = -5\n", line: 2, "sandbox.uid_count: -5 is below the minimum 1")
-        assertConfigError("[sandbox]\nuid_base = 4294967000\nuid_count = 295\n", line: 3,
-                          "sandbox.uid_count: uid_base + uid_count is 4294967295, above the maximum 4294967294")
-        assertConfigError("[sandbox]\nuid_base = 4294901759\n", line: 2,
-                          "sandbox.uid_base: uid_base + uid_count is 4294967295, above the maximum 4294967294")
+        assertConfigError("[sandbox]\nuid_base = 4294967000\nuid_count = 294\n", line: 3,
+                          "sandbox.uid_count: uid_base + uid_count is 4294967294, above the maximum 4294967293")
+        assertConfigError("[sandbox]\nuid_base = 4294901758\n", line: 2,
+                          "sandbox.uid_base: uid_base + uid_count is 4294967294, above the maximum 4294967293")
         assertConfigError("[sandbox]\nuid_count = 8\n[caps]\nconcurrent_runs = 9\n", line: 4,
                           "caps.concurrent_runs: 9 is above sandbox.uid_count 8 (each run at once needs its own uid)")
         XCTAssertEqual(assertParses("[sandbox]\nuid_count = 8\n[caps]\nconcurrent_runs = 8\n")?.maxConcurrentRuns, 8)
