@@ -143,17 +143,25 @@ public struct SeccompProfile: Sendable {
     /// RLIMIT_CORE stays at the 1 byte a run starts with (RunResourceLimits), which the kernel reads as "no
     /// core dump", also for a core_pattern that pipes to a program on the host: lowered to 0, the core of
     /// a crashing run would reach that program, which ignores 0. Reading the limit stays allowed.
+    ///
+    /// Setting it succeeds and changes nothing (an errno of 0 is the call's return value, 0, without the
+    /// call being made): programs and test harnesses lower it to 0 to have no core dumps (`ulimit -c 0`,
+    /// NumPy's tests), which 1 already gives them, and raising it past the hard limit of 1 could not
+    /// succeed anyway. Only a prlimit64 that also asks for the old value is refused (EPERM), since the
+    /// value it would be given back was never written.
     static let coreLimit: UInt32 = 4  // RLIMIT_CORE
 
     private static func lockCoreLimit(_ ctx: scmp_filter_ctx, _ eperm: UInt32) throws {
+        let unchanged = cseccomp_act_errno(0)
         if let setrlimit = try SystemCallNumber.resolve("setrlimit", origin: "the core-limit rules") {  // none on aarch64
-            try rule(ctx, eperm, setrlimit, [LowWord.exactly(coreLimit).comparison(argument: 0)])
+            try rule(ctx, unchanged, setrlimit, [LowWord.exactly(coreLimit).comparison(argument: 0)])
         }
-        // prlimit64(pid, resource, new_limit, old_limit): new_limit is a pointer, all 64 bits of it.
-        try rule(ctx, eperm, try SystemCallNumber.native("prlimit64"), [
-            LowWord.exactly(coreLimit).comparison(argument: 1),
-            scmp_arg_cmp(arg: 2, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0),
-        ])
+        // prlimit64(pid, resource, new_limit, old_limit): the limits are pointers, all 64 bits of them.
+        let prlimit = try SystemCallNumber.native("prlimit64")
+        let core = LowWord.exactly(coreLimit).comparison(argument: 1)
+        let setting = scmp_arg_cmp(arg: 2, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)
+        try rule(ctx, unchanged, prlimit, [core, setting, scmp_arg_cmp(arg: 3, op: SCMP_CMP_EQ, datum_a: 0, datum_b: 0)])
+        try rule(ctx, eperm, prlimit, [core, setting, scmp_arg_cmp(arg: 3, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)])
     }
 
     private static func rule(_ ctx: scmp_filter_ctx, _ action: UInt32, _ nr: Int32, _ args: [scmp_arg_cmp]) throws {
