@@ -195,7 +195,9 @@ public final class PreparedRoots: Sendable {
         let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
         var failure = gb_error_report()
         var prepared = gb_prepared_root()
-        let rc = shared.withUnsafeBufferPointer { sharedBuffer in
+        // The trees stay open until the builder has its copies: an optimized build would otherwise close
+        // them after their last use in Swift, the line above.
+        let rc = withExtendedLifetime(trees) { shared.withUnsafeBufferPointer { sharedBuffer in
             run.withUnsafeBufferPointer { runBuffer in
                 treeNumbers.withUnsafeBufferPointer { treeBuffer in
                     var c = gb_root()
@@ -208,7 +210,7 @@ public final class PreparedRoots: Sendable {
                     return gb_prepare_root(&c, watch.pidfd, &prepared, &failure)
                 }
             }
-        }
+        } }
         let err = errno
         let killed = LaunchWatchdog.shared.disarm(watch)
         if watch.pidfd.pointee >= 0 { close(watch.pidfd.pointee) }
