@@ -16,11 +16,14 @@ struct LowWord: Equatable, Sendable {
         scmp_arg_cmp(arg: argument, op: SCMP_CMP_MASKED_EQ, datum_a: UInt64(mask), datum_b: UInt64(value))
     }
 
-    /// Every 32-bit value outside `allowed`, as few disjoint comparisons as a binary trie of the allowed
-    /// values gives (at most 32 per allowed value; libseccomp takes one comparison per argument and
-    /// rule, so "not one of these" is written as the union of these). Walking from the highest bit down,
-    /// each branch of the trie that holds no allowed value becomes one comparison of the bits fixed so far.
-    static func outside(_ allowed: Set<UInt32>) -> [LowWord] {
+    /// Every value below 2^`bits` outside `allowed`, as few disjoint comparisons as a binary trie of the
+    /// allowed values gives (at most `bits` per allowed value; libseccomp takes one comparison per argument
+    /// and rule, so "not one of these" is written as the union of these). Walking from bit `bits` - 1
+    /// down, each branch of the trie that holds no allowed value becomes one comparison of the bits fixed
+    /// so far, the bits above `bits` being 0. With `bits` below 32, larger values match none: for
+    /// arguments the kernel itself refuses from there on (a socket family is a 16-bit sa_family_t).
+    static func outside(_ allowed: Set<UInt32>, bits: Int = 32) -> [LowWord] {
+        precondition((1...32).contains(bits) && allowed.allSatisfy { bits == 32 || $0 >> UInt32(bits) == 0 })
         var result: [LowWord] = []
         func descend(bit: Int, prefix: UInt32, members: [UInt32]) {
             guard bit >= 0 else { return }  // a whole allowed value
@@ -35,7 +38,7 @@ struct LowWord: Equatable, Sendable {
                 }
             }
         }
-        descend(bit: 31, prefix: 0, members: Array(allowed))
+        descend(bit: bits - 1, prefix: 0, members: Array(allowed))
         return result
     }
 }

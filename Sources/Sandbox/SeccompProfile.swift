@@ -53,6 +53,7 @@ public struct SeccompProfile: Sendable {
     /// value (packet, vsock, alg, key, bluetooth, …, and families kernels add later) answers EPERM.
     static let allowedFamilies: Set<UInt32> = [1, 2, 10, 16]
     static let netlinkFamily: UInt32 = 16
+    static let unixFamily: UInt32 = 1
     /// Netlink protocols allowed: NETLINK_ROUTE (0: interfaces and addresses, which glibc's getifaddrs
     /// and if_nameindex read; only `lo` to see) and NETLINK_SOCK_DIAG (4: the run's own sockets, for
     /// `ss`). Every other protocol answers EPERM; among them NETLINK_KOBJECT_UEVENT (15), over which the
@@ -98,13 +99,17 @@ public struct SeccompProfile: Sendable {
             for flag in namespaceFlags {
                 try rule(ctx, eperm, clone, [LowWord(mask: flag, value: flag).comparison(argument: 0)])
             }
-            for call in [try SystemCallNumber.native("socket"), try SystemCallNumber.native("socketpair")] {
-                for family in LowWord.outside(allowedFamilies) {
-                    try rule(ctx, eperm, call, [family.comparison(argument: 0)])
-                }
-                for proto in LowWord.outside(allowedNetlinkProtocols) {
-                    try rule(ctx, eperm, call, [LowWord.exactly(netlinkFamily).comparison(argument: 0), proto.comparison(argument: 2)])
-                }
+            // A family is a 16-bit sa_family_t (the kernel refuses anything past AF_MAX, today 46); a netlink
+            // protocol is below MAX_LINKS, 32 (the kernel refuses the rest). socketpair makes Unix pairs only.
+            let socket = try SystemCallNumber.native("socket")
+            for family in LowWord.outside(allowedFamilies, bits: 16) {
+                try rule(ctx, eperm, socket, [family.comparison(argument: 0)])
+            }
+            for proto in LowWord.outside(allowedNetlinkProtocols, bits: 5) {
+                try rule(ctx, eperm, socket, [LowWord.exactly(netlinkFamily).comparison(argument: 0), proto.comparison(argument: 2)])
+            }
+            for family in LowWord.outside([unixFamily], bits: 16) {
+                try rule(ctx, eperm, try SystemCallNumber.native("socketpair"), [family.comparison(argument: 0)])
             }
             let ioctl = try SystemCallNumber.native("ioctl")
             for command in deniedIoctls {

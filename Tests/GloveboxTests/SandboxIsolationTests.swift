@@ -205,8 +205,9 @@ final class SandboxIsolationTests: DaemonTestCase {
     /// Every socket family, netlink protocol and personality value the filter decides on, asked of the
     /// kernel through raw system calls with 64-bit arguments: refused (EPERM) exactly where SeccompProfile
     /// says, on the low 32 bits, which are all the kernel reads of these `int` arguments. A value with its
-    /// upper bits set is refused exactly when its low bits are. Anything else the kernel answers for itself
-    /// (EAFNOSUPPORT, EPROTONOSUPPORT, EINVAL, a socket).
+    /// upper bits set is refused exactly when its low bits are. Families from 2^16 on (a sa_family_t is 16
+    /// bits) and netlink protocols from 32 on (MAX_LINKS) the kernel refuses itself. Each outcome is S (a
+    /// socket), E (EPERM) or K (another errno, the kernel's).
     func testSeccompDecidesEverySocketFamilyProtocolAndPersonalityOnTheLow32Bits() {
         let script = """
         import ctypes
@@ -217,22 +218,24 @@ final class SandboxIsolationTests: DaemonTestCase {
             ctypes.set_errno(0)
             rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
             return rc, (ctypes.get_errno() if rc < 0 else 0)
+        def outcome(rc, err):
+            return "S" if rc >= 0 else ("E" if err == EPERM else "K")
         pair = (ctypes.c_int * 2)()
         highs = (0, 2**32, 2**63, 0xffffffff << 32)
-        families = list(range(0, 80)) + [127, 128, 255, 256, 4096, 2**31 - 1, 2**32 - 1]
-        refused = []
+        families = list(range(0, 80)) + [127, 128, 255, 256, 4096, 65535, 65536, 2**31 - 1, 2**32 - 1]
+        out = []
         for f in [high + low for high in highs for low in families]:
             fd, s = call(SOCKET, f, 2, 0)
             if fd >= 0: libc.close(fd)
             rc, p = call(SOCKETPAIR, f, 1, 0, ctypes.addressof(pair))
             if rc == 0: libc.close(pair[0]); libc.close(pair[1])
-            refused.append(f"{f}:{int(s == EPERM)}{int(p == EPERM)}")
-        print(" ".join(refused))
+            out.append(f"{f}:{outcome(fd, s)}{outcome(rc, p)}")
+        print(" ".join(out))
         protocols = []
         for proto in [high + low for high in highs for low in list(range(0, 40)) + [2**31 - 1, 2**32 - 1]]:
             fd, s = call(SOCKET, 16, 2, proto)
             if fd >= 0: libc.close(fd)
-            protocols.append(f"{proto}:{int(s == EPERM)}")
+            protocols.append(f"{proto}:{outcome(fd, s)}")
         print(" ".join(protocols))
         values = [0, 8, 0x20000, 0x20008, 0xffffffff] + [1 << b for b in range(32)] + [0x20001, 0x28]
         out = []
@@ -247,14 +250,17 @@ final class SandboxIsolationTests: DaemonTestCase {
         let highs: [UInt64] = [0, 1 << 32, 1 << 63, 0xffff_ffff << 32]
         func low(_ value: UInt64) -> UInt64 { value & 0xffff_ffff }
         let allowed: Set<UInt64> = [1, 2, 10, 16]
-        let families = Array(UInt64(0)..<80) + [127, 128, 255, 256, 4096, (1 << 31) - 1, (1 << 32) - 1]
-        let expectedFamilies = highs.flatMap { high in families.map { high + $0 } }
-            .map { "\($0):" + (allowed.contains(low($0)) ? "00" : "11") }.joined(separator: " ")
+        let families = Array(UInt64(0)..<80) + [127, 128, 255, 256, 4096, 65535, 65536, (1 << 31) - 1, (1 << 32) - 1]
+        let expectedFamilies = highs.flatMap { high in families.map { high + $0 } }.map { f -> String in
+            let socket = allowed.contains(low(f)) ? "S" : low(f) < 1 << 16 ? "E" : "K"
+            let pair = low(f) == 1 ? "S" : low(f) < 1 << 16 ? "E" : "K"
+            return "\(f):\(socket)\(pair)"
+        }.joined(separator: " ")
         XCTAssertEqual(out[0], expectedFamilies)
         let netlink: Set<UInt64> = [0, 4]
         let protocols = Array(UInt64(0)..<40) + [(1 << 31) - 1, (1 << 32) - 1]
         let expectedProtocols = highs.flatMap { high in protocols.map { high + $0 } }
-            .map { "\($0):" + (netlink.contains(low($0)) ? "0" : "1") }.joined(separator: " ")
+            .map { "\($0):" + (netlink.contains(low($0)) ? "S" : low($0) < 32 ? "E" : "K") }.joined(separator: " ")
         XCTAssertEqual(out[1], expectedProtocols)
         let permitted: Set<UInt64> = [0, 8, 0x20000, 0x20008, 0xffff_ffff]
         let values: [UInt64] = [0, 8, 0x20000, 0x20008, 0xffff_ffff] + (0..<32).map { UInt64(1) << $0 } + [0x20001, 0x28]

@@ -16,6 +16,17 @@ final class SeccompRulesTests: XCTestCase {
         return lows.flatMap { low in highs.map { $0 | UInt64(low) } }
     }
 
+    func testOutsideBelowABoundMatchesOnlyValuesBelowIt() {
+        for (allowed, bits) in [(SeccompProfile.allowedFamilies, 16), (SeccompProfile.allowedNetlinkProtocols, 5), ([SeccompProfile.unixFamily], 16)] {
+            let rules = LowWord.outside(allowed, bits: bits)
+            for value in samples(around: allowed) {
+                let low = UInt32(truncatingIfNeeded: value)
+                let expected = low >> UInt32(bits) == 0 && !allowed.contains(low) ? 1 : 0
+                XCTAssertEqual(rules.filter { $0.matches(value) }.count, expected, "\(allowed) below 2^\(bits): \(String(value, radix: 16))")
+            }
+        }
+    }
+
     func testOutsideMatchesEveryOtherValueExactlyOnce() {
         let sets: [Set<UInt32>] = [SeccompProfile.allowedFamilies, SeccompProfile.allowedNetlinkProtocols,
                                    SeccompProfile.allowedPersonalities, [], [0], [.max], [0x5412, 0x541C]]
