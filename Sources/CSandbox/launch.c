@@ -617,19 +617,25 @@ static int is_init_cap(int cap) {
     return 0;
 }
 
-// Init runs as a uid of its own, not the program's: a process of the run's uid can then neither signal,
-// renice, prlimit nor trace it (the kernel's checks compare uids). Every capability but init's four
-// leaves the bounding set; init has those four as ambient capabilities, which survive its execve.
-static void drop_privileges(const struct gb_launch *run) {
-    const int fd = run->err_fd;
-    // Every capability the kernel knows: they are numbered from 0 without gaps, and the first number past
-    // the last one answers EINVAL.
+// Every capability but init's four leaves the bounding set, which limits what an execve can give and
+// nothing this child holds: it is done in the setup's first part, ahead of need (each drop commits new
+// credentials, about 40 of them). Capabilities are numbered from 0 without gaps, and the first number
+// past the last one answers EINVAL.
+static void drop_bounding_set(int err_fd) {
     for (int cap = 0; ; cap++) {
         if (is_init_cap(cap)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
         if (errno == EINVAL && cap > 0) break;
-        report_and_exit(fd, GB_STEP_CAPBSET, errno);
+        report_and_exit(err_fd, GB_STEP_CAPBSET, errno);
     }
+}
+
+// Init runs as a uid of its own, not the program's: a process of the run's uid can then neither signal,
+// renice, prlimit nor trace it (the kernel's checks compare uids). The bounding set holds only init's
+// four capabilities by now (drop_bounding_set); init has them as ambient capabilities, which survive its
+// execve.
+static void drop_privileges(const struct gb_launch *run) {
+    const int fd = run->err_fd;
     CHECK_TO(fd, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), GB_STEP_AMBIENT);
     // Keep the permitted set across the change of uid below (which would otherwise clear it).
     CHECK_TO(fd, prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), GB_STEP_CAPSET);
@@ -693,6 +699,7 @@ static int setup_main(void *arg) {
     enter_prepared_root(setup);
     CHECK_TO(control, sethostname(setup->hostname, strlen(setup->hostname)), GB_STEP_HOSTNAME);
     enter_network(setup);
+    drop_bounding_set(control);
     close_setup_descriptors(setup);
     CHECK_TO(control, send_report(control, 0, 0), GB_STEP_READY);
 

@@ -179,11 +179,14 @@ static int program_main(void *arg) {
     CHECK(sys_sigprocmask(GB_SIG_SETMASK, 0), GB_STEP_SIGNALS);
     CHECK(sys_setsid(), GB_STEP_SETSID);
     // The run's identity, and no capability left: the execve below gives it none either (no_new_privs,
-    // no ambient set, not root), and the bounding set is emptied as well.
+    // no ambient set, not root), and the bounding set is emptied as well. It holds only init's own
+    // capabilities by now (the setup child dropped the rest): each drop commits new credentials, so only
+    // those still there are dropped (reading is free). Past the last capability both answer EINVAL.
     for (int cap = 0; ; cap++) {
-        long rc = sys_prctl(PR_CAPBSET_DROP, cap, 0);
-        if (rc == -EINVAL && cap > 0) break;
-        CHECK(rc, GB_STEP_CAPBSET);
+        long held = sys_prctl(PR_CAPBSET_READ, cap, 0);
+        if (held == -EINVAL && cap > 0) break;
+        CHECK(held, GB_STEP_CAPBSET);
+        if (held) CHECK(sys_prctl(PR_CAPBSET_DROP, cap, 0), GB_STEP_CAPBSET);
     }
     CHECK(sys_setgroups(p->ngroups, groups), GB_STEP_SETGROUPS);
     CHECK(sys_setresgid(p->gid), GB_STEP_SETGID);

@@ -34,6 +34,22 @@ final class SandboxIsolationTests: DaemonTestCase {
         XCTAssertEqual(fields["Seccomp"], "2")
     }
 
+    /// Init keeps only CAP_KILL once the program is started, and its bounding set holds only the four
+    /// capabilities it started with (CAP_SETGID, CAP_SETUID, CAP_KILL, CAP_SETPCAP: bits 6, 7, 5 and 8),
+    /// emptied for its setup before the run was handed over.
+    func testInitKeepsOnlyCapKillAndABoundingSetOfItsFour() {
+        let status = runOK(["/bin/cat", "/proc/1/status"])
+        let fields = Dictionary(status.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
+        }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(fields["Name"], "glovebox-init")
+        XCTAssertEqual(fields["CapEff"], "0000000000000020")
+        XCTAssertEqual(fields["CapPrm"], "0000000000000020")
+        XCTAssertEqual(fields["CapBnd"], "00000000000001e0")
+        XCTAssertEqual(fields["NoNewPrivs"], "1")
+    }
+
     func testProgramRunsAsAnUnprivilegedUidOfItsOwn() {
         let outcome = daemon.run(["/usr/bin/id", "-u"])
         let uid = UInt32(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
