@@ -17,10 +17,9 @@ public enum RunResourceLimits {
     /// The kernel's limits, RLIMIT_CPU (0) to RLIMIT_RTTIME (15).
     static let count = 16
 
-    /// The limits of a run whose largest writable filesystem (its storage, or its /dev/shm) holds
-    /// `largestFileBytes`, each at most what the daemon may set.
-    public static func entries(largestFileBytes: UInt64) -> [Entry] {
-        intended(largestFileBytes: largestFileBytes).map { entry in
+    /// The limits of a run, each at most what the daemon may set.
+    public static func entries() -> [Entry] {
+        intended().map { entry in
             let ceiling = ceilings[Int(entry.resource)]
             return (entry.resource, min(entry.soft, ceiling), min(entry.hard, ceiling))
         }
@@ -28,9 +27,9 @@ public enum RunResourceLimits {
 
     /// The limits runs get lower than intended, as "RLIMIT_X: hard N (intended M)", for the start-up log.
     public static func clamped() -> [String] {
-        intended(largestFileBytes: 0).compactMap { entry in
+        intended().compactMap { entry in
             let ceiling = ceilings[Int(entry.resource)]
-            guard entry.hard > ceiling, entry.resource != Int32(RLIMIT_FSIZE.rawValue) else { return nil }
+            guard entry.hard > ceiling else { return nil }
             func text(_ v: UInt64) -> String { v == unlimited ? "unlimited" : String(v) }
             return "\(names[Int(entry.resource)]) at \(text(ceiling)) (intended \(text(entry.hard)))"
         }
@@ -52,23 +51,23 @@ public enum RunResourceLimits {
         }
     }()
 
-    static func intended(largestFileBytes: UInt64) -> [Entry] {
+    static func intended() -> [Entry] {
         func limit(_ resource: __rlimit_resource, _ soft: UInt64, _ hard: UInt64? = nil) -> Entry {
             (Int32(resource.rawValue), soft, hard ?? soft)
         }
         return [
             // Time is the supervisor's wall clock, CPU share the cgroup's quota.
             limit(RLIMIT_CPU, unlimited),
-            // A single file can never be larger than the filesystem it is on (the storage volume, /dev/shm);
-            // ENOSPC comes first, this is a backstop.
-            limit(RLIMIT_FSIZE, largestFileBytes + (1 << 20)),
+            // Space is the storage volume's and /dev/shm's to bound, by the blocks files hold: a sparse file
+            // may be larger than either (NumPy's tests make a 5 GB one), as on any filesystem.
+            limit(RLIMIT_FSIZE, unlimited),
             // Memory is the memory cgroup's to bound: an address-space limit breaks CUDA and the JITs, which
             // reserve far more than they use.
             limit(RLIMIT_DATA, unlimited),
             limit(RLIMIT_STACK, 8 << 20, unlimited),
             // 1 byte, not 0: the kernel writes no core file smaller than a page, and treats exactly 1 as "no
             // core dump" for a core_pattern that pipes to a program on the host ("|..."), which ignores 0.
-            // The seccomp filter refuses to change it (CoreDumps).
+            // Setting it succeeds and changes nothing (SeccompProfile.lockCoreLimit).
             limit(RLIMIT_CORE, 1),
             limit(__RLIMIT_RSS, unlimited),
             // Processes are the pids cgroup's to bound.

@@ -142,7 +142,7 @@ public final class SandboxRun: @unchecked Sendable {
         let launch = LaunchSpec(
             argv: spec.argv, environment: spec.environment, mounts: plan.run, workdir: spec.workdir, uid: spec.uid, gid: spec.gid,
             groups: spec.groups, initID: spec.initID,
-            rlimits: RunResourceLimits.entries(largestFileBytes: max(spec.limits.storageBytes, spec.limits.effectiveShmBytes)),
+            rlimits: RunResourceLimits.entries(),
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?
         if let child = setupChild {

@@ -8,7 +8,7 @@ import Glibc
 /// Every resource limit of a run is the daemon's choice, none inherited from the daemon.
 final class ResourceLimitTests: FixturesTestCase {
     func testEveryResourceIsSetOnce() {
-        let resources = RunResourceLimits.intended(largestFileBytes: 1 << 20).map(\.resource)
+        let resources = RunResourceLimits.intended().map(\.resource)
         XCTAssertEqual(resources.sorted(), Array(0..<Int32(RunResourceLimits.count)))
     }
 
@@ -23,7 +23,6 @@ final class ResourceLimitTests: FixturesTestCase {
                       "--as=137438953472:", "--locks=1000:", "--sigpending=1000:", "--msgqueue=5000:", "--rttime=1000000:", "--"]
         try f.restart()
         let script = "import resource\nprint(' '.join(f'{s}/{h}' for s, h in (resource.getrlimit(r) for r in range(16))))"
-        // Storage 64 MiB, /dev/shm half of 128 MiB: files up to 64 MiB.
         let outcome = f.run(["/usr/bin/python3", "-c", script], limits: .init(memoryBytes: 128 << 20, storageBytes: 64 << 20))
         XCTAssertEqual(outcome.record?.status, .ok, outcome.stderr + f.log)
         // What the daemon may give: its own hard limit where it cannot raise one (no CAP_SYS_RESOURCE).
@@ -34,7 +33,7 @@ final class ResourceLimitTests: FixturesTestCase {
             return privileged ? inf : UInt64(limit.rlim_max)
         }
         let intended: [(UInt64, UInt64)] = [
-            (inf, inf), ((64 << 20) + (1 << 20), (64 << 20) + (1 << 20)), (inf, inf), (8 << 20, inf), (1, 1), (inf, inf), (inf, inf),
+            (inf, inf), (inf, inf), (inf, inf), (8 << 20, inf), (1, 1), (inf, inf), (inf, inf),
             (4096, 4096), (64 << 20, 64 << 20), (inf, inf), (inf, inf), (16384, 16384), (819_200, 819_200), (0, 0), (0, 0), (inf, inf),
         ]
         func text(_ v: UInt64) -> String { v == inf ? "-1" : String(v) }
