@@ -618,16 +618,21 @@ static int is_init_cap(int cap) {
 }
 
 // Every capability but init's four leaves the bounding set, which limits what an execve can give and
-// nothing this child holds: it is done in the setup's first part, ahead of need (each drop commits new
-// credentials, about 40 of them). Capabilities are numbered from 0 without gaps, and the first number
-// past the last one answers EINVAL.
-static void drop_bounding_set(int err_fd) {
+// nothing this thread holds. Each drop commits new credentials, so only capabilities still there are
+// dropped (reading is free): gloveboxd drops them from its own set at start (gb_limit_bounding_set), which
+// its setup children inherit, and the setup child checks again in its first part, ahead of need.
+// Capabilities are numbered from 0 without gaps; past the last one both calls answer EINVAL.
+int gb_limit_bounding_set(void) {
     for (int cap = 0; ; cap++) {
-        if (is_init_cap(cap)) continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
-        if (errno == EINVAL && cap > 0) break;
-        report_and_exit(err_fd, GB_STEP_CAPBSET, errno);
+        int held = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+        if (held < 0 && errno == EINVAL && cap > 0) return 0;
+        if (held < 0) return -1;
+        if (held && !is_init_cap(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
     }
+}
+
+static void drop_bounding_set(int err_fd) {
+    if (gb_limit_bounding_set() < 0) report_and_exit(err_fd, GB_STEP_CAPBSET, errno);
 }
 
 // Init runs as a uid of its own, not the program's: a process of the run's uid can then neither signal,

@@ -117,6 +117,13 @@ struct Gloveboxd: ParsableCommand {
             logger.critical("cannot create the daemon's mount namespace", metadata: ["error": "\(String(cString: strerror(errno)))"])
             throw ExitCode(1)
         }
+        // Also before any thread exists, since each thread has its own: nothing gloveboxd executes (each
+        // run's init, mkfs.ext4) can have a capability but init's four. Every setup child inherits this set
+        // and so need not empty it itself, one credential commit a capability, at every run.
+        guard gb_limit_bounding_set() == 0 else {
+            logger.critical("cannot limit the capability bounding set", metadata: ["error": "\(String(cString: strerror(errno)))"])
+            throw ExitCode(1)
+        }
         if !Self.rootReceivesHostMounts() {
             logger.warning("the host's / is not a shared mount: filesystems mounted on the host after gloveboxd started (a workdir on a new mount) stay unseen by it until it restarts")
         }

@@ -168,6 +168,11 @@ int gb_detached_tree_of(int source, int kind);
 // The seccomp program as a sealed memfd (close-on-exec): init reads it after its execve. -1 with errno.
 int gb_filter_memfd(const void *filter, size_t bytes);
 
+// Empties the calling thread's capability bounding set but for the four capabilities each run's init keeps
+// (CAP_SETPCAP, CAP_SETUID, CAP_SETGID, CAP_KILL): what a later execve can give, by this thread or the
+// threads and children it makes. 0, or -1 with errno.
+int gb_limit_bounding_set(void);
+
 // Builds a prepared root in a child (clone3 with CLONE_NEWNS, CLONE_VM, CLONE_VFORK; a copy of the descriptor
 // table, closed but for a socket on which it sends the root's descriptors) and returns 0 with descriptors of
 // its mount namespace, which keeps it alive, and of its root (close-on-exec) in *out. Every target path is
