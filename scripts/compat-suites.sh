@@ -3,7 +3,7 @@
 # under python3-pytest) twice each as the unprivileged user nobody: once outside, straight on the host,
 # and once inside a glovebox run, against a gloveboxd this script starts from the build directory
 # (like scripts/demo.sh: its socket, state and policy in a temporary directory) under a generous
-# policy of its own, `compat` (3 h, 8 GiB or less, 4096 pids, every CPU, 4 GiB storage). Then it
+# policy of its own, `compat` (3 h, 8 GiB or less, 4096 pids, every CPU, 16 GiB storage). Then it
 # prints the two sets of counts side by side (passed, failed, skipped, xfailed, xpassed, errors, wall
 # time), one line per suite, and for each suite whose results differ the tests whose outcome differs
 # (from pytest's JUnit XML and its -rfE lines), with the failure message. The differences that are
@@ -25,12 +25,19 @@
 # .build/debug, or in BIN=DIR (another build, to compare; it does not build; copies them first, so a rebuild
 # meanwhile does not change them).
 # The environment is the same in both runs: PATH, HOME (the scratch directory, /workspace inside),
-# LANG/LC_ALL=C.UTF-8, PYTHONDONTWRITEBYTECODE=1, and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the
-# number of CPUs. pytest runs from a scratch directory of nobody's in /var/tmp (a fresh one per run;
-# inside, a copy-on-write view of it), with no cache and no ini file (-c /dev/null), and writes nothing
-# into /usr. Each run has an empty /tmp of its own: inside, the run's; outside, a tmpfs mounted on /tmp
-# in a private mount namespace (unshare -m; nothing else of the host is hidden), so that the outside
-# run leaves nothing in the host's /tmp (pytest-of-nobody, hypothesis' cache) and starts as clean.
+# LANG/LC_ALL=C.UTF-8, PYTHONDONTWRITEBYTECODE=1, OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the
+# number of CPUs, and NPY_AVAILABLE_MEM = the policy's memory limit. NumPy's big-memory tests
+# (requires_memory: 6 to 18 GB) otherwise size themselves from /proc/meminfo's MemAvailable, which is the
+# host's inside a run as outside: inside, one that needs more than the limit ends the whole suite at the
+# memory limit; outside, it may take the host's memory (20 GiB for test_big_arrays).
+# pytest runs from a scratch directory of nobody's in /var/tmp (a fresh one per run; inside, a
+# copy-on-write view of it), with no cache and no ini file (-c /dev/null), and writes nothing into /usr.
+# Each run has an empty /tmp of its own on disk: inside, the run's storage volume (16 GiB, ext4 on a loop
+# device); outside, a fresh directory beside the scratch directory, bound on /tmp in a private mount
+# namespace (unshare -m; nothing else of the host is hidden), so that the outside run leaves nothing in
+# the host's /tmp (pytest-of-nobody, hypothesis' cache) and starts as clean. NumPy's file tests write
+# more than 4 GiB there (test_large_zip, TestSavezLoad::test_big_arrays, a sparse 5 GB file): with a
+# smaller /tmp, which of them fail with ENOSPC depends on the filesystem and on the order files go.
 #
 # How long, on a 2-core machine (debug build of gloveboxd), measured: --quick takes 5 minutes in all:
 # numpy 41 s outside, 71 s inside (of which 29 s are a forked child of test_xerbla_override going on with
@@ -129,7 +136,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -m 755 "$tmp/bin" "$tmp/policies"
-# The scratch directories are outside /tmp, which the outside runs see as an empty tmpfs of their own.
+# The scratch directories are outside /tmp, which the outside runs see as an empty directory of their own.
 work=$(mktemp -d /var/tmp/glovebox-compat-work.XXXXXX)
 chmod 755 "$work"
 for b in gloveboxd glovebox glovebox-init; do install -m 755 -o root -g root "$build/$b" "$tmp/bin/$b"; done
@@ -142,6 +149,7 @@ mem_mib=$((mem_kib * 3 / 4 / 1024))
 ((mem_mib > 8192)) && mem_mib=8192
 memory="${mem_mib}MiB"
 ((mem_mib == 8192)) && memory="8GiB"
+npy_memory="${mem_mib}MiB"  # the same limit, as numpy.testing reads a size
 read_only=()
 for p in /usr /lib /lib64 /bin /sbin /etc/alternatives /etc/ssl/certs; do [[ -e $p ]] && read_only+=("\"$p\""); done
 path="/usr/local/bin:/usr/bin:/bin"
@@ -155,7 +163,7 @@ timeout = "3h"
 memory = "$memory"
 pids = 4096
 cpus = $ncpu
-storage = "4GiB"
+storage = "16GiB"
 gpus = 0
 output_file = "256MiB"
 
@@ -164,7 +172,7 @@ read_only = [$(IFS=,; echo "${read_only[*]}" | sed 's/,/, /g')]
 workdir = "/workspace"
 
 [environment]
-set = { PATH = "$path", HOME = "/workspace", LANG = "C.UTF-8", LC_ALL = "C.UTF-8", PYTHONDONTWRITEBYTECODE = "1", OMP_NUM_THREADS = "$ncpu", OPENBLAS_NUM_THREADS = "$ncpu" }
+set = { PATH = "$path", HOME = "/workspace", LANG = "C.UTF-8", LC_ALL = "C.UTF-8", PYTHONDONTWRITEBYTECODE = "1", OMP_NUM_THREADS = "$ncpu", OPENBLAS_NUM_THREADS = "$ncpu", NPY_AVAILABLE_MEM = "$npy_memory" }
 pass = []
 
 [access]
@@ -226,13 +234,14 @@ for s in "${suites[@]}"; do
   t=${targets[*]}
 
   w=$(scratch "$s-outside")
+  mkdir -m 1777 "$work/$s-outside-tmp"
   echo "== $s outside: python3 -m pytest --pyargs $t as nobody in $w (output: $out/$s-outside.log)"
   start=$EPOCHREALTIME
   # setsid: a process group of its own, ended as a whole on Ctrl-C. unshare -m: a private /tmp.
   (cd "$w" && exec setsid unshare --mount --propagation private -- /bin/sh -c \
-    'mount -t tmpfs -o mode=1777,nosuid,nodev,size=4g glovebox-compat-tmp /tmp && exec "$@"' sh \
+    'mount --bind "$1" /tmp && shift && exec "$@"' sh "$work/$s-outside-tmp" \
     "${as_nobody[@]}" env -i PATH="$path" HOME="$w" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-    PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS="$ncpu" OPENBLAS_NUM_THREADS="$ncpu" \
+    PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS="$ncpu" OPENBLAS_NUM_THREADS="$ncpu" NPY_AVAILABLE_MEM="$npy_memory" \
     /usr/bin/python3 -m pytest "${pytest_args[@]}" --pyargs "${targets[@]}") </dev/null >"$out/$s-outside.log" 2>&1 &
   child=$! child_group=1
   rc=0; wait_child || rc=$?
