@@ -63,11 +63,15 @@ let package = Package(
         .executableTarget(name: "scientist", dependencies: ["Scientist",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ScientistTests", dependencies: ["Scientist"]),
+        // A real gloveboxd for the tests of the daemon, the client and the scientist (not shipped).
+        .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel"],
+                path: "Tests/GloveboxTestSupport"),
+        .testTarget(name: "ScientistTests", dependencies: ["Scientist", "GloveboxTestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "Sandbox", "Supervisor", "Records", "Policy"]),
+        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "Sandbox", "Supervisor", "Records", "Policy",
+                                                         "GloveboxTestSupport"]),
     ]
 )

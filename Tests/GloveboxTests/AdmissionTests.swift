@@ -3,6 +3,7 @@ import GloveboxProtocol
 import Policy
 import Records
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

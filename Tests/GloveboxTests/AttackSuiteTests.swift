@@ -3,6 +3,7 @@ import Policy
 import Records
 import Synchronization
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

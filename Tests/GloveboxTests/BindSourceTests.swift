@@ -1,5 +1,6 @@
 import GloveboxSystem
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import Foundation
 import GloveboxSystem
 @testable import Sandbox
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,7 @@ import GloveboxClient
 import Policy
 import Records
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@ import GloveboxProtocol
 import Policy
 import Records
 import XCTest
+@testable import GloveboxTestSupport
 
 /// The client's per-run messages skip Codable (CompactJSON.swift). These check them against Codable: a request
 /// written by hand decodes on the daemon's side to the same request, every field included; a summary read by

@@ -1,4 +1,5 @@
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

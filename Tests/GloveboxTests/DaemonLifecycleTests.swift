@@ -1,6 +1,7 @@
 import Records
 @testable import Sandbox
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

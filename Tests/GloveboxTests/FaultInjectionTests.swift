@@ -1,6 +1,7 @@
 import GloveboxSystem
 import Records
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@ import Records
 import Synchronization
 import GloveboxSystem
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

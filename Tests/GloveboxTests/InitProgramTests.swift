@@ -1,5 +1,6 @@
 @testable import Sandbox
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import GloveboxSystem
 import Records
 import Synchronization
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import GloveboxSystem
 import Policy
 import Records
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import GloveboxSystem
 import Sandbox
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@ import Records
 import GloveboxSystem
 import Synchronization
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import GloveboxSystem
 @testable import Sandbox
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import GloveboxSystem
 import Records
 @testable import Supervisor
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

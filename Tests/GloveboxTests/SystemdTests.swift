@@ -1,6 +1,7 @@
 import GloveboxClient
 import GloveboxSystem
 import XCTest
+@testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

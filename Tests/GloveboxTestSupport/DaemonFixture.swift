@@ -1,8 +1,8 @@
 import GloveboxClient
 import GloveboxSystem
 import GloveboxProtocol
-import Policy
-import Records
+import PolicyModel
+import RecordModel
 import XCTest
 #if canImport(Glibc)
 import Glibc
