@@ -20,6 +20,12 @@ public struct RunClient {
     public var onAccepted: ((Accepted) -> Void)?
     /// Called while the request waits for a cap, each time its place changes.
     public var onQueued: (QueueNote) -> Void = { _ in }
+    /// Where the program's output goes instead of `stdout` and `stderr`, when set (a library that keeps it).
+    public var onOutput: ((OutputStream, [UInt8]) -> Void)?
+    /// Called with the connection's socket once the request is sent, so another thread can `cancel` the run.
+    public var onConnected: ((Int32) -> Void)?
+
+    public enum OutputStream: Sendable { case stdout, stderr }
 
     public init(socketPath: String, request: RunRequest, workdir: String? = nil) {
         self.socketPath = socketPath
@@ -59,6 +65,7 @@ public struct RunClient {
         let connection = try DaemonConnection(path: socketPath)
         try connection.send(Frame(.runRequest, request.wireJSON), descriptor: workdirFD?.raw ?? -1)
         if forwardSignals { _ = gb_forward_cancel_signals(connection.socket.raw) }
+        onConnected?(connection.socket.raw)
         let outputs = workdirFD.map { OutputWriter(root: $0) }
         var skipped: [String] = []
         while true {
@@ -66,8 +73,8 @@ public struct RunClient {
             switch frame.kind {
             case .accepted: if let onAccepted { onAccepted(try Wire.decode(Accepted.self, frame)) }
             case .queued: onQueued(try Wire.decode(QueueNote.self, frame))
-            case .stdout: Self.write(stdout, frame.payload)
-            case .stderr: Self.write(stderr, frame.payload)
+            case .stdout: if let onOutput { onOutput(.stdout, frame.payload) } else { Self.write(stdout, frame.payload) }
+            case .stderr: if let onOutput { onOutput(.stderr, frame.payload) } else { Self.write(stderr, frame.payload) }
             case .outputDirectory: outputs?.directory(try Wire.decode(OutputNote.self, frame).path)
             case .outputFile: outputs?.begin(try Wire.decode(OutputFileHeader.self, frame))
             case .outputData: try outputs?.data(frame.payload)
@@ -85,6 +92,13 @@ public struct RunClient {
             default: throw ClientError("unexpected message from gloveboxd: \(frame.kind)")
             }
         }
+    }
+
+    /// Asks gloveboxd to cancel the run on `socket` (the one `onConnected` gave): safe from any thread while
+    /// the run is in flight. The run still ends with its record, status `cancelled`.
+    public static func cancel(socket: Int32) {
+        let frame: [UInt8] = [0, 0, 0, 1, FrameKind.cancel.rawValue]
+        _ = frame.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
     }
 
     /// Writes the program's output to one of ours. A closed stdout (say, `| head`) must not end the
