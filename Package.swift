@@ -14,7 +14,8 @@ import PackageDescription
 //   gloveboxd, glovebox                thin executables
 //   glovebox-init                      (C, static) each run's pid 1, executed by Sandbox's launcher
 //   CCurl                              (C) libcurl, with shims for its variadic calls
-//   Scientist                          LLM providers over libcurl, budgets, literature, ideas, the idea archive
+//   Scientist                          LLM providers over libcurl, budgets, literature, ideas, experiments
+//                                      (through GloveboxClient only), the idea archive
 //   scientist                          thin executable
 let package = Package(
     name: "glovebox",
@@ -58,7 +59,8 @@ let package = Package(
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "Records", "Policy", "TOMLKit",
+        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "Records", "Policy", "TOMLKit", "GloveboxClient", "GloveboxProtocol",
+                                                  "RecordModel", "PolicyModel", "GloveboxSystem", "CSandbox",
                                                   .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "scientist", dependencies: ["Scientist",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,6 +11,12 @@ public enum ScientistError: Error, Sendable, CustomStringConvertible {
     case archive(RecordError)
     case config(ConfigError)
     case template(String)
+    /// The idea's workspace could not be made or changed (git, files).
+    case workspace(String)
+    /// gloveboxd could not run the experiment (unreachable, refused).
+    case run(String)
+    /// Ctrl-C, or a signal: the run in flight was cancelled; what finished is kept.
+    case interrupted
 
     public var description: String {
         switch self {
@@ -21,6 +27,9 @@ public enum ScientistError: Error, Sendable, CustomStringConvertible {
         case let .archive(error): "archive: \(error)"
         case let .config(error): "\(error)"
         case let .template(message): "template: \(message)"
+        case let .workspace(message): "workspace: \(message)"
+        case let .run(message): "sandbox: \(message)"
+        case .interrupted: "interrupted; everything finished so far is kept, and running the command again resumes"
         }
     }
 

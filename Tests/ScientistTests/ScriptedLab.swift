@@ -8,6 +8,8 @@ import Synchronization
 final class ScriptedLab: Sendable {
     private struct Queues {
         var chat: [(text: String, input: Int, output: Int)] = []
+        /// Replies for conversations whose first message contains the key (two ideas' loops at once).
+        var chatFor: [String: [(text: String, input: Int, output: Int)]] = [:]
         var literature: [TestHTTPServer.Reply] = []
     }
     /// Shared by reference with the server's handler.
@@ -22,7 +24,14 @@ final class ScriptedLab: Sendable {
         let queues = self.queues
         server = try TestHTTPServer { request in
             if request.path.hasSuffix("/chat/completions") {
-                guard let next = queues.withLock({ $0.chat.isEmpty ? nil : $0.chat.removeFirst() }) else {
+                let opening = ((request.json?["messages"] as? [[String: String]])?.first { $0["role"] == "user" }?["content"]) ?? ""
+                let next = queues.withLock { queues -> (text: String, input: Int, output: Int)? in
+                    if let key = queues.chatFor.keys.sorted().first(where: { opening.contains($0) }) {
+                        return queues.chatFor[key]!.isEmpty ? nil : queues.chatFor[key]!.removeFirst()
+                    }
+                    return queues.chat.isEmpty ? nil : queues.chat.removeFirst()
+                }
+                guard let next else {
                     return .text("chat script exhausted", status: 599)
                 }
                 return Wire.openAI(next.text, input: next.input, output: next.output)
@@ -36,6 +45,11 @@ final class ScriptedLab: Sendable {
 
     func say(_ text: String, input: Int = 100, output: Int = 100) {
         queues.withLock { $0.chat.append((text, input, output)) }
+    }
+
+    /// A reply for the conversation whose first user message contains `marker`.
+    func say(_ text: String, when marker: String, input: Int = 100, output: Int = 100) {
+        queues.withLock { $0.chatFor[marker, default: []].append((text, input, output)) }
     }
 
     func find(_ reply: TestHTTPServer.Reply) {

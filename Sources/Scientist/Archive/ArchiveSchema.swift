@@ -1,6 +1,7 @@
-/// The archive's tables (PRAGMA user_version 1).
+/// The archive's tables (PRAGMA user_version 2; version 2 added experiments and experiment_runs). Every
+/// statement is `IF NOT EXISTS`, so opening an older archive adds what it lacks.
 enum ArchiveSchema {
-    static let version: Int64 = 1
+    static let version: Int64 = 2
 
     static let create = """
     CREATE TABLE IF NOT EXISTS launches (
@@ -88,5 +89,44 @@ enum ArchiveSchema {
         papers TEXT NOT NULL,
         PRIMARY KEY (engine, query, result_limit)
     );
+    CREATE TABLE IF NOT EXISTS experiments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idea_id INTEGER NOT NULL REFERENCES ideas(id),
+        launch_id INTEGER REFERENCES launches(id),
+        workspace TEXT NOT NULL UNIQUE,
+        policy TEXT NOT NULL,
+        socket TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL DEFAULT 'running',
+        message TEXT
+    );
+    CREATE INDEX IF NOT EXISTS experiments_idea ON experiments(idea_id);
+    CREATE TABLE IF NOT EXISTS experiment_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        launch_id INTEGER REFERENCES launches(id),
+        stage TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        glovebox_run_id INTEGER,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        signal INTEGER,
+        wall_seconds REAL,
+        cpu_seconds REAL,
+        peak_memory_bytes INTEGER,
+        gpus INTEGER NOT NULL DEFAULT 0,
+        gpu_seconds REAL,
+        policy_digest TEXT NOT NULL,
+        limits_hit TEXT NOT NULL,
+        commit_hash TEXT NOT NULL,
+        metrics TEXT,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS experiment_runs_experiment ON experiment_runs(experiment_id);
     """
 }

@@ -1,0 +1,126 @@
+import Foundation
+import GloveboxClient
+import Logging
+import Records
+
+/// The experiment stage of `scientist experiment` and `scientist launch`: checks that gloveboxd serves the
+/// template's policy, prepares (or reopens) the idea's workspace, and runs its loop, recording how it ended.
+public struct ExperimentStage: Sendable {
+    public struct Options: Sendable {
+        public var maxRuns = 5
+        public var maxAttempts = 4
+        /// Default ~/.local/share/glovebox/results.
+        public var results: String = ExperimentStage.defaultResults
+        /// Nil: $GLOVEBOX_SOCKET, else gloveboxd's default socket.
+        public var socket: String?
+        /// Nil: the template's scientist.toml, else the template's name.
+        public var policy: String?
+        /// The workspace directory's prefix: the launch's name, or today's date.
+        public var prefix: String = ExperimentStage.today
+        public init() {}
+    }
+
+    public static var defaultResults: String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_DATA_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (NSHomeDirectory() + "/.local/share")
+        return base + "/glovebox/results"
+    }
+
+    public static var today: String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd"
+        return formatter.string(from: Date())
+    }
+
+    public let session: Session
+    public let options: Options
+    public let sink: OutputSink
+    public let canceller: RunCanceller
+
+    public init(session: Session, options: Options, sink: OutputSink, canceller: RunCanceller) {
+        self.session = session; self.options = options; self.sink = sink; self.canceller = canceller
+    }
+
+    public struct Outcome: Sendable {
+        public var report: ExperimentLoop.Report
+        public var workspace: String
+        public var experiment: ExperimentRow
+    }
+
+    /// The policy the template's runs use, checked against what gloveboxd serves to this user.
+    public func policy(for template: ResearchTemplate, settings: TemplateSettings, socket: String) throws(ScientistError) -> String {
+        let name = options.policy ?? settings.policy ?? template.name
+        let served: [String: Bool]
+        do {
+            served = Dictionary(try DaemonQueries.policies(socketPath: socket).map { ($0.template, $0.usable) }) { a, _ in a }
+        } catch {
+            throw .run("cannot ask gloveboxd at \(socket) for its policies: \(error)")
+        }
+        guard let usable = served[name] else {
+            throw .run("gloveboxd at \(socket) serves no policy called \(name) (it serves \(served.keys.sorted().joined(separator: ", "))); the operator adds /etc/glovebox/policies/\(name).toml, or give --policy")
+        }
+        guard usable else { throw .run("gloveboxd's policy \(name) is not open to you (its [access] section); ask the operator, or give --policy") }
+        return name
+    }
+
+    public func run(idea: ArchivedIdea, template: ResearchTemplate) throws(ScientistError) -> Outcome {
+        let settings = try TemplateSettings.load(template: template)
+        let socket = DaemonConnection.socketPath(options.socket)
+        let policy = try policy(for: template, settings: settings, socket: socket)
+        let (workspace, created) = try IdeaWorkspace.prepare(template: template, ideaName: idea.proposal.name, prefix: options.prefix,
+                                                             results: options.results, editable: settings.editable)
+        if created { try writeNotes(workspace, idea: idea) }
+        let experiment: ExperimentRow
+        do {
+            experiment = try session.store.beginExperiment(ideaID: idea.id, launchID: session.launchID, workspace: workspace.path,
+                                                           policy: policy, socket: socket)
+        } catch { throw .archive(error) }
+        let prompts = try PromptLibrary.load(overrides: [template.directory + "/prompts", PromptLibrary.userDirectory])
+        var loopSettings = ExperimentLoop.Settings()
+        loopSettings.maxRuns = options.maxRuns
+        loopSettings.maxAttempts = options.maxAttempts
+        loopSettings.interpreter = settings.interpreter
+        let loop = ExperimentLoop(model: session.model, store: session.store, launchID: session.launchID, template: template, idea: idea,
+                                  workspace: workspace, experiment: experiment,
+                                  runner: GloveboxRunner(socketPath: socket, policy: policy, sink: sink, canceller: canceller),
+                                  prompts: prompts, settings: loopSettings, logger: session.logger)
+        do {
+            let report = try loop.run()
+            let status = report.ending == .failed ? "failed" : "completed"
+            finish(experiment.id, status, report.message)
+            return Outcome(report: report, workspace: workspace.path, experiment: experiment)
+        } catch {
+            let status = switch error {
+            case .interrupted: "interrupted"
+            case _ where error.isBudgetStop: "budget exhausted"
+            default: "failed"
+            }
+            finish(experiment.id, status, error.description)
+            throw error
+        }
+    }
+
+    private func finish(_ id: Int64, _ status: String, _ message: String) {
+        do { try session.store.finishExperiment(id, status: status, message: message) }
+        catch { session.logger.error("cannot record the end of the experiment", metadata: ["error": "\(error)"]) }
+    }
+
+    /// notes.txt begins with the idea, as in the AI Scientist; the baseline's results follow once known.
+    func writeNotes(_ workspace: IdeaWorkspace, idea: ArchivedIdea) throws(ScientistError) {
+        let existing: String?
+        do { existing = try workspace.files.read("notes.txt") } catch { throw .workspace("\(error)") }
+        let header = "# Title: \(idea.proposal.title)\n# Experiment description: \(idea.proposal.experiment)\n"
+        do { try workspace.files.write("notes.txt", header + "\n" + (existing ?? "")) } catch { throw .workspace("\(error)") }
+        _ = try workspace.commit(["notes.txt"], message: "notes.txt: the idea \(idea.proposal.name)")
+    }
+}
+
+extension PromptLibrary {
+    /// ~/.config/glovebox/prompts ($XDG_CONFIG_HOME honoured).
+    public static var userDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (NSHomeDirectory() + "/.config")
+        return base + "/glovebox/prompts"
+    }
+}

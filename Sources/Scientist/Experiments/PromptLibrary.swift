@@ -1,0 +1,180 @@
+import Foundation
+
+/// The prompts of the experiment stage: text with named placeholders (`{run}`), so the workflow can be changed
+/// without touching Swift. The shipped defaults are below; a template's `prompts/NAME.txt`, and then the user's
+/// `~/.config/glovebox/prompts/NAME.txt`, replace them. An unknown prompt name or placeholder in a file is an
+/// error that names the file.
+public struct PromptLibrary: Sendable {
+    /// name → (text, where it came from)
+    private var texts: [String: (text: String, source: String)]
+
+    /// Every prompt the stage uses, with the placeholders each may use.
+    public static let placeholders: [String: Set<String>] = [
+        "experiment_system": ["editable_files"],
+        "experiment_start": ["title", "idea", "max_runs", "baseline_results", "command", "editable_files", "files"],
+        "experiment_resume": ["title", "idea", "max_runs", "baseline_results", "command", "editable_files", "files", "history", "next_run"],
+        "run_results": ["run", "results", "next_run", "max_runs", "command"],
+        "run_failed": ["run", "facts", "stderr", "attempt", "max_attempts", "command"],
+        "edits_refused": ["problems", "applied"],
+        "no_edits": ["next_run", "command"],
+        "runs_exhausted": ["max_runs"],
+    ]
+
+    public static let defaults: [String: String] = [
+        "experiment_system": """
+            You carry out ML experiments by changing their code. Files change only through SEARCH/REPLACE \
+            blocks: the file's path on its own line, then a fenced block:
+
+            experiment.py
+            ```python
+            <<<<<<< SEARCH
+            the exact lines the file holds now
+            =======
+            the lines that replace them
+            >>>>>>> REPLACE
+            ```
+
+            The SEARCH part must match the file exactly and only once; quote enough lines to make it unique. An empty \
+            SEARCH part creates a new file or appends to an existing one. You may edit only these files: {editable_files}. \
+            Your code runs in a sandbox with no network, fixed time and memory limits, and no way to change them.
+            """,
+        "experiment_start": """
+            The idea to test: {title}.
+            What the experiment should do: {idea}
+
+            You have at most {max_runs} runs for it; stop earlier when the question is answered. Begin with a short plan: \
+            which change each run makes (for a sweep, the value each run tries).
+
+            The baseline (run 0, the unchanged code) has already run. Its results:
+
+            {baseline_results}
+
+            After each change of yours, the experiment runs as `{command}`, with i the run's number, and you are shown \
+            its results. The command line is fixed: the code must not need any other argument.
+
+            The files you may edit ({editable_files}) hold:
+
+            {files}
+            """,
+        "experiment_resume": """
+            The idea to test: {title}.
+            What the experiment should do: {idea}
+
+            You have at most {max_runs} runs in all. The work was interrupted and now goes on; the runs so far:
+
+            {history}
+
+            The baseline (run 0) results:
+
+            {baseline_results}
+
+            Run {next_run} is next; it runs as `{command}`. The files you may edit ({editable_files}) hold now:
+
+            {files}
+            """,
+        "run_results": """
+            Run {run} finished. Its results:
+            {results}
+
+            If they change your plan, say how. Record in notes.txt what run {run} changed and what it found, in enough \
+            detail for someone who will write the paper from those notes alone.
+
+            Then make the change for run {next_run} (of at most {max_runs}), which runs as `{command}`. If the \
+            experiments are done, reply with ALL_COMPLETED instead.
+            """,
+        "run_failed": """
+            Run {run} failed (attempt {attempt} of {max_attempts} in a row). {facts}
+
+            The last part of its standard error:
+            {stderr}
+
+            Fix the cause with SEARCH/REPLACE blocks; the run will then be retried as `{command}`.
+            """,
+        "edits_refused": """
+            Some of your SEARCH/REPLACE blocks were not applied:
+
+            {problems}
+
+            {applied}
+            Send corrected blocks for the ones that failed. Nothing runs until your changes apply.
+            """,
+        "no_edits": """
+            Your reply held no SEARCH/REPLACE block, so nothing changed and nothing ran. To run the next experiment \
+            (run {next_run}, as `{command}`), change the files with SEARCH/REPLACE blocks. If all experiments are done, \
+            respond with 'ALL_COMPLETED'.
+            """,
+        "runs_exhausted": """
+            All {max_runs} runs have been used; the experiments are over.
+            """,
+    ]
+
+    public init() {
+        texts = Self.defaults.mapValues { ($0, "built-in") }
+    }
+
+    /// The defaults, overridden by each of `directories` in turn (later ones win): each may hold NAME.txt files.
+    public static func load(overrides directories: [String]) throws(ScientistError) -> PromptLibrary {
+        var library = PromptLibrary()
+        for directory in directories {
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for entry in entries.sorted() where entry.hasSuffix(".txt") {
+                let path = directory + "/" + entry
+                let name = String(entry.dropLast(4))
+                guard let allowed = placeholders[name] else {
+                    // Other stages' prompts may live in the same directory; only this stage's names are checked here.
+                    if knownElsewhere.contains(name) { continue }
+                    throw .template("\(path): no prompt is called \(name) (the experiment stage's are \(placeholders.keys.sorted().joined(separator: ", ")))")
+                }
+                guard let data = FileManager.default.contents(atPath: path) else { throw .template("\(path): cannot read the file") }
+                let text = String(decoding: data, as: UTF8.self)
+                for used in Self.names(in: text) where !allowed.contains(used) {
+                    throw .template("\(path): unknown placeholder {\(used)} (\(name) may use \(allowed.sorted().map { "{\($0)}" }.joined(separator: ", ")))")
+                }
+                library.texts[name] = (text, path)
+            }
+        }
+        return library
+    }
+
+    /// Prompt names that belong to other stages (ideas, novelty, write-up) and may sit beside these.
+    static let knownElsewhere: Set<String> = []
+
+    /// The prompt `name` with its placeholders filled. `values` must cover every placeholder the text uses.
+    public func render(_ name: String, _ values: [String: String]) -> String {
+        guard let entry = texts[name] else { preconditionFailure("unknown prompt \(name)") }
+        var output = ""
+        var rest = Substring(entry.text)
+        while let open = rest.firstIndex(of: "{") {
+            output += rest[..<open]
+            let after = rest[rest.index(after: open)...]
+            if let close = after.firstIndex(of: "}"), Self.isName(after[..<close]), let value = values[String(after[..<close])] {
+                output += value
+                rest = after[after.index(after: close)...]
+            } else {
+                output += "{"
+                rest = after
+            }
+        }
+        output += rest
+        return output
+    }
+
+    /// Where the prompt `name` came from: "built-in" or a file's path.
+    public func source(_ name: String) -> String { texts[name]?.source ?? "built-in" }
+
+    static func isName(_ text: Substring) -> Bool {
+        !text.isEmpty && text.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLowercase || $0.isNumber)) }
+    }
+
+    /// The `{placeholder}` names a text uses (braces around anything else, as in code, are left alone).
+    static func names(in text: String) -> Set<String> {
+        var found: Set<String> = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            let after = rest[rest.index(after: open)...]
+            if let close = after.firstIndex(of: "}"), isName(after[..<close]) { found.insert(String(after[..<close])) }
+            rest = after
+        }
+        return found
+    }
+}
