@@ -7,7 +7,7 @@ import Scientist
 struct ScientistCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scientist",
-        abstract: "The unprivileged research loop of Glovebox: ideas, novelty checks and the idea archive.",
+        abstract: "The unprivileged research loop of Glovebox: ideas, novelty checks, experiments through gloveboxd, and the idea archive.",
         discussion: """
         Configuration: ~/.config/glovebox/scientist.toml ($XDG_CONFIG_HOME honoured; --config names another). \
         Flags override it. See docs/scientist.md for every key.
@@ -34,7 +34,7 @@ struct ScientistCommand: ParsableCommand {
           scientist ideas --template toy_regression --model llama3 \\
             --base-url http://127.0.0.1:8080/v1 --budget-tokens 200000
         """,
-        subcommands: [IdeasCommand.self, NoveltyCommand.self, UsageCommand.self]
+        subcommands: [IdeasCommand.self, NoveltyCommand.self, ExperimentCommand.self, RunsCommand.self, UsageCommand.self]
     )
 }
 
