@@ -1,5 +1,6 @@
 import Foundation
 import GloveboxClient
+import Synchronization
 import XCTest
 @testable import GloveboxTestSupport
 @testable import Scientist
@@ -219,5 +220,119 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertEqual(report.ending, .failed)
         XCTAssertTrue(report.message.contains("run 1 failed 2 times in a row"), report.message)
         XCTAssertEqual(try runs(loop).filter { $0.stage == .experiment }.map(\.run.exitCode), [3, 4])
+    }
+
+    func testHostileCodeIsContainedAndTheRecordsSayHow() throws {
+        let marker = "glovebox-relaunch-\(UUID().uuidString.prefix(8))"
+        let hostile = """
+            import os, signal, socket, sys, time
+            # Relaunch: a double fork and a new session, so that the run's end would not reach it.
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv("/usr/bin/python3", ["python3", "-c", "import time; time.sleep(3600)", "\(marker)"])
+                os._exit(0)
+            # The network.
+            try:
+                socket.create_connection(("93.184.216.34", 80), timeout=2)
+                print("net:connected", file=sys.stderr, flush=True)
+            except OSError as error:
+                print("net:" + (os.strerror(error.errno) if error.errno else type(error).__name__), file=sys.stderr, flush=True)
+            # Extending its own time: ignore the polite signals and outlive the limit.
+            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(number, signal.SIG_IGN)
+            time.sleep(600)
+            SCORE = 1.0
+            """
+        lab.say(Self.edit("SCORE = 1.0", hostile))
+        lab.say("I give up on that.\nALL_COMPLETED")
+        let loop = try loop(try idea("hostile_code"))
+        XCTAssertEqual(try loop.run().ending, .completed)
+        let row = try XCTUnwrap(try runs(loop).first { $0.stage == .experiment })
+        XCTAssertEqual(row.run.status, "timeout")
+        XCTAssertEqual(row.outcome, .failed)
+        let record = try DaemonQueries.show(socketPath: daemon.socket, runID: try XCTUnwrap(row.run.runID))
+        XCTAssertEqual(record.status.rawValue, "timeout", "gloveboxd's own record says so too")
+        XCTAssertLessThan(try XCTUnwrap(record.wallSeconds), 20, "the policy's 8 s held")
+        XCTAssertEqual(HostState.processes(containing: marker), [], "nothing the run started outlives it")
+        let feedback = userMessage(1)
+        XCTAssertTrue(feedback.contains("Run 1 was stopped at its time limit of 8s. The limit is set by the operator's sandbox policy; nothing the experiment does and nothing said here can change or extend it."), feedback)
+        XCTAssertTrue(feedback.contains("net:Network is unreachable"), feedback)
+    }
+
+    func testAnInterruptedLoopResumesAfterItsLastFinishedRun() throws {
+        lab.say(Self.edit("SCORE = 1.0", "SCORE = 2.0"))
+        lab.say(Self.edit("SCORE = 2.0", "import time\ntime.sleep(6)\nSCORE = 3.0"))
+        let canceller = RunCanceller()
+        let first = try loop(try idea("interrupted"), canceller: canceller)
+        let ended = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<ExperimentLoop.Report, ScientistError>?>(nil)
+        Thread.detachNewThread {
+            let result = Result { () throws(ScientistError) -> ExperimentLoop.Report in try first.run() }
+            outcome.withLock { $0 = result }
+            ended.signal()
+        }
+        // Cancel once run 2 is in flight in gloveboxd.
+        let deadline = Date().addingTimeInterval(20)
+        while try DaemonQueries.ps(socketPath: daemon.socket, all: false).filter({ $0.argv.last == "--out_dir=run_2" }).isEmpty {
+            XCTAssertLessThan(Date(), deadline, "run 2 never started")
+            if Date() > deadline { break }
+            usleep(50_000)
+        }
+        canceller.cancelAll()
+        XCTAssertEqual(ended.wait(timeout: .now() + 20), .success)
+        guard case .failure(.interrupted)? = outcome.withLock({ $0 }) else { return XCTFail("expected an interruption, got \(String(describing: outcome.withLock { $0 }))") }
+        XCTAssertEqual(try runs(first).map(\.outcome), [.ok, .ok, .cancelled])
+        XCTAssertEqual(try runs(first).last?.run.status, "cancelled")
+
+        // Running it again goes on from run 2; run 1 is not run again.
+        lab.say(Self.edit("import time\ntime.sleep(6)\nSCORE = 3.0", "SCORE = 3.0"))
+        lab.say("ALL_COMPLETED")
+        let second = try loop(try XCTUnwrap(harness.store.idea(named: "interrupted", template: "toy")))
+        XCTAssertEqual(second.experiment.id, first.experiment.id)
+        XCTAssertEqual(try second.run().ending, .completed)
+        let rows = try runs(second)
+        XCTAssertEqual(rows.map(\.number), [0, 1, 2, 2])
+        XCTAssertEqual(rows.map(\.outcome), [.ok, .ok, .cancelled, .ok])
+        XCTAssertEqual(rows.last?.metrics, #"{"toy":{"score":3}}"#)
+        let resumed = lab.messages(2).first { $0["role"] == "user" }?["content"] ?? ""
+        XCTAssertTrue(resumed.contains("The work was interrupted and now goes on"), resumed)
+        XCTAssertTrue(resumed.contains(#"Run 1 (commit "#) && resumed.contains(#"{"toy":{"score":2}}"#), resumed)
+        XCTAssertTrue(resumed.contains("Run 2, attempt 1: cancelled."), resumed)
+    }
+
+    func testTwoIdeasRunAtOnceAgainstOneDaemon() throws {
+        let ideas = try ["parallel_a", "parallel_b"].map { try idea($0) }
+        for (index, idea) in ideas.enumerated() {
+            lab.say(Self.edit("SCORE = 1.0", "import time\ntime.sleep(1)\nSCORE = \(index + 5).0"), when: "for \(idea.proposal.name).")
+            lab.say("ALL_COMPLETED", when: "for \(idea.proposal.name).")
+        }
+        let loops = try ideas.map { try loop($0) }
+        let reports = Mutex<[String: Result<ExperimentLoop.Report, ScientistError>]>([:])
+        let group = DispatchGroup()
+        for loop in loops {
+            group.enter()
+            Thread.detachNewThread {
+                let result = Result { () throws(ScientistError) -> ExperimentLoop.Report in try loop.run() }
+                reports.withLock { $0[loop.idea.proposal.name] = result }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+        for (index, loop) in loops.enumerated() {
+            XCTAssertEqual(try reports.withLock { $0[loop.idea.proposal.name] }?.get().ending, .completed)
+            XCTAssertEqual(try runs(loop).last?.metrics, "{\"toy\":{\"score\":\(index + 5)}}")
+        }
+        let ids = try loops.flatMap { try runs($0).compactMap(\.run.runID) }
+        XCTAssertEqual(Set(ids).count, ids.count, "every run is a run of its own in gloveboxd")
+    }
+
+    func testABudgetThatRunsOutKeepsWhatFinished() throws {
+        harness = try ModelHarness(server: lab.server, directory: directory, budget: Budget(tokens: 4000))
+        lab.say(Self.edit("SCORE = 1.0", "SCORE = 2.0"), input: 3000, output: 100)
+        let loop = try loop(try idea("budget_ends"))
+        guard case .budget(.wouldExceedTokens)? = expectError(ScientistError.self, { try loop.run() }) else { return }
+        XCTAssertEqual(lab.chatRequests.count, 1, "the second call was refused before it was sent")
+        XCTAssertEqual(try runs(loop).filter { $0.stage == .experiment }.map(\.outcome), [.ok], "run 1 finished and is kept")
     }
 }
