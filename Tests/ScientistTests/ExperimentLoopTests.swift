@@ -1,5 +1,6 @@
 import Foundation
 import GloveboxClient
+import GloveboxProtocol
 import Synchronization
 import XCTest
 @testable import GloveboxTestSupport
@@ -334,5 +335,50 @@ final class ExperimentLoopTests: XCTestCase {
         guard case .budget(.wouldExceedTokens)? = expectError(ScientistError.self, { try loop.run() }) else { return }
         XCTAssertEqual(lab.chatRequests.count, 1, "the second call was refused before it was sent")
         XCTAssertEqual(try runs(loop).filter { $0.stage == .experiment }.map(\.outcome), [.ok], "run 1 finished and is kept")
+    }
+
+    /// `scientist experiment` as its users run it: an unprivileged uid, the daemon's socket, a local model.
+    func testTheCommandRunsAnIdeaAsAnUnprivilegedUser() throws {
+        let home = directory.file("home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let archive = home + "/scientist.db"
+        let store = try ScientistStore(path: archive)
+        try store.insertIdea(IdeaProposal(name: "cli_idea", title: "Title of cli_idea", experiment: "Raise SCORE for cli_idea.",
+                                          interestingness: 5, feasibility: 8, novelty: 5),
+                             template: "toy", source: .generated, launchID: nil, reflections: 0)
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        lab.say(Self.edit("SCORE = 1.0", "SCORE = 9.0"))
+        lab.say("ALL_COMPLETED")
+
+        let scientist = DaemonFixture.buildDirectory + "/scientist"
+        func run(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", scientist, "experiment", "cli_idea",
+                                   "--archive", archive, "--templates-dir", directory.path, "--results", home + "/results",
+                                   "--socket", daemon.socket, "--base-url", lab.server.baseURL + "/v1", "--model", "local-model"] + extra,
+                                  environment: ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config"])
+        }
+        let missing = try run(["--policy", "no_such_policy"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("serves no policy called no_such_policy"), missing.stderr)
+        XCTAssertEqual(lab.chatRequests.count, 0, "refused before any model call")
+
+        let result = try run(["--policy", "toy"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("[cli_idea run 1] training, score 9.0"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("cli_idea: completed, 1 run(s) with results"), result.stdout)
+
+        let listing = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", scientist, "runs", "cli_idea",
+                                             "--archive", archive, "--json"], environment: ["PATH": "/usr/bin:/bin", "HOME": home])
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        let runs = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]])?.first?["runs"] as? [[String: Any]])
+        let ids = runs.compactMap { ($0["run"] as? [String: Any])?["runID"] as? Int64 }
+        XCTAssertEqual(ids.count, 2, "the baseline and run 1")
+        // Every run is gloveboxd's, by the user who asked for it, and in its audit log.
+        let known = try DaemonQueries.ps(socketPath: daemon.socket, all: true, limit: 200)
+        for id in ids {
+            let record = try XCTUnwrap(known.first { $0.id == id }, "run \(id) is not in glovebox ps --all")
+            XCTAssertEqual(record.clientUID, 65534)
+            XCTAssertFalse(try DaemonQueries.audit(socketPath: daemon.socket, request: AuditRequest(runID: id)).isEmpty, "run \(id) is not audited")
+        }
     }
 }
