@@ -349,6 +349,8 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
         lab.say(Self.edit("SCORE = 1.0", "SCORE = 9.0"))
         lab.say("ALL_COMPLETED")
+        lab.say(Self.edit("print('plot')", Self.plotCode, file: "plot.py"))
+        lab.say(Self.edit("", "Figure scores.svg: the runs.", file: "notes.txt"))
 
         let scientist = DaemonFixture.buildDirectory + "/scientist"
         func run(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -366,13 +368,14 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("[cli_idea run 1] training, score 9.0"), result.stdout)
         XCTAssertTrue(result.stdout.contains("cli_idea: completed, 1 run(s) with results"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("plots: figures/scores.svg"), result.stdout)
 
         let listing = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", scientist, "runs", "cli_idea",
                                              "--archive", archive, "--json"], environment: ["PATH": "/usr/bin:/bin", "HOME": home])
         XCTAssertEqual(listing.status, 0, listing.stderr)
         let runs = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]])?.first?["runs"] as? [[String: Any]])
         let ids = runs.compactMap { ($0["run"] as? [String: Any])?["runID"] as? Int64 }
-        XCTAssertEqual(ids.count, 2, "the baseline and run 1")
+        XCTAssertEqual(ids.count, 3, "the baseline, run 1 and the plot")
         // Every run is gloveboxd's, by the user who asked for it, and in its audit log.
         let known = try DaemonQueries.ps(socketPath: daemon.socket, all: true, limit: 200)
         for id in ids {
@@ -380,5 +383,31 @@ final class ExperimentLoopTests: XCTestCase {
             XCTAssertEqual(record.clientUID, 65534)
             XCTAssertFalse(try DaemonQueries.audit(socketPath: daemon.socket, request: AuditRequest(runID: id)).isEmpty, "run \(id) is not audited")
         }
+    }
+
+    static let plotCode = """
+        import os
+        runs = sorted(d for d in os.listdir(".") if d.startswith("run_"))
+        with open("scores.svg", "w") as f:
+            f.write("<svg>" + ",".join(runs) + "</svg>")
+        """
+
+    func testPlotRunsInTheSandboxIsFixedFromItsStderrAndItsFiguresComeBack() throws {
+        lab.say(Self.edit("SCORE = 1.0", "SCORE = 2.0"))
+        lab.say("ALL_COMPLETED")
+        lab.say(Self.edit("print('plot')", "plt.plot([1, 2])", file: "plot.py"))
+        lab.say(Self.edit("plt.plot([1, 2])", Self.plotCode, file: "plot.py"))
+        lab.say(Self.edit("", "scores.svg shows which runs exist.", file: "notes.txt"))
+        let loop = try loop(try idea("plotted"))
+        XCTAssertEqual(try loop.run().ending, .completed)
+        let report = try PlotStage(loop: loop).run(successfulRuns: [1])
+        XCTAssertEqual(report, PlotStage.Report(figures: ["figures/scores.svg"], succeeded: true, message: "1 figure(s)"))
+        XCTAssertEqual(try String(contentsOfFile: loop.workspace.path + "/figures/scores.svg", encoding: .utf8), "<svg>run_0,run_1</svg>")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: loop.workspace.path + "/scores.svg"), "only the outputs come back")
+        let plots = try runs(loop).filter { $0.stage == .plot }
+        XCTAssertEqual(plots.map(\.outcome), [.failed, .ok])
+        XCTAssertTrue(userMessage(3).contains("NameError: name 'plt' is not defined"), userMessage(3))
+        XCTAssertTrue(userMessage(4).contains("plot.py ran and wrote these figures: figures/scores.svg"), userMessage(4))
+        XCTAssertTrue(try String(contentsOfFile: loop.workspace.path + "/notes.txt", encoding: .utf8).contains("scores.svg shows which runs exist."))
     }
 }

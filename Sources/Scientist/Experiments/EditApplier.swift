@@ -54,7 +54,8 @@ public struct EditApplier: Sendable {
             }
             return .success(block.replace)
         }
-        if block.search.isEmpty {
+        // A SEARCH part of blank lines only is an empty one (models often leave a blank line there).
+        if block.search.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let separator = current.isEmpty || current.hasSuffix("\n") ? "" : "\n"
             return .success(current + separator + block.replace)
         }
@@ -69,9 +70,6 @@ public struct EditApplier: Sendable {
         }
         let lines = current.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let wanted = trimmedLines(block.search)
-        guard !wanted.isEmpty else {
-            return .failure(Problem(message: "the SEARCH part holds only blank lines; quote the lines to replace."))
-        }
         let matches = lineMatches(wanted, in: lines)
         if matches.count == 1 {
             let start = matches[0]
@@ -118,12 +116,12 @@ public struct EditApplier: Sendable {
     static func nearest(_ wanted: [String], in lines: [String]) -> String {
         guard !lines.isEmpty else { return "    (the file is empty)" }
         let width = min(max(wanted.count, 1), lines.count)
+        let wantedSet = Set(wanted)
         var best = 0, bestScore = -1
         for start in 0...(lines.count - width) {
             var score = 0
             for k in 0..<width where lines[start + k].trimmingCharacters(in: .whitespaces) == wanted[min(k, wanted.count - 1)] { score += 2 }
-            let set = Set(wanted)
-            for k in 0..<width where set.contains(lines[start + k].trimmingCharacters(in: .whitespaces)) { score += 1 }
+            for k in 0..<width where wantedSet.contains(lines[start + k].trimmingCharacters(in: .whitespaces)) { score += 1 }
             if score > bestScore { best = start; bestScore = score }
         }
         let from = max(0, best - 2), to = min(lines.count, best + width + 2)

@@ -86,7 +86,10 @@ public struct ExperimentStage: Sendable {
                                   runner: GloveboxRunner(socketPath: socket, policy: policy, sink: sink, canceller: canceller),
                                   prompts: prompts, settings: loopSettings, logger: session.logger)
         do {
-            let report = try loop.run()
+            var report = try loop.run()
+            if report.ending != .failed, let plot = try plots(loop) {
+                report.message += plot.succeeded ? "; plots: \(plot.figures.joined(separator: ", "))" : "; plots failed: \(plot.message)"
+            }
             let status = report.ending == .failed ? "failed" : "completed"
             finish(experiment.id, status, report.message)
             return Outcome(report: report, workspace: workspace.path, experiment: experiment)
@@ -99,6 +102,19 @@ public struct ExperimentStage: Sendable {
             finish(experiment.id, status, error.description)
             throw error
         }
+    }
+
+    /// The plot stage, unless no run has results or plot.py already succeeded after the last run (resume).
+    func plots(_ loop: ExperimentLoop) throws(ScientistError) -> PlotStage.Report? {
+        let rows: [ExperimentRunRow]
+        do { rows = try session.store.experimentRuns(experimentID: loop.experiment.id) } catch { throw .archive(error) }
+        let successful = rows.filter { $0.stage == .experiment && $0.outcome == .ok }.map(\.number)
+        guard !successful.isEmpty else { return nil }
+        if let lastPlot = rows.lastIndex(where: { $0.stage == .plot && $0.outcome == .ok }),
+           let lastRun = rows.lastIndex(where: { $0.stage == .experiment }), lastPlot > lastRun {
+            return nil
+        }
+        return try PlotStage(loop: loop).run(successfulRuns: successful)
     }
 
     private func finish(_ id: Int64, _ status: String, _ message: String) {

@@ -18,6 +18,9 @@ public struct PromptLibrary: Sendable {
         "edits_refused": ["problems", "applied"],
         "no_edits": ["next_run", "command"],
         "runs_exhausted": ["max_runs"],
+        "plot_start": ["runs", "command", "plot_code"],
+        "plot_failed": ["facts", "stderr", "attempt", "max_attempts", "command"],
+        "plot_notes": ["figures"],
     ]
 
     public static let defaults: [String: String] = [
@@ -105,6 +108,29 @@ public struct PromptLibrary: Sendable {
             """,
         "runs_exhausted": """
             All {max_runs} runs have been used; the experiments are over.
+            """,
+        "plot_start": """
+            The experiments are over. The runs with results are: {runs}.
+
+            Now change plot.py so that it draws the figures a paper about them needs, with a legend entry for each \
+            run that belongs in it (in many templates, the `labels` dictionary names them). It runs as `{command}` \
+            in the workspace and must write its figures there, as PNG, PDF or SVG files. plot.py holds:
+
+            {plot_code}
+            """,
+        "plot_failed": """
+            plot.py failed (attempt {attempt} of {max_attempts}). {facts}
+
+            The last part of its standard error:
+            {stderr}
+
+            Fix plot.py with SEARCH/REPLACE blocks; it will then run again as `{command}`.
+            """,
+        "plot_notes": """
+            plot.py ran and wrote these figures: {figures}.
+
+            Add to notes.txt, for each figure, its file name and a description of what it shows and what it tells \
+            about the experiments, in enough detail to write the paper's figure captions from.
             """,
     ]
 
