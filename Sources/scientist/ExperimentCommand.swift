@@ -99,16 +99,16 @@ struct ExperimentCommand: ParsableCommand {
                 throw ExitCode(130)
             } catch where error.isBudgetStop {
                 session.finish(status: "budget exhausted", message: error.description)
-                print(IdeaText.spent(session.model.ledger))
+                Console.line(IdeaText.spent(session.model.ledger))
                 throw BudgetStop(message: error.description)
             } catch {
                 session.finish(status: "failed", message: error.description)
                 throw error
             }
             session.finish(status: outcome.report.ending == .failed ? "failed" : "completed", message: outcome.report.message)
-            print("\(found.proposal.name): \(outcome.report.ending.rawValue), \(outcome.report.successfulRuns) run(s) with results: \(outcome.report.message)")
-            print("workspace: \(outcome.workspace)")
-            print(IdeaText.spent(session.model.ledger))
+            Console.line("\(found.proposal.name): \(outcome.report.ending.rawValue), \(outcome.report.successfulRuns) run(s) with results: \(outcome.report.message)")
+            Console.line("workspace: \(outcome.workspace)")
+            Console.line(IdeaText.spent(session.model.ledger))
             if outcome.report.ending == .failed { throw ExitCode.failure }
         }
     }
@@ -118,7 +118,7 @@ struct ExperimentCommand: ParsableCommand {
         let path = options.results + "/" + options.prefix + "_" + idea.proposal.name + ".log"
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw ScientistError.workspace("cannot open \(path): \(String(cString: strerror(errno)))") }
-        print("the runs' output goes to \(path)")
+        Console.line("the runs' output goes to \(path)")
         return fd
     }
 }

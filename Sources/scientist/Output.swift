@@ -89,3 +89,11 @@ enum IdeaText {
         }.joined(separator: "\n")
     }
 }
+
+/// Lines to standard output written at once, unbuffered, so they stay in order with the runs' output, which
+/// the scientist writes to the same descriptor directly.
+enum Console {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}

@@ -410,4 +410,61 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertTrue(userMessage(4).contains("plot.py ran and wrote these figures: figures/scores.svg"), userMessage(4))
         XCTAssertTrue(try String(contentsOfFile: loop.workspace.path + "/notes.txt", encoding: .utf8).contains("scores.svg shows which runs exist."))
     }
+
+    /// `scientist launch` as an unprivileged user: two new ideas, a novelty check of each, and the experiments
+    /// and plots of the one judged novel, all through the daemon.
+    func testALaunchGoesFromNewIdeasToExperimentsOfTheNovelOnes() throws {
+        let home = directory.file("launch-home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let config = home + "/scientist.toml"
+        try """
+            [model]
+            base_url = "\(lab.server.baseURL)/v1"
+            name = "local-model"
+
+            [literature]
+            engine = "semanticscholar"
+            base_url = "\(lab.server.baseURL)"
+            min_interval = 0.01
+
+            [ideas]
+            reflections = 0
+
+            [novelty]
+            rounds = 2
+
+            [archive]
+            path = "\(home)/scientist.db"
+            """.write(toFile: config, atomically: false, encoding: .utf8)
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        lab.say(ScriptedLab.idea("fresh_idea", title: "A Fresh Idea", done: true))
+        lab.say(ScriptedLab.idea("old_idea", title: "An Old Idea", done: true))
+        lab.say(ScriptedLab.query("fresh idea"))
+        lab.find(LiteratureWire.semanticScholar([("p1", "Something Unrelated")]))
+        lab.say(ScriptedLab.decision("novel", "Nothing like it."))
+        lab.say(ScriptedLab.query("old idea"))
+        lab.find(LiteratureWire.semanticScholar([("p2", "The Old Idea, Published")]))
+        lab.say(ScriptedLab.decision("not novel", "Published in p2."))
+        lab.say(Self.edit("SCORE = 1.0", "SCORE = 6.0"))
+        lab.say("ALL_COMPLETED")
+        lab.say(Self.edit("print('plot')", Self.plotCode, file: "plot.py"))
+        lab.say(Self.edit("", "scores.svg: the runs.", file: "notes.txt"))
+
+        let result = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                            DaemonFixture.buildDirectory + "/scientist", "launch", "--template", "toy", "--ideas", "2",
+                                            "--config", config, "--templates-dir", directory.path, "--results", home + "/results",
+                                            "--socket", daemon.socket],
+                                           environment: ["PATH": "/usr/bin:/bin", "HOME": home])
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("novelty: fresh_idea: novel"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("experiment: fresh_idea: starting\n[fresh_idea run 0] training, score 1.0\n"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("old_idea: not run: judged not novel"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("fresh_idea: completed"), result.stdout)
+        let store = try ScientistStore(path: home + "/scientist.db")
+        let fresh = try XCTUnwrap(store.idea(named: "fresh_idea", template: "toy"))
+        let experiment = try XCTUnwrap(store.experiments(ideaID: fresh.id).first)
+        XCTAssertTrue(experiment.workspace.hasSuffix("/launch\(try XCTUnwrap(experiment.launchID))_fresh_idea"), experiment.workspace)
+        XCTAssertEqual(try store.experimentRuns(experimentID: experiment.id).map(\.stage), [.baseline, .experiment, .plot])
+        XCTAssertEqual(lab.chatRequests.count, 10, "every scripted reply used, none more")
+    }
 }

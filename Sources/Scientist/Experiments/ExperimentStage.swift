@@ -33,6 +33,9 @@ public struct ExperimentStage: Sendable {
         return formatter.string(from: Date())
     }
 
+    /// `path`, else $GLOVEBOX_SOCKET, else gloveboxd's default socket.
+    public static func resolvedSocket(_ path: String?) -> String { DaemonConnection.socketPath(path) }
+
     public let session: Session
     public let options: Options
     public let sink: OutputSink
@@ -66,7 +69,7 @@ public struct ExperimentStage: Sendable {
 
     public func run(idea: ArchivedIdea, template: ResearchTemplate) throws(ScientistError) -> Outcome {
         let settings = try TemplateSettings.load(template: template)
-        let socket = DaemonConnection.socketPath(options.socket)
+        let socket = Self.resolvedSocket(options.socket)
         let policy = try policy(for: template, settings: settings, socket: socket)
         let (workspace, created) = try IdeaWorkspace.prepare(template: template, ideaName: idea.proposal.name, prefix: options.prefix,
                                                              results: options.results, editable: settings.editable)

@@ -1,0 +1,150 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// `scientist launch`: the pipeline as it stands, in one resumable launch. New ideas from the template, a
+/// novelty check of each, then the experiments (with plots) of the ideas judged novel, up to `parallel` ideas
+/// at once against one gloveboxd, whose queue leases the GPUs. The write-up and the review join it later.
+public struct LaunchPipeline: Sendable {
+    public struct Options: Sendable {
+        public var ideas = 2
+        public var parallel = 1
+        public var reflections = 3
+        public var noveltyRounds = 10
+        public var resultsPerQuery = 10
+        public var experiment = ExperimentStage.Options()
+        public init() {}
+    }
+
+    public let session: Session
+    public let template: ResearchTemplate
+    public let options: Options
+    public let sink: OutputSink
+    public let canceller: RunCanceller
+
+    public init(session: Session, template: ResearchTemplate, options: Options, sink: OutputSink, canceller: RunCanceller) {
+        self.session = session; self.template = template; self.options = options; self.sink = sink; self.canceller = canceller
+    }
+
+    /// What became of one idea.
+    public struct IdeaResult: Sendable {
+        public var idea: ArchivedIdea
+        public var novelty: NoveltyDecision?
+        /// The experiment's ending, or why it did not run or failed.
+        public var experiment: String
+        public var workspace: String?
+        public var succeeded: Bool
+    }
+
+    public struct Report: Sendable {
+        public var generated: Int
+        public var results: [IdeaResult] = []
+        /// Set when the budget stopped the launch: what was refused.
+        public var budgetStop: String?
+        public var interrupted = false
+    }
+
+    /// Runs every stage; `progress` gets a line per step. Throws only for what ends the whole launch at once
+    /// (the archive, an unreachable gloveboxd before anything ran); a budget stop or an interrupt ends it with
+    /// a report of what finished.
+    public func run(progress: @escaping @Sendable (String) -> Void) throws(ScientistError) -> Report {
+        // Refuse up front, before spending anything, when gloveboxd does not serve the template's policy.
+        let settings = try TemplateSettings.load(template: template)
+        let stage = ExperimentStage(session: session, options: options.experiment, sink: sink, canceller: canceller)
+        _ = try stage.policy(for: template, settings: settings, socket: stageSocket)
+
+        let generator = IdeaGenerator(model: session.model, store: session.store, template: template,
+                                      reflections: options.reflections, logger: session.logger)
+        let generated = try generator.generate(count: options.ideas) { progress("idea: " + Self.describe($0)) }
+        var report = Report(generated: generated.archived.count)
+        if let stop = generated.stoppedByBudget {
+            report.budgetStop = stop
+            report.results = generated.archived.map { IdeaResult(idea: $0, novelty: nil, experiment: "not run: the budget ran out", succeeded: false) }
+            return report
+        }
+
+        var novel: [ArchivedIdea] = []
+        let literature = try session.literature()
+        let checker = NoveltyChecker(model: session.model, literature: literature, store: session.store, template: template,
+                                     rounds: options.noveltyRounds, resultsPerQuery: options.resultsPerQuery, logger: session.logger)
+        for idea in generated.archived {
+            if canceller.isCancelled { report.interrupted = true; break }
+            do throws(ScientistError) {
+                let outcome = try checker.check(idea)
+                progress("novelty: \(idea.proposal.name): \(outcome.decision.rawValue): \(outcome.reasons)")
+                if outcome.decision == .novel { novel.append(idea) } else {
+                    report.results.append(IdeaResult(idea: idea, novelty: outcome.decision, experiment: "not run: judged \(outcome.decision.rawValue)", succeeded: false))
+                }
+            } catch where error.isBudgetStop {
+                report.budgetStop = error.description
+                report.results.append(IdeaResult(idea: idea, novelty: nil, experiment: "not run: the budget ran out", succeeded: false))
+                return report
+            }
+        }
+        if report.interrupted { return report }
+
+        report.results += experiments(novel, stage: stage, progress: progress, report: &report)
+        return report
+    }
+
+    var stageSocket: String { ExperimentStage.resolvedSocket(options.experiment.socket) }
+
+    /// The novel ideas' experiments, `parallel` at a time; each worker takes the next idea until none is left
+    /// or the launch is stopping.
+    func experiments(_ ideas: [ArchivedIdea], stage: ExperimentStage, progress: @escaping @Sendable (String) -> Void,
+                     report: inout Report) -> [IdeaResult] {
+        struct Shared {
+            var next = 0
+            var results: [Int: IdeaResult] = [:]
+            var budgetStop: String?
+            var interrupted = false
+        }
+        let shared = Mutex(Shared())
+        let group = DispatchGroup()
+        for _ in 0..<max(1, min(options.parallel, ideas.count)) {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                while true {
+                    let index: Int? = shared.withLock { state in
+                        guard state.next < ideas.count, state.budgetStop == nil, !state.interrupted else { return nil }
+                        state.next += 1
+                        return state.next - 1
+                    }
+                    guard let index else { return }
+                    let idea = ideas[index]
+                    progress("experiment: \(idea.proposal.name): starting")
+                    let result: IdeaResult
+                    do throws(ScientistError) {
+                        let outcome = try stage.run(idea: idea, template: template)
+                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "\(outcome.report.ending.rawValue): \(outcome.report.message)",
+                                            workspace: outcome.workspace, succeeded: outcome.report.ending != .failed)
+                    } catch .interrupted {
+                        shared.withLock { $0.interrupted = true }
+                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "interrupted", succeeded: false)
+                    } catch where error.isBudgetStop {
+                        shared.withLock { $0.budgetStop = error.description }
+                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "stopped: \(error.description)", succeeded: false)
+                    } catch {
+                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "failed: \(error.description)", succeeded: false)
+                    }
+                    progress("experiment: \(idea.proposal.name): \(result.experiment)")
+                    shared.withLock { $0.results[index] = result }
+                }
+            }
+        }
+        group.wait()
+        let state = shared.withLock { $0 }
+        report.budgetStop = report.budgetStop ?? state.budgetStop
+        report.interrupted = report.interrupted || state.interrupted
+        return ideas.indices.map { state.results[$0] ?? IdeaResult(idea: ideas[$0], novelty: .novel, experiment: "not run: the launch stopped first", succeeded: false) }
+    }
+
+    static func describe(_ outcome: IdeaGenerationReport.Outcome) -> String {
+        switch outcome {
+        case let .archived(idea): "archived \(idea.proposal.name): \(idea.proposal.title)"
+        case let .rejectedDuplicate(name, reason): "rejected \(name) as a duplicate: \(reason)"
+        case let .failed(message): "failed: \(message)"
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Scientist
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "The pipeline in one launch: new ideas, novelty checks, then experiments for the novel ones.",
+        discussion: """
+        Generates --ideas new ideas from the template (as scientist ideas), checks each for novelty (as scientist \
+        novelty), and runs the experiments and plots of those judged novel (as scientist experiment), up to \
+        --parallel ideas at once. Every run goes through gloveboxd under the template's policy, which is checked \
+        before anything is spent; GPUs are leased by gloveboxd's queue, never counted here. Workspaces are \
+        <results>/launch<N>_<idea>. The write-up and the review join the pipeline later.
+
+        The budget (--budget-usd, --budget-tokens) covers the whole launch; when it runs out, every stage stops \
+        before its next model call and everything finished is kept. Ctrl-C cancels the runs in flight; running \
+        scientist experiment IDEA resumes an idea.
+
+        Exit status: 0 at least one idea finished its experiments (or no idea was judged novel); 1 every novel \
+        idea's experiments failed, or the launch could not start; 3 stopped by the budget; 130 interrupted.
+
+        Examples:
+          scientist launch --template toy_regression --ideas 3 --budget-usd 5
+          scientist launch --template modular_arithmetic --ideas 4 --parallel 2 \\
+            --base-url http://127.0.0.1:8080/v1 --model local --budget-tokens 2000000
+        """)
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var templates: TemplateOptions
+
+    @Option(help: ArgumentHelp("A template directory, or a template name (see --templates-dir).", valueName: "T"))
+    var template: String
+
+    @Option(help: "How many new ideas to generate.")
+    var ideas = 2
+
+    @Option(help: "How many ideas' experiments run at once.")
+    var parallel = 1
+
+    @Option(help: "The most experiment runs per idea.")
+    var maxRuns = 5
+
+    @Option(help: "The most failed attempts in a row before an idea is abandoned.")
+    var maxAttempts = 4
+
+    @Option(help: ArgumentHelp("Where workspaces go (default: ~/.local/share/glovebox/results).", valueName: "dir"))
+    var results: String?
+
+    @Option(help: ArgumentHelp("gloveboxd's socket (default: $GLOVEBOX_SOCKET, else /run/glovebox/glovebox.sock).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("The gloveboxd policy for the runs (default: the template's).", valueName: "name"))
+    var policy: String?
+
+    @Option(help: "semanticscholar or openalex (default: config literature.engine).")
+    var engine: String?
+
+    func validate() throws {
+        if !(1...100).contains(ideas) { throw ValidationError("--ideas must be between 1 and 100") }
+        if !(1...32).contains(parallel) { throw ValidationError("--parallel must be between 1 and 32") }
+        if !(1...100).contains(maxRuns) { throw ValidationError("--max-runs must be between 1 and 100") }
+        if !(1...20).contains(maxAttempts) { throw ValidationError("--max-attempts must be between 1 and 20") }
+        if let engine, LiteratureEngine(rawValue: engine) == nil { throw ValidationError("--engine must be semanticscholar or openalex") }
+        if let policy, policy.isEmpty || policy.contains("/") { throw ValidationError("--policy must be a policy's name") }
+    }
+
+    func run() throws {
+        try reporting {
+            let logger = common.logger()
+            var config = try common.resolved()
+            if let engine, let kind = LiteratureEngine(rawValue: engine) { config.literature.engine = kind }
+            let researchTemplate = try templates.load(template)
+            let session = try Session.open(config: config, command: "launch --template \(researchTemplate.name) --ideas \(ideas)", logger: logger)
+            var options = LaunchPipeline.Options()
+            options.ideas = ideas
+            options.parallel = parallel
+            options.reflections = config.reflections
+            options.noveltyRounds = config.noveltyRounds
+            options.resultsPerQuery = config.literature.resultsPerQuery
+            options.experiment.maxRuns = maxRuns
+            options.experiment.maxAttempts = maxAttempts
+            options.experiment.socket = socket
+            options.experiment.policy = policy
+            options.experiment.prefix = "launch\(session.launchID)"
+            if let results { options.experiment.results = URL(fileURLWithPath: results).standardizedFileURL.path }
+            let canceller = RunCanceller()
+            let interrupts = Interrupts.install(canceller)
+            defer { interrupts.forEach { $0.cancel() } }
+            let pipeline = LaunchPipeline(session: session, template: researchTemplate, options: options, sink: OutputSink(fd: 1), canceller: canceller)
+            let report: LaunchPipeline.Report
+            do throws(ScientistError) {
+                report = try pipeline.run { line in Console.line(line) }
+            } catch {
+                session.finish(status: "failed", message: error.description)
+                throw error
+            }
+            Console.line("")
+            for result in report.results {
+                Console.line("\(result.idea.proposal.name): \(result.experiment)\(result.workspace.map { " (\($0))" } ?? "")")
+            }
+            Console.line("\(report.generated) idea(s) generated; \(IdeaText.spent(session.model.ledger))")
+            if let stop = report.budgetStop {
+                session.finish(status: "budget exhausted", message: stop)
+                throw BudgetStop(message: stop)
+            }
+            if report.interrupted {
+                session.finish(status: "interrupted", message: nil)
+                throw ExitCode(130)
+            }
+            let novel = report.results.filter { $0.novelty == .novel }
+            if !novel.isEmpty && !novel.contains(where: \.succeeded) {
+                session.finish(status: "failed", message: "every novel idea's experiments failed")
+                throw ExitCode.failure
+            }
+            session.finish(status: "completed", message: nil)
+        }
+    }
+}
