@@ -74,8 +74,26 @@ enum RecordText {
         return "\(ms / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
     }
 
+    /// An argument as a shell would need it: bare when safe, in single quotes, or, when it holds control
+    /// characters (a newline in a `python3 -c` program), in bash's $'…' with escapes, so a table stays one
+    /// line per run.
     static func quote(_ arg: String) -> String {
         if !arg.isEmpty && arg.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@%+".contains($0) }) { return arg }
+        if arg.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            var out = "$'"
+            for scalar in arg.unicodeScalars {
+                switch scalar {
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\\": out += "\\\\"
+                case "'": out += "\\'"
+                case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                    out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "'"
+        }
         return "'" + arg.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 }
