@@ -145,7 +145,7 @@ struct ConfigReader {
     }
 
     private func expand(_ path: String) -> String {
-        path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst() : path
+        path.hasPrefix("~/") ? UserDirectories.home + path.dropFirst() : path
     }
 
     private func fail(_ path: [String], _ message: String) -> ConfigError {

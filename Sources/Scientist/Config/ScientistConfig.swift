@@ -53,17 +53,9 @@ public struct ScientistConfig: Sendable, Equatable {
 
     public init() {}
 
-    public static var defaultPath: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (NSHomeDirectory() + "/.config")
-        return base + "/glovebox/scientist.toml"
-    }
+    public static var defaultPath: String { UserDirectories.config + "/glovebox/scientist.toml" }
 
-    public static var defaultArchivePath: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_DATA_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/glovebox/scientist.db"
-    }
+    public static var defaultArchivePath: String { UserDirectories.data + "/glovebox/scientist.db" }
 
     /// The config at `path`; the defaults when the file does not exist and `required` is false.
     public static func load(path: String, required: Bool = false) throws(ConfigError) -> ScientistConfig {

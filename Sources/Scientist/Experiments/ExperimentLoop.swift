@@ -90,10 +90,11 @@ public struct ExperimentLoop: Sendable {
             messages.append(ChatMessage(.assistant, reply))
             let parsed = EditBlockParser.parse(reply)
             let outcome = EditApplier(files: workspace.files).apply(parsed.blocks)
-            if !outcome.changed.isEmpty {
-                _ = try workspace.commit(outcome.changed, message: "experiment run \(next) attempt \(attempt + 1): edit \(outcome.changed.joined(separator: ", "))")
-            }
             let done = reply.contains("ALL_COMPLETED")
+            if !outcome.changed.isEmpty {
+                let step = done ? "experiments done" : "experiment run \(next) attempt \(attempt + 1)"
+                _ = try workspace.commit(outcome.changed, message: "\(step): edit \(outcome.changed.joined(separator: ", "))")
+            }
             let problems = parsed.problems + outcome.refusals
             if done && problems.isEmpty {
                 return Report(ending: .completed, successfulRuns: successes, message: "the model replied ALL_COMPLETED after \(successes) run(s)")

@@ -20,11 +20,7 @@ public struct ExperimentStage: Sendable {
         public init() {}
     }
 
-    public static var defaultResults: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_DATA_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/glovebox/results"
-    }
+    public static var defaultResults: String { UserDirectories.data + "/glovebox/results" }
 
     public static var today: String {
         let formatter = DateFormatter()
@@ -130,16 +126,13 @@ public struct ExperimentStage: Sendable {
         let existing: String?
         do { existing = try workspace.files.read("notes.txt") } catch { throw .workspace("\(error)") }
         let header = "# Title: \(idea.proposal.title)\n# Experiment description: \(idea.proposal.experiment)\n"
-        do { try workspace.files.write("notes.txt", header + "\n" + (existing ?? "")) } catch { throw .workspace("\(error)") }
+        let rest = existing.map { $0.isEmpty ? "" : "\n" + $0 } ?? ""
+        do { try workspace.files.write("notes.txt", header + rest) } catch { throw .workspace("\(error)") }
         _ = try workspace.commit(["notes.txt"], message: "notes.txt: the idea \(idea.proposal.name)")
     }
 }
 
 extension PromptLibrary {
     /// ~/.config/glovebox/prompts ($XDG_CONFIG_HOME honoured).
-    public static var userDirectory: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (NSHomeDirectory() + "/.config")
-        return base + "/glovebox/prompts"
-    }
+    public static var userDirectory: String { UserDirectories.config + "/glovebox/prompts" }
 }

@@ -35,17 +35,44 @@ public struct IdeaWorkspace: Sendable {
         } catch let error as ScientistError {
             throw error
         } catch {
-            throw .workspace("cannot make the workspace \(path): \(error.localizedDescription)")
+            throw .workspace("cannot make the workspace \(path): \(error.localizedDescription) (\(error))")
         }
         return (workspace, true)
     }
 
-    /// The template's files, without version-control data, caches, or runs other than the baseline run_0.
+    /// The template's files, without version-control data, caches, or runs other than the baseline run_0. The
+    /// copies belong to the user (a template is often root's, under /usr/share or a checkout), with the
+    /// template's permission bits; symbolic links are copied as links, which edits never follow.
     static func copyTemplate(from source: String, to destination: String) throws {
         for entry in try FileManager.default.contentsOfDirectory(atPath: source).sorted() {
             if entry == ".git" || entry == "__pycache__" { continue }
             if entry.hasPrefix("run_"), entry != "run_0" { continue }
-            try FileManager.default.copyItem(atPath: source + "/" + entry, toPath: destination + "/" + entry)
+            try copy(source + "/" + entry, to: destination + "/" + entry)
+        }
+    }
+
+    private static func copy(_ source: String, to destination: String) throws {
+        var st = stat()
+        guard lstat(source, &st) == 0 else { throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: source]) }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: Int(st.st_mode & 0o755 | 0o700)])
+            for entry in try FileManager.default.contentsOfDirectory(atPath: source).sorted() where entry != "__pycache__" {
+                try copy(source + "/" + entry, to: destination + "/" + entry)
+            }
+        case S_IFLNK:
+            try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: FileManager.default.destinationOfSymbolicLink(atPath: source))
+        case S_IFREG:
+            guard let data = FileManager.default.contents(atPath: source) else {
+                throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: source])
+            }
+            guard FileManager.default.createFile(atPath: destination, contents: data,
+                                                 attributes: [.posixPermissions: Int(st.st_mode & 0o755 | 0o600)]) else {
+                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: destination])
+            }
+        default:
+            break  // sockets, FIFOs and devices have no place in a template
         }
     }
 

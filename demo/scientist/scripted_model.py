@@ -1,0 +1,55 @@
+"""A stand-in for an LLM API: an OpenAI-compatible /v1/chat/completions on 127.0.0.1 that answers each call
+with the next reply of a script (a JSON list of strings), for scripts/demo-scientist.sh. It speaks the real
+wire format, so the scientist talks to it as to any OpenAI-compatible server; it needs no key and no network.
+
+    python3 scripted_model.py SCRIPT.json PORT_FILE [LOG_FILE]
+
+It writes the port it listens on to PORT_FILE, and for each call the first line of the last message it was
+sent to LOG_FILE (what the model "saw"). When the script is used up it answers 503."""
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+replies = json.load(open(sys.argv[1]))
+port_file = sys.argv[2]
+log = open(sys.argv[3], "a") if len(sys.argv) > 3 else None
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        if not self.path.endswith("/chat/completions"):
+            return self.answer(404, {"error": {"message": "unknown path " + self.path}})
+        with lock:
+            reply = replies.pop(0) if replies else None
+        if log:
+            last = (body.get("messages") or [{}])[-1].get("content", "")
+            log.write("model saw: " + (last.strip().splitlines() or [""])[0][:120] + "\n")
+            log.flush()
+        if reply is None:
+            return self.answer(503, {"error": {"message": "the demo's script is used up"}})
+        words = sum(len(m.get("content", "").split()) for m in body.get("messages", []))
+        self.answer(200, {
+            "id": "demo", "object": "chat.completion", "model": body.get("model", "demo"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": words, "completion_tokens": len(reply.split()), "total_tokens": words + len(reply.split())},
+        })
+
+    def answer(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file, "w") as f:
+    f.write(str(server.server_address[1]))
+server.serve_forever()

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# demo-scientist.sh: one idea's whole experiment loop, with no API key and no network. Builds Glovebox,
+# starts gloveboxd from the build directory with the repository's policies, starts a scripted stand-in for
+# an LLM API (demo/scientist/scripted_model.py, OpenAI's wire format on 127.0.0.1), and then, as the
+# unprivileged user nobody: `scientist ideas` archives an idea for templates/toy_regression, and
+# `scientist experiment` runs it: the model's edits become commits, each run goes through gloveboxd, the
+# results go back to the model, plot.py runs in the sandbox too, and notes.txt gets the figures. Everything
+# lives in a temporary directory removed at the end (also on failure or Ctrl-C).
+# Usage: sudo scripts/demo-scientist.sh        (about a minute after the build)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+die() { echo "demo-scientist: $*" >&2; exit 1; }
+[[ $(id -u) -eq 0 ]] || die "must run as root: gloveboxd creates namespaces, cgroups and mounts (try: sudo $0)"
+command -v swift >/dev/null 2>&1 || { [[ -x /opt/swift/usr/bin/swift ]] && PATH=/opt/swift/usr/bin:$PATH; }
+
+bash "$repo/scripts/install-deps.sh"
+cd "$repo"
+echo "== building (swift build, debug)"
+swift build
+bin=$(swift build --show-bin-path)
+
+tmp=$(mktemp -d /tmp/glovebox-scientist-demo.XXXXXX)
+chmod 755 "$tmp"
+socket=$tmp/glovebox.sock
+daemon=0 model=0
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((model > 0)); then kill "$model" 2>/dev/null || true; fi
+  if ((daemon > 0)) && kill -0 "$daemon" 2>/dev/null; then
+    kill -TERM "$daemon"
+    for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$daemon" 2>/dev/null; then kill -KILL "$daemon" 2>/dev/null || true; fi
+    wait "$daemon" 2>/dev/null || true
+  fi
+  if ((rc != 0)) && [[ -s $tmp/gloveboxd.log ]]; then echo "demo-scientist: failed ($rc); the end of gloveboxd's log:" >&2; tail -n 20 "$tmp/gloveboxd.log" >&2; fi
+  rm -rf --one-file-system "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "== starting gloveboxd (socket and state in $tmp, policies from $repo/policies)"
+"$bin/gloveboxd" --socket "$socket" --state-dir "$tmp/state" --policy-dir "$repo/policies" --log-level info \
+  </dev/null >"$tmp/gloveboxd.log" 2>&1 &
+daemon=$!
+for _ in $(seq 200); do
+  [[ -S $socket ]] && break
+  kill -0 "$daemon" 2>/dev/null || die "gloveboxd exited at start"
+  sleep 0.1
+done
+[[ -S $socket ]] || die "gloveboxd did not create $socket in 20 s"
+
+echo "== starting the scripted model (demo/scientist/script.json)"
+/usr/bin/python3 "$repo/demo/scientist/scripted_model.py" "$repo/demo/scientist/script.json" "$tmp/port" "$tmp/model.log" &
+model=$!
+for _ in $(seq 50); do [[ -s $tmp/port ]] && break; sleep 0.1; done
+[[ -s $tmp/port ]] || die "the scripted model did not start"
+port=$(cat "$tmp/port")
+
+# The user's side: a home of nobody's own, holding the archive, the results and the config.
+home=$tmp/home
+mkdir -p "$home/.config/glovebox"
+cat >"$home/.config/glovebox/scientist.toml" <<TOML
+[model]
+base_url = "http://127.0.0.1:$port/v1"
+name = "scripted-demo-model"
+
+[ideas]
+reflections = 0
+TOML
+chown -R nobody:nogroup "$home"
+as_user() { runuser -u nobody -- env -i PATH=/usr/bin:/bin HOME="$home" GLOVEBOX_SOCKET="$socket" "$@"; }
+
+echo
+echo "== scientist ideas --template toy_regression (as nobody)"
+as_user "$bin/scientist" ideas --template toy_regression --templates-dir "$repo/templates" --count 1
+
+echo
+echo "== scientist experiment wider_hidden_layer (as nobody; each run goes through gloveboxd)"
+as_user "$bin/scientist" experiment wider_hidden_layer --templates-dir "$repo/templates" --results "$home/results" --max-runs 3
+
+workspace=$(ls -d "$home"/results/*_wider_hidden_layer)
+echo
+echo "== what the model saw, call by call (the first line of each last message)"
+sed 's/^/   /' "$tmp/model.log"
+echo
+echo "== scientist runs wider_hidden_layer"
+as_user "$bin/scientist" runs wider_hidden_layer
+echo
+echo "== the workspace's history: one commit per applied edit"
+runuser -u nobody -- git -C "$workspace" log --format='   %h %s'
+echo
+echo "== notes.txt"
+sed 's/^/   /' "$workspace/notes.txt"
+echo
+echo "== figures/ (written by plot.py inside the sandbox, carried back as the run's output)"
+ls -l "$workspace/figures" | sed 's/^/   /'
+echo
+echo "== glovebox ps --all: every run above is gloveboxd's, by uid $(id -u nobody)"
+GLOVEBOX_SOCKET=$socket "$bin/glovebox" ps --all
+
+echo
+echo "== done: gloveboxd stops now (SIGTERM) and $tmp is removed"
