@@ -84,7 +84,7 @@ struct TemplateOptions: ParsableArguments {
 
     var searchPath: [String] {
         if let templatesDirectory { return [templatesDirectory] }
-        return [FileManager.default.currentDirectoryPath + "/templates", NSHomeDirectory() + "/.local/share/glovebox/templates"]
+        return [FileManager.default.currentDirectoryPath + "/templates", UserDirectories.data + "/glovebox/templates"]
     }
 
     func load(_ reference: String) throws -> ResearchTemplate {
