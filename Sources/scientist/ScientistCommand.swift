@@ -19,9 +19,13 @@ struct ScientistCommand: ParsableCommand {
 
         Archive: ~/.local/share/glovebox/scientist.db ($XDG_DATA_HOME honoured; --archive or archive.path \
         override): ideas, novelty checks with the papers consulted, every model call with tokens and cost, \
-        launches with their budgets, and the literature cache.
+        launches with their budgets, the literature cache, and every experiment run as gloveboxd recorded it.
 
-        Exit status: 0 done; 1 failed (for ideas: every idea failed); 3 stopped by the budget (everything finished before the stop is kept).
+        Experiments never run here: every run of model-written code, plot.py included, goes through gloveboxd \
+        ($GLOVEBOX_SOCKET or --socket) under the template's policy. Workspaces: ~/.local/share/glovebox/results.
+
+        Exit status: 0 done; 1 failed (for ideas: every idea failed); 3 stopped by the budget (everything \
+        finished before the stop is kept); 130 interrupted (experiment, launch: run it again to resume).
 
         Examples:
           scientist ideas --template toy_regression --count 3 --budget-usd 1
@@ -29,6 +33,9 @@ struct ScientistCommand: ParsableCommand {
           scientist novelty --template toy_regression --budget-usd 0.50
           scientist novelty sparse_targets --engine openalex
           scientist ideas show sparse_targets --json
+          scientist experiment sparse_targets --max-runs 3 --budget-usd 2
+          scientist launch --template toy_regression --ideas 3 --parallel 2 --budget-usd 5
+          scientist runs sparse_targets
           scientist usage --by stage
           # a local llama.cpp, vLLM or Ollama server, no key, a token budget:
           scientist ideas --template toy_regression --model llama3 \\
