@@ -2,8 +2,9 @@
 // every privilege and then executes this small static program in its place, so that the run's first
 // process is not a copy of the daemon's address space.
 //
-// It starts the program the way posix_spawn does (CLONE_VM | CLONE_VFORK), installing the seccomp filter
-// in the program's process only: a policy's denials must not apply to init, which needs wait4 and kill.
+// It starts the program in a process sharing its memory until the execve (CLONE_VM, as posix_spawn does),
+// which waits until init holds only CAP_KILL, then installs the seccomp filter in the program's process
+// only: a policy's denials must not apply to init, which needs wait4 and kill.
 // Then it reaps every orphan, forwards signals to the program and, when the program exits, reports its
 // wait status and exits, which makes the kernel kill whatever is left in the pid namespace.
 //
@@ -169,9 +170,23 @@ static long parse_identity(char **argv, struct program *p) {
     }
 }
 
-// In the program's process, sharing init's memory until the execve (init sleeps meanwhile).
+// Set by init once it holds only CAP_KILL. The program's process waits for it before anything else, so no
+// code of the run's executes while init still holds the capabilities it needed to start the program.
+static volatile int init_settled;
+
+static void wait_for_init(void) {
+    while (__atomic_load_n(&init_settled, __ATOMIC_ACQUIRE) == 0) (void)sys_futex_wait(&init_settled, 0);
+}
+
+static void release_program(void) {
+    __atomic_store_n(&init_settled, 1, __ATOMIC_RELEASE);
+    (void)sys_futex_wake(&init_settled);
+}
+
+// In the program's process, sharing init's memory until the execve, once init has settled.
 static int program_main(void *arg) {
     const struct program *p = arg;
+    wait_for_init();
     // Only 0, 1, 2 and the report descriptor (which closes itself at the execve) reach the program.
     CHECK(sys_fcntl(GB_INIT_REPORT_FD, F_SETFD, FD_CLOEXEC), GB_STEP_CLOSE_FDS);
     CHECK(sys_close_range(GB_INIT_REPORT_FD + 1, ~0U, 0), GB_STEP_CLOSE_FDS);
@@ -203,7 +218,7 @@ static char program_stack[256 * 1024] __attribute__((aligned(16)));
 
 static long spawn_program(const struct program *p) {
     struct clone_args args = {
-        .flags = CLONE_VM | CLONE_VFORK,
+        .flags = CLONE_VM,  // not CLONE_VFORK: init drops its capabilities first, then releases the program
         .exit_signal = GB_SIGCHLD,
         .stack = (uint64_t)(uintptr_t)program_stack,
         .stack_size = sizeof program_stack,
@@ -267,6 +282,7 @@ _Noreturn void gb_init_main(long *stack) {
     // The program is the run's uid now: init keeps only CAP_KILL, to forward signals to it.
     CHECK(sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0), GB_STEP_AMBIENT);
     CHECK(sys_capset(1ull << CAP_KILL, 1ull << CAP_KILL, 0), GB_STEP_CAPSET);
+    release_program();
     // init keeps only the status descriptor: the program's output pipes close when the program's
     // processes are gone, and the report pipe's end tells gloveboxd the program was executed.
     CHECK(sys_close_range(0, GB_INIT_STATUS_FD - 1, 0), GB_STEP_CLOSE_FDS);

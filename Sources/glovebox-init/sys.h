@@ -101,6 +101,9 @@ static inline long sys_capset(uint64_t effective, uint64_t permitted, uint64_t i
     };
     return gb_syscall(__NR_capset, (long)&header, (long)data, 0, 0, 0, 0);
 }
+// A private futex (init and the program's process share memory until its execve).
+static inline long sys_futex_wait(volatile int *addr, int expected) { return gb_syscall(__NR_futex, (long)addr, 128 /* FUTEX_WAIT_PRIVATE */, expected, 0, 0, 0); }
+static inline long sys_futex_wake(volatile int *addr) { return gb_syscall(__NR_futex, (long)addr, 129 /* FUTEX_WAKE_PRIVATE */, 1, 0, 0, 0); }
 static inline long sys_getpid(void) { return gb_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0); }
 static inline long sys_kill(long pid, int sig) { return gb_syscall(__NR_kill, pid, sig, 0, 0, 0, 0); }
 static inline long sys_wait4(long pid, int *status, int options) { return gb_syscall(__NR_wait4, pid, (long)status, options, 0, 0, 0); }
