@@ -5,6 +5,8 @@ import PackageDescription
 //   CSandbox, CSeccomp, CCap, CSQLite  (C)
 //   GloveboxSystem                     syscall helpers, descriptors, SHA-256
 //   PolicyModel, RecordModel           the policy and run-record types (all the client needs)
+//   SQLiteSupport, TOMLSupport         the SQLite layer (connection, statements, errors) and TOML line
+//                                      numbers, shared by the daemon's modules and the scientist
 //   Policy                             reading and validating policy and config files (TOML)
 //   Records                            SQLite run records and the audit log
 //   GloveboxProtocol                   wire framing shared by daemon and client
@@ -44,9 +46,13 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "GloveboxSystem", dependencies: ["CSandbox"]),
         .target(name: "PolicyModel", dependencies: ["GloveboxSystem"]),
-        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit"]),
+        // Leaf layers both the daemon and the scientist use: SQLite (connection, statements, errors) and TOML
+        // (line numbers for file:line errors).
+        .target(name: "SQLiteSupport", dependencies: ["CSQLite"]),
+        .target(name: "TOMLSupport", dependencies: ["TOMLKit"]),
+        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"]),
         .target(name: "RecordModel", dependencies: ["GloveboxSystem"]),
-        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "GloveboxSystem"]),
+        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"]),
         .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "PolicyModel", "RecordModel"]),
         .target(name: "Sandbox", dependencies: ["CSandbox", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
                                                 .product(name: "Logging", package: "swift-log")]),
@@ -59,7 +65,7 @@ let package = Package(
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "Records", "Policy", "TOMLKit", "GloveboxClient", "GloveboxProtocol",
+        .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "SQLiteSupport", "TOMLSupport", "TOMLKit", "GloveboxClient", "GloveboxProtocol",
                                                   "RecordModel", "PolicyModel", "GloveboxSystem", "CSandbox",
                                                   .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "scientist", dependencies: ["Scientist",
@@ -69,7 +75,7 @@ let package = Package(
         .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel"],
                 path: "Tests/GloveboxTestSupport"),
         .testTarget(name: "ScientistTests", dependencies: ["Scientist", "GloveboxTestSupport", "GloveboxProtocol", "GloveboxClient"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "TOMLSupport"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -1,4 +1,5 @@
 import TOMLKit
+import TOMLSupport
 
 /// Turns the text of gloveboxd.toml into a validated `DaemonConfig`. It shares the policy parser's document
 /// checks, typed readers, line locator and messages: the first problem found is thrown as a `PolicyError`
@@ -37,7 +38,7 @@ struct DaemonConfigParser {
             throw PolicyError(file: source, message: "file is larger than 1 MiB")
         }
         let root = try PolicyParser.document(text, bytes: bytes, source: source)
-        let parser = DaemonConfigParser(reader: PolicyParser(source: source, locator: TOMLLineLocator(text)))
+        let parser = DaemonConfigParser(reader: PolicyParser(source: source, text: text))
         return try parser.config(from: root)
     }
 

@@ -1,5 +1,6 @@
 import GloveboxSystem
 import TOMLKit
+import TOMLSupport
 
 /// Turns the text of a policy file into a validated `Policy`. The first problem found is thrown as a
 /// `PolicyError` naming the file, the line (from `TOMLLineLocator`) and the reason.
@@ -15,8 +16,12 @@ struct PolicyParser {
         ("caps", ["concurrent_runs", "runs_per_hour", "user_concurrent_runs", "user_runs_per_hour", "over_cap"]),
     ]
 
-    let source: String
-    let locator: TOMLLineLocator
+    /// The typed reads and file:line errors, shared with the scientist's config (TOMLSupport).
+    let reader: TOMLReader
+    var source: String { reader.source }
+    var locator: TOMLLineLocator { reader.locator }
+
+    init(source: String, text: String) { reader = TOMLReader(source: source, text: text) }
 
     static func parse(_ text: String, template: String, source: String) throws(PolicyError) -> Policy {
         let bytes = Array(text.utf8)
@@ -27,39 +32,14 @@ struct PolicyParser {
             throw PolicyError(file: source, message: "invalid template name '\(template)': \(problem)")
         }
         let root = try document(text, bytes: bytes, source: source)
-        let parser = PolicyParser(source: source, locator: TOMLLineLocator(text))
+        let parser = PolicyParser(source: source, text: text)
         return try parser.policy(from: root, template: template, digest: SHA256.hex(bytes))
     }
 
-    /// The TOML document in `text` (whose UTF-8 is `bytes`), refusing NULs; syntax errors carry their line.
-    /// Shared with `DaemonConfigParser`.
+    /// The TOML document in `text`, refusing NULs; syntax errors carry their line. Shared with
+    /// `DaemonConfigParser`.
     static func document(_ text: String, bytes: [UInt8], source: String) throws(PolicyError) -> TOMLTable {
-        // TOMLKit hands the text to C as a C string and returns strings the same way, so a NUL would silently
-        // cut the document or a value short. Refuse raw NULs and the \u0000 / \U00000000 escapes outright.
-        if let line = nulLine(bytes) {
-            throw PolicyError(file: source, line: line, message: "NUL characters are not allowed (raw or as \\u0000)")
-        }
-        do {
-            return try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw PolicyError(file: source, line: error.source.begin.line,
-                              message: "TOML syntax error at column \(error.source.begin.column): \(error.description)")
-        } catch {
-            throw PolicyError(file: source, message: "TOML syntax error: \(error)")
-        }
-    }
-
-    /// The line of the first raw NUL byte or `\u0000` / `\U00000000` escape, if any.
-    static func nulLine(_ bytes: [UInt8]) -> Int? {
-        let short = Array(#"\u0000"#.utf8), long = Array(#"\U00000000"#.utf8)
-        var line = 1
-        for i in bytes.indices {
-            if bytes[i] == 0x0a { line += 1 }
-            if bytes[i] == 0 { return line }
-            if bytes[i] == UInt8(ascii: "\\"),
-               bytes[i...].starts(with: short) || bytes[i...].starts(with: long) { return line }
-        }
-        return nil
+        do { return try TOMLReader.document(text, source: source) } catch { throw PolicyError(error) }
     }
 
     // MARK: - The document
@@ -295,42 +275,24 @@ struct PolicyParser {
     }
 
     func table(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> TOMLTable? {
-        guard let value = parent[path[path.count - 1]] else { return nil }
-        guard let table = value.table else { throw typeError(path, "a table", value) }
-        return table
+        do { return try reader.table(parent, path) } catch { throw PolicyError(error) }
     }
 
     func string(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> String? {
-        guard let value = parent[path[path.count - 1]] else { return nil }
-        guard let string = value.string else { throw typeError(path, "a string", value) }
-        return string
+        do { return try reader.string(parent, path) } catch { throw PolicyError(error) }
     }
 
     func integer(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Int? {
-        guard let value = parent[path[path.count - 1]] else { return nil }
-        guard let int = value.int else { throw typeError(path, "an integer", value) }
-        return int
+        do { return try reader.integer(parent, path) } catch { throw PolicyError(error) }
     }
 
     /// An integer or a float.
     func number(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> Double? {
-        guard let value = parent[path[path.count - 1]] else { return nil }
-        if let int = value.int { return Double(int) }
-        guard let double = value.double else { throw typeError(path, "a number", value) }
-        return double
+        do { return try reader.number(parent, path) } catch { throw PolicyError(error) }
     }
 
     func strings(_ parent: TOMLTable, _ path: [String]) throws(PolicyError) -> [String]? {
-        guard let value = parent[path[path.count - 1]] else { return nil }
-        guard let array = value.array else { throw typeError(path, "an array of strings", value) }
-        var out: [String] = []
-        for (index, element) in array.enumerated() {
-            guard let string = element.string else {
-                throw fail(path, element: index, "expected a string, found \(Self.kind(element.type))")
-            }
-            out.append(string)
-        }
-        return out
+        do { return try reader.strings(parent, path) } catch { throw PolicyError(error) }
     }
 
     /// A duration string ("2h") or a number of seconds.
@@ -361,30 +323,19 @@ struct PolicyParser {
 
     // MARK: - Errors
 
-    func fail(_ path: [String], _ message: String) -> PolicyError {
-        PolicyError(file: source, line: locator.line(of: path), message: "\(path.joined(separator: ".")): \(message)")
-    }
+    func fail(_ path: [String], _ message: String) -> PolicyError { PolicyError(reader.fail(path, message)) }
 
     func fail(_ path: [String], element index: Int, _ message: String) -> PolicyError {
-        PolicyError(file: source, line: locator.line(of: path, element: index),
-                    message: "\(path.joined(separator: "."))[\(index)]: \(message)")
+        PolicyError(reader.fail(path, element: index, message))
     }
 
     func typeError(_ path: [String], _ expected: String, _ value: TOMLValueConvertible) -> PolicyError {
-        fail(path, "expected \(expected), found \(Self.kind(value.type))")
+        PolicyError(reader.typeError(path, expected, value))
     }
 
-    static func kind(_ type: TOMLType) -> String {
-        switch type {
-        case .table: "a table"
-        case .array: "an array"
-        case .string: "a string"
-        case .int: "an integer"
-        case .double: "a float"
-        case .bool: "a boolean"
-        case .date: "a date"
-        case .time: "a time"
-        case .dateTime: "a date-time"
-        }
-    }
+    static func kind(_ type: TOMLType) -> String { TOMLReader.kind(type) }
+}
+
+extension PolicyError {
+    init(_ error: TOMLFileError) { self.init(file: error.file, line: error.line, message: error.message) }
 }

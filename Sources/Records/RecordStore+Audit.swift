@@ -1,4 +1,5 @@
 import CSQLite
+import SQLiteSupport
 import FoundationEssentials
 
 /// An event to append together with a change to a run's record (`RecordStore.insert(_:auditing:)`): its run,

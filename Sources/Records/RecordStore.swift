@@ -1,4 +1,5 @@
 import CSQLite
+import SQLiteSupport
 @_exported import RecordModel
 import FoundationEssentials
 import Synchronization
@@ -152,7 +153,7 @@ public final class RecordStore: @unchecked Sendable {
 
     /// Opens and configures a connection, closing it again on any failure.
     private static func openConnection(path: String) throws(RecordError) -> OpaquePointer {
-        try createPrivately(path: path)
+        try SQLiteFile.createPrivately(path: path)
 
         var handle: OpaquePointer?
         let rc = sqlite3_open_v2(path, &handle, openFlags, nil)
@@ -169,37 +170,6 @@ public final class RecordStore: @unchecked Sendable {
             throw error
         }
         return db
-    }
-
-    /// Creates the file with mode 0600 before SQLite does (SQLite would use 0644 & ~umask), and tightens an
-    /// existing file we own that is readable by others. The -wal and -shm files SQLite creates copy the
-    /// database file's mode.
-    package static func createPrivately(path: String) throws(RecordError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd >= 0 {
-            _ = fchmod(fd, 0o600)  // in case the umask removed owner bits
-            close(fd)
-            return
-        }
-        let createErrno = errno
-        guard createErrno == EEXIST else {
-            throw RecordError(operation: "open", code: SQLITE_CANTOPEN,
-                              message: String(cString: strerror(createErrno)), path: path)
-        }
-        var linkInfo = stat()
-        if lstat(path, &linkInfo) == 0, linkInfo.st_mode & S_IFMT == S_IFLNK {
-            throw RecordError(operation: "open", code: SQLITE_CANTOPEN,
-                              message: "is a symbolic link (refused: the database must be a plain file)", path: path)
-        }
-        for file in [path, path + "-wal", path + "-shm"] {
-            let existing = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-            guard existing >= 0 else { continue }  // absent, or a symlink SQLite will refuse anyway
-            var info = stat()
-            if fstat(existing, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o077 != 0 {
-                _ = fchmod(existing, 0o600)
-            }
-            close(existing)
-        }
     }
 
     private static func configure(_ db: OpaquePointer, path: String) throws(RecordError) {

@@ -1,3 +1,4 @@
+import SQLiteSupport
 /// The schema (`runs`; since version 2 the audit log's `events` and `audit_head`) and its migrations. `PRAGMA user_version` holds the schema version: 0 is a new, empty
 /// database; each migration in `migrations[n]` takes version n to n + 1 and runs in one transaction.
 enum Schema {

@@ -1,8 +1,8 @@
 import CSQLite
 
-/// A failed operation on the record database, with the SQLite result code and message:
-/// "cannot insert run into /var/lib/glovebox/glovebox.db: database or disk is full".
-public struct RecordError: Error, Sendable, CustomStringConvertible {
+/// A failed operation on an SQLite database (gloveboxd's records, the scientist's archive), with the SQLite
+/// result code and message: "cannot insert run into /var/lib/glovebox/glovebox.db: database or disk is full".
+public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// What was being done: "open", "insert run", "update run 7", "read run 7", "list runs", ...
     public let operation: String
     /// The primary SQLite result code (SQLITE_FULL, SQLITE_NOTADB, ...).

@@ -2,7 +2,7 @@ import CSQLite
 
 /// A prepared statement on one connection. Non-copyable so that it is finalized exactly once, when it goes out
 /// of scope, on success and on every error path alike. Only used while the owning store's lock is held.
-/// Public so that other SQLite stores in the package (the scientist's archive) share this one wrapper.
+/// Shared by every SQLite store of the package: gloveboxd's records and the scientist's archive.
 public struct Statement: ~Copyable {
     private let handle: OpaquePointer
     private let db: OpaquePointer
@@ -12,7 +12,7 @@ public struct Statement: ~Copyable {
     private let cache: StatementCache?
     private let sql: String
 
-    public init(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(RecordError) {
+    public init(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(SQLiteError) {
         self.handle = try Statement.prepare(db, sql, flags: 0, operation: operation, path: path)
         self.db = db
         self.operation = operation
@@ -24,7 +24,7 @@ public struct Statement: ~Copyable {
     /// A statement taken from `cache` (prepared there the first time), returned to it reset and unbound at
     /// the end of its scope. For the statements of every run; the cache belongs to `db`'s connection and is
     /// used under the same lock.
-    public init(_ db: OpaquePointer, _ sql: String, cache: StatementCache, operation: String, path: String) throws(RecordError) {
+    public init(_ db: OpaquePointer, _ sql: String, cache: StatementCache, operation: String, path: String) throws(SQLiteError) {
         if let kept = cache.take(sql) {
             self.handle = kept
         } else {
@@ -37,7 +37,7 @@ public struct Statement: ~Copyable {
         self.sql = sql
     }
 
-    private static func prepare(_ db: OpaquePointer, _ sql: String, flags: UInt32, operation: String, path: String) throws(RecordError) -> OpaquePointer {
+    private static func prepare(_ db: OpaquePointer, _ sql: String, flags: UInt32, operation: String, path: String) throws(SQLiteError) -> OpaquePointer {
         var handle: OpaquePointer?
         let rc = sql.withCString { sqlite3_prepare_v3(db, $0, -1, flags, &handle, nil) }
         guard rc == SQLITE_OK, let handle else {
@@ -56,41 +56,41 @@ public struct Statement: ~Copyable {
     }
 
     /// The error the connection reports now, falling back to `code` when the connection has none recorded.
-    public static func error(_ db: OpaquePointer, operation: String, path: String, code: Int32) -> RecordError {
+    public static func error(_ db: OpaquePointer, operation: String, path: String, code: Int32) -> SQLiteError {
         let current = sqlite3_errcode(db)
         let resolved = current != SQLITE_OK ? current : code
         let message = current != SQLITE_OK ? String(cString: sqlite3_errmsg(db)) : String(cString: sqlite3_errstr(code))
-        return RecordError(operation: operation, code: resolved & 0xff, message: message, path: path)
+        return SQLiteError(operation: operation, code: resolved & 0xff, message: message, path: path)
     }
 
-    private func check(_ rc: Int32) throws(RecordError) {
+    private func check(_ rc: Int32) throws(SQLiteError) {
         if rc != SQLITE_OK { throw Statement.error(db, operation: operation, path: path, code: rc) }
     }
 
     // MARK: Binding (indexes are 1-based, as in SQLite)
 
-    public func bindNull(_ index: Int32) throws(RecordError) {
+    public func bindNull(_ index: Int32) throws(SQLiteError) {
         try check(sqlite3_bind_null(handle, index))
     }
 
-    public func bind(_ index: Int32, _ value: Int64) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Int64) throws(SQLiteError) {
         try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    public func bind(_ index: Int32, _ value: Int64?) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Int64?) throws(SQLiteError) {
         if let value { try bind(index, value) } else { try bindNull(index) }
     }
 
-    public func bind(_ index: Int32, _ value: Double) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Double) throws(SQLiteError) {
         try check(sqlite3_bind_double(handle, index, value))
     }
 
-    public func bind(_ index: Int32, _ value: Double?) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: Double?) throws(SQLiteError) {
         if let value { try bind(index, value) } else { try bindNull(index) }
     }
 
     /// Binds the exact UTF-8 bytes (embedded NULs included); SQLite copies them.
-    public func bind(_ index: Int32, _ value: String) throws(RecordError) {
+    public func bind(_ index: Int32, _ value: String) throws(SQLiteError) {
         var text = value
         let rc = text.withUTF8 { bytes -> Int32 in
             if bytes.isEmpty {
@@ -107,7 +107,7 @@ public struct Statement: ~Copyable {
     // MARK: Stepping
 
     /// Advances; true when a row is available, false when done.
-    public func step() throws(RecordError) -> Bool {
+    public func step() throws(SQLiteError) -> Bool {
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -116,7 +116,7 @@ public struct Statement: ~Copyable {
     }
 
     /// Runs a statement expected to return no rows (or whose rows are of no interest).
-    public func run() throws(RecordError) {
+    public func run() throws(SQLiteError) {
         while try step() {}
     }
 
@@ -178,5 +178,15 @@ public final class StatementCache: @unchecked Sendable {
     public func finalizeAll() {
         for handle in idle.values { sqlite3_finalize(handle) }
         idle = [:]
+    }
+}
+
+extension Statement {
+    public func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
+        if let value { try bind(index, value) } else { try bindNull(index) }
+    }
+
+    public func optionalString(_ column: Int32) -> String? {
+        isNull(column) ? nil : string(column)
     }
 }

@@ -1,4 +1,4 @@
-import Records
+import SQLiteSupport
 
 /// Why a step of the research loop failed. `.budget` ends the loop cleanly; the others fail one step (one idea,
 /// one novelty check) and the loop goes on or stops as the caller decides.
@@ -8,7 +8,7 @@ public enum ScientistError: Error, Sendable, CustomStringConvertible {
     /// The model's JSON was unusable even after the repair prompt.
     case reply(stage: String, problem: String)
     case literature(LiteratureError)
-    case archive(RecordError)
+    case archive(SQLiteError)
     case config(ConfigError)
     case template(String)
     /// The idea's workspace could not be made or changed (git, files).

@@ -1,4 +1,5 @@
 @testable import Policy
+@testable import TOMLSupport
 import XCTest
 
 final class TOMLLineLocatorTests: XCTestCase {

@@ -169,7 +169,7 @@ final class EditBlockTests: XCTestCase {
         XCTAssertEqual(settings.policy, "gpu")
         XCTAssertEqual(settings.interpreter, "/opt/venv/bin/python")
         XCTAssertEqual(settings.editable, ["experiment.py", "model.py"])
-        for (text, expected) in [("timeout = 3", "unknown key timeout"), ("interpreter = \"python\"", "absolute path"),
+        for (text, expected) in [("timeout = 3", "timeout: unknown key"), ("interpreter = \"python\"", "absolute path"),
                                  ("editable = [\"../x\", \"experiment.py\"]", "not a relative path"),
                                  ("editable = [\"plot.py\"]", "must include experiment.py")] {
             guard case .template(let message)? = expectError(ScientistError.self, { try TemplateSettings.parse(text, source: "t/scientist.toml") }) else { continue }

@@ -106,7 +106,7 @@ final class KeyAndConfigTests: XCTestCase {
         func error(_ text: String) -> String? { expectError(ConfigError.self) { try ScientistConfig.parse(text, source: "s.toml") }?.description }
         XCTAssertEqual(error("[model]\nname = \"m\"\ntemprature = 0.5\n"),
                        "s.toml:3: model.temprature: unknown key (known in [model]: api_key_env, api_key_file, base_url, max_tokens, name, provider, temperature, token_limit_field)")
-        XCTAssertEqual(error("\n[model]\n\nmax_tokens = \"lots\"\n"), "s.toml:4: model.max_tokens: expected an integer")
+        XCTAssertEqual(error("\n[model]\n\nmax_tokens = \"lots\"\n"), "s.toml:4: model.max_tokens: expected an integer, found a string")
         XCTAssertEqual(error("[model]\nprovider = \"gemini\"\n"),
                        "s.toml:2: model.provider: unknown provider \"gemini\" (openai for any OpenAI-compatible endpoint, or anthropic)")
         XCTAssertEqual(error("[budget]\nusd = -1\n"), "s.toml:2: budget.usd: must be greater than 0")

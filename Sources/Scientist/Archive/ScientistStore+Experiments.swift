@@ -1,5 +1,5 @@
 import Foundation
-import Records
+import SQLiteSupport
 
 /// An idea's experiments: one row per workspace, with how its loop ended.
 public struct ExperimentRow: Sendable, Equatable, Codable {
@@ -44,11 +44,11 @@ public struct ExperimentRunRow: Sendable, Equatable, Codable {
 extension ScientistStore {
     /// The experiment of `workspace`, begun (or resumed: marked running again) by this launch.
     public func beginExperiment(ideaID: Int64, launchID: Int64?, workspace: String, policy: String,
-                                socket: String) throws(RecordError) -> ExperimentRow {
+                                socket: String) throws(SQLiteError) -> ExperimentRow {
         try write("begin experiment", """
             INSERT INTO experiments (idea_id, launch_id, workspace, policy, socket, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             ON CONFLICT (workspace) DO UPDATE SET launch_id = ?2, policy = ?4, socket = ?5, status = 'running', finished_at = NULL, message = NULL
-            """) { (s) throws(RecordError) in
+            """) { (s) throws(SQLiteError) in
             try s.bind(1, ideaID)
             try s.bind(2, launchID)
             try s.bind(3, workspace)
@@ -57,13 +57,13 @@ extension ScientistStore {
             try s.bind(6, Self.now)
         }
         guard let row = try experiment(workspace: workspace) else {
-            throw RecordError(operation: "begin experiment", code: 1, message: "the row just written is missing", path: path)
+            throw SQLiteError(operation: "begin experiment", code: 1, message: "the row just written is missing", path: path)
         }
         return row
     }
 
-    public func finishExperiment(_ id: Int64, status: String, message: String?) throws(RecordError) {
-        try write("finish experiment", "UPDATE experiments SET finished_at = ?2, status = ?3, message = ?4 WHERE id = ?1") { (s) throws(RecordError) in
+    public func finishExperiment(_ id: Int64, status: String, message: String?) throws(SQLiteError) {
+        try write("finish experiment", "UPDATE experiments SET finished_at = ?2, status = ?3, message = ?4 WHERE id = ?1") { (s) throws(SQLiteError) in
             try s.bind(1, id)
             try s.bind(2, Self.now)
             try s.bind(3, status)
@@ -73,15 +73,15 @@ extension ScientistStore {
 
     static let experimentColumns = "id, idea_id, launch_id, workspace, policy, socket, started_at, finished_at, status, message"
 
-    public func experiment(workspace: String) throws(RecordError) -> ExperimentRow? {
+    public func experiment(workspace: String) throws(SQLiteError) -> ExperimentRow? {
         try read("read experiment", "SELECT \(Self.experimentColumns) FROM experiments WHERE workspace = ?1",
-                 bind: { (s) throws(RecordError) in try s.bind(1, workspace) }, row: Self.experiment(from:)).first
+                 bind: { (s) throws(SQLiteError) in try s.bind(1, workspace) }, row: Self.experiment(from:)).first
     }
 
     /// An idea's experiments, oldest first (every idea's when nil).
-    public func experiments(ideaID: Int64? = nil) throws(RecordError) -> [ExperimentRow] {
+    public func experiments(ideaID: Int64? = nil) throws(SQLiteError) -> [ExperimentRow] {
         try read("list experiments", "SELECT \(Self.experimentColumns) FROM experiments WHERE ?1 IS NULL OR idea_id = ?1 ORDER BY id",
-                 bind: { (s) throws(RecordError) in try s.bind(1, ideaID) }, row: Self.experiment(from:))
+                 bind: { (s) throws(SQLiteError) in try s.bind(1, ideaID) }, row: Self.experiment(from:))
     }
 
     static func experiment(from s: borrowing Statement) -> ExperimentRow {
@@ -91,14 +91,14 @@ extension ScientistStore {
     }
 
     @discardableResult
-    public func insertExperimentRun(_ row: ExperimentRunRow, launchID: Int64?) throws(RecordError) -> Int64 {
+    public func insertExperimentRun(_ row: ExperimentRunRow, launchID: Int64?) throws(SQLiteError) -> Int64 {
         let sql = """
         INSERT INTO experiment_runs (experiment_id, launch_id, stage, number, attempt, glovebox_run_id, status, exit_code, signal,
             wall_seconds, cpu_seconds, peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome,
             message, started_at, finished_at)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
         """
-        return try write("record experiment run", sql) { (s) throws(RecordError) in
+        return try write("record experiment run", sql) { (s) throws(SQLiteError) in
             try s.bind(1, row.experimentID)
             try s.bind(2, launchID)
             try s.bind(3, row.stage.rawValue)
@@ -125,13 +125,13 @@ extension ScientistStore {
     }
 
     /// An experiment's runs in the order they ran.
-    public func experimentRuns(experimentID: Int64) throws(RecordError) -> [ExperimentRunRow] {
+    public func experimentRuns(experimentID: Int64) throws(SQLiteError) -> [ExperimentRunRow] {
         let sql = """
         SELECT id, experiment_id, stage, number, attempt, glovebox_run_id, status, exit_code, signal, wall_seconds, cpu_seconds,
                peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome, message, started_at, finished_at
         FROM experiment_runs WHERE experiment_id = ?1 ORDER BY id
         """
-        return try read("list experiment runs", sql, bind: { (s) throws(RecordError) in try s.bind(1, experimentID) }) { (s) throws(RecordError) in
+        return try read("list experiment runs", sql, bind: { (s) throws(SQLiteError) in try s.bind(1, experimentID) }) { (s) throws(SQLiteError) in
             let limits = s.string(15)
             let run = SandboxRun(runID: s.optionalInt64(5), status: s.string(6), exitCode: s.optionalInt64(7).map { Int32(truncatingIfNeeded: $0) },
                                  signal: s.optionalInt64(8).map { Int32(truncatingIfNeeded: $0) }, wallSeconds: s.optionalDouble(9),

@@ -1,4 +1,4 @@
-import Records
+import SQLiteSupport
 
 extension ScientistStore {
     static let ideaColumns = """
@@ -12,13 +12,13 @@ extension ScientistStore {
 
     @discardableResult
     public func insertIdea(_ idea: IdeaProposal, template: String, source: ArchivedIdea.Source, launchID: Int64?,
-                           reflections: Int) throws(RecordError) -> Int64 {
+                           reflections: Int) throws(SQLiteError) -> Int64 {
         let sql = """
         INSERT INTO ideas (template, name, title, experiment, interestingness, feasibility, novelty, source, launch_id,
                            reflections, created_at)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
         """
-        return try write("insert idea \(idea.name)", sql) { (s) throws(RecordError) in
+        return try write("insert idea \(idea.name)", sql) { (s) throws(SQLiteError) in
             try s.bind(1, template)
             try s.bind(2, idea.name)
             try s.bind(3, idea.title)
@@ -34,27 +34,27 @@ extension ScientistStore {
     }
 
     /// Ideas, oldest first; only those of `template` when given.
-    public func ideas(template: String? = nil) throws(RecordError) -> [ArchivedIdea] {
+    public func ideas(template: String? = nil) throws(SQLiteError) -> [ArchivedIdea] {
         try read("list ideas", "SELECT \(Self.ideaColumns) FROM ideas i WHERE ?1 IS NULL OR i.template = ?1 ORDER BY i.id",
-                 bind: { (s) throws(RecordError) in try s.bind(1, template) }, row: Self.idea(from:))
+                 bind: { (s) throws(SQLiteError) in try s.bind(1, template) }, row: Self.idea(from:))
     }
 
-    public func idea(id: Int64) throws(RecordError) -> ArchivedIdea? {
+    public func idea(id: Int64) throws(SQLiteError) -> ArchivedIdea? {
         try read("read idea \(id)", "SELECT \(Self.ideaColumns) FROM ideas i WHERE i.id = ?1",
-                 bind: { (s) throws(RecordError) in try s.bind(1, id) }, row: Self.idea(from:)).first
+                 bind: { (s) throws(SQLiteError) in try s.bind(1, id) }, row: Self.idea(from:)).first
     }
 
     /// The idea called `name`: in `template` when given, else in any template (the most recent one).
-    public func idea(named name: String, template: String? = nil) throws(RecordError) -> ArchivedIdea? {
+    public func idea(named name: String, template: String? = nil) throws(SQLiteError) -> ArchivedIdea? {
         try read("read idea \(name)", "SELECT \(Self.ideaColumns) FROM ideas i WHERE i.name = ?1 AND (?2 IS NULL OR i.template = ?2) ORDER BY i.id DESC LIMIT 1",
-                 bind: { (s) throws(RecordError) in
+                 bind: { (s) throws(SQLiteError) in
                      try s.bind(1, name)
                      try s.bind(2, template)
                  }, row: Self.idea(from:)).first
     }
 
-    public func setNoveltyDecision(_ decision: NoveltyDecision, ideaID: Int64) throws(RecordError) {
-        try write("update idea \(ideaID)", "UPDATE ideas SET novelty_decision = ?1 WHERE id = ?2") { (s) throws(RecordError) in
+    public func setNoveltyDecision(_ decision: NoveltyDecision, ideaID: Int64) throws(SQLiteError) {
+        try write("update idea \(ideaID)", "UPDATE ideas SET novelty_decision = ?1 WHERE id = ?2") { (s) throws(SQLiteError) in
             try s.bind(1, decision.rawValue)
             try s.bind(2, ideaID)
         }

@@ -1,11 +1,11 @@
 import Foundation
-import Records
+import SQLiteSupport
 
 extension ScientistStore {
     /// Cached results for (engine, normalised query, limit), if any.
-    public func cachedSearch(engine: String, query: String, limit: Int) throws(RecordError) -> SearchResult? {
+    public func cachedSearch(engine: String, query: String, limit: Int) throws(SQLiteError) -> SearchResult? {
         let rows = try read("read literature cache", "SELECT papers, total FROM literature_cache WHERE engine = ?1 AND query = ?2 AND result_limit = ?3",
-                            bind: { (s) throws(RecordError) in
+                            bind: { (s) throws(SQLiteError) in
                                 try s.bind(1, engine)
                                 try s.bind(2, SearchResult.normalise(query))
                                 try s.bind(3, Int64(limit))
@@ -16,13 +16,13 @@ extension ScientistStore {
         return SearchResult(papers: papers, total: total.map(Int.init), cached: true)
     }
 
-    public func cacheSearch(engine: String, query: String, limit: Int, result: SearchResult) throws(RecordError) {
+    public func cacheSearch(engine: String, query: String, limit: Int, result: SearchResult) throws(SQLiteError) {
         let json: String
         do { json = String(decoding: try JSONEncoder().encode(result.papers), as: UTF8.self) } catch {
-            throw RecordError(operation: "encode search results", code: 1, message: "\(error)", path: path)
+            throw SQLiteError(operation: "encode search results", code: 1, message: "\(error)", path: path)
         }
         let sql = "INSERT OR REPLACE INTO literature_cache (engine, query, result_limit, fetched_at, total, papers) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        try write("write literature cache", sql) { (s) throws(RecordError) in
+        try write("write literature cache", sql) { (s) throws(SQLiteError) in
             try s.bind(1, engine)
             try s.bind(2, SearchResult.normalise(query))
             try s.bind(3, Int64(limit))

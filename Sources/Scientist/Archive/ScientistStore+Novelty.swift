@@ -1,5 +1,5 @@
 import Foundation
-import Records
+import SQLiteSupport
 
 /// A novelty check as stored: every round's thought and query, every paper shown, the decision and reasons.
 public struct NoveltyCheckRecord: Sendable, Equatable, Codable {
@@ -20,8 +20,8 @@ public struct NoveltyCheckRecord: Sendable, Equatable, Codable {
 }
 
 extension ScientistStore {
-    public func beginNoveltyCheck(ideaID: Int64, launchID: Int64?, engine: String) throws(RecordError) -> Int64 {
-        try write("insert novelty check", "INSERT INTO novelty_checks (idea_id, launch_id, engine, started_at) VALUES (?1, ?2, ?3, ?4)") { (s) throws(RecordError) in
+    public func beginNoveltyCheck(ideaID: Int64, launchID: Int64?, engine: String) throws(SQLiteError) -> Int64 {
+        try write("insert novelty check", "INSERT INTO novelty_checks (idea_id, launch_id, engine, started_at) VALUES (?1, ?2, ?3, ?4)") { (s) throws(SQLiteError) in
             try s.bind(1, ideaID)
             try s.bind(2, launchID)
             try s.bind(3, engine)
@@ -30,8 +30,8 @@ extension ScientistStore {
     }
 
     /// One round: the model's thought, its query (nil when it decided), and the papers it was shown.
-    public func addNoveltyRound(checkID: Int64, round: Int, thought: String, query: String?, papers: [Paper]) throws(RecordError) {
-        try connection.transaction("record novelty round") { (db) throws(RecordError) in
+    public func addNoveltyRound(checkID: Int64, round: Int, thought: String, query: String?, papers: [Paper]) throws(SQLiteError) {
+        try connection.transaction("record novelty round") { (db) throws(SQLiteError) in
             let r = try Statement(db, "INSERT INTO novelty_rounds (check_id, round, thought, query) VALUES (?1, ?2, ?3, ?4)",
                                   operation: "insert novelty round", path: path)
             try r.bind(1, checkID)
@@ -60,8 +60,8 @@ extension ScientistStore {
         }
     }
 
-    public func finishNoveltyCheck(_ id: Int64, ideaID: Int64, decision: NoveltyDecision, reasons: String, rounds: Int) throws(RecordError) {
-        try connection.transaction("finish novelty check") { (db) throws(RecordError) in
+    public func finishNoveltyCheck(_ id: Int64, ideaID: Int64, decision: NoveltyDecision, reasons: String, rounds: Int) throws(SQLiteError) {
+        try connection.transaction("finish novelty check") { (db) throws(SQLiteError) in
             let s = try Statement(db, "UPDATE novelty_checks SET finished_at = ?1, decision = ?2, reasons = ?3, rounds = ?4 WHERE id = ?5",
                                   operation: "finish novelty check \(id)", path: path)
             try s.bind(1, Self.now)
@@ -78,9 +78,9 @@ extension ScientistStore {
     }
 
     /// The checks of an idea, oldest first, with their rounds and papers.
-    public func noveltyChecks(ideaID: Int64) throws(RecordError) -> [NoveltyCheckRecord] {
+    public func noveltyChecks(ideaID: Int64) throws(SQLiteError) -> [NoveltyCheckRecord] {
         var checks = try read("list novelty checks", "SELECT id, idea_id, engine, started_at, finished_at, decision, reasons FROM novelty_checks WHERE idea_id = ?1 ORDER BY id",
-                              bind: { (s) throws(RecordError) in try s.bind(1, ideaID) }) { s in
+                              bind: { (s) throws(SQLiteError) in try s.bind(1, ideaID) }) { s in
             NoveltyCheckRecord(id: s.int64(0), ideaID: s.int64(1), engine: s.string(2), startedAt: s.double(3),
                                finishedAt: s.optionalDouble(4), decision: s.optionalString(5).flatMap(NoveltyDecision.init(rawValue:)),
                                reasons: s.optionalString(6), rounds: [])
@@ -88,14 +88,14 @@ extension ScientistStore {
         for index in checks.indices {
             let id = checks[index].id
             let papers = try read("list consulted papers", "SELECT round, paper_id, title, authors, venue, year, abstract, citation_count, bibtex FROM novelty_papers WHERE check_id = ?1 ORDER BY round, rank",
-                                  bind: { (s) throws(RecordError) in try s.bind(1, id) }) { s in
+                                  bind: { (s) throws(SQLiteError) in try s.bind(1, id) }) { s in
                 (Int(s.int64(0)), Paper(id: s.optionalString(1), title: s.string(2),
                                         authors: s.string(3).isEmpty ? [] : s.string(3).components(separatedBy: "; "),
                                         venue: s.optionalString(4), year: s.optionalInt64(5).map(Int.init), abstract: s.optionalString(6),
                                         citationCount: s.optionalInt64(7).map(Int.init), bibtex: s.optionalString(8)))
             }
             checks[index].rounds = try read("list novelty rounds", "SELECT round, thought, query FROM novelty_rounds WHERE check_id = ?1 ORDER BY round",
-                                            bind: { (s) throws(RecordError) in try s.bind(1, id) }) { s in
+                                            bind: { (s) throws(SQLiteError) in try s.bind(1, id) }) { s in
                 let round = Int(s.int64(0))
                 return NoveltyCheckRecord.Round(round: round, thought: s.string(1), query: s.optionalString(2),
                                                 papers: papers.filter { $0.0 == round }.map(\.1))

@@ -1,4 +1,4 @@
-import Records
+import SQLiteSupport
 
 /// One model call as stored: who asked (launch, stage, idea), what it used and cost, how it ended.
 public struct CallRecord: Sendable, Equatable {
@@ -45,8 +45,8 @@ public struct UsageTotal: Sendable, Equatable, Codable {
 }
 
 extension ScientistStore {
-    public func beginLaunch(command: String, model: String, budget: Budget) throws(RecordError) -> Int64 {
-        try write("insert launch", "INSERT INTO launches (command, model, budget_usd, budget_tokens, started_at) VALUES (?1, ?2, ?3, ?4, ?5)") { (s) throws(RecordError) in
+    public func beginLaunch(command: String, model: String, budget: Budget) throws(SQLiteError) -> Int64 {
+        try write("insert launch", "INSERT INTO launches (command, model, budget_usd, budget_tokens, started_at) VALUES (?1, ?2, ?3, ?4, ?5)") { (s) throws(SQLiteError) in
             try s.bind(1, command)
             try s.bind(2, model)
             try s.bind(3, budget.usd)
@@ -55,8 +55,8 @@ extension ScientistStore {
         }
     }
 
-    public func finishLaunch(_ id: Int64, status: String, message: String?) throws(RecordError) {
-        try write("update launch \(id)", "UPDATE launches SET finished_at = ?1, status = ?2, message = ?3 WHERE id = ?4") { (s) throws(RecordError) in
+    public func finishLaunch(_ id: Int64, status: String, message: String?) throws(SQLiteError) {
+        try write("update launch \(id)", "UPDATE launches SET finished_at = ?1, status = ?2, message = ?3 WHERE id = ?4") { (s) throws(SQLiteError) in
             try s.bind(1, Self.now)
             try s.bind(2, status)
             try s.bind(3, message)
@@ -64,9 +64,9 @@ extension ScientistStore {
         }
     }
 
-    public func launches(limit: Int = 50) throws(RecordError) -> [LaunchRecord] {
+    public func launches(limit: Int = 50) throws(SQLiteError) -> [LaunchRecord] {
         try read("list launches", "SELECT id, command, model, budget_usd, budget_tokens, started_at, finished_at, status, message FROM launches ORDER BY id DESC LIMIT ?1",
-                 bind: { (s) throws(RecordError) in try s.bind(1, Int64(limit)) }) { s in
+                 bind: { (s) throws(SQLiteError) in try s.bind(1, Int64(limit)) }) { s in
             LaunchRecord(id: s.int64(0), command: s.string(1), model: s.string(2), budgetUSD: s.optionalDouble(3),
                          budgetTokens: s.optionalInt64(4).map(Int.init), startedAt: s.double(5), finishedAt: s.optionalDouble(6),
                          status: s.string(7), message: s.optionalString(8))
@@ -74,13 +74,13 @@ extension ScientistStore {
     }
 
     @discardableResult
-    public func recordCall(_ call: CallRecord) throws(RecordError) -> Int64 {
+    public func recordCall(_ call: CallRecord) throws(SQLiteError) -> Int64 {
         let sql = """
         INSERT INTO llm_calls (launch_id, stage, idea_id, provider, model, input_tokens, output_tokens, cost_usd,
                                usage_estimated, started_at, seconds, outcome)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
         """
-        return try write("insert model call", sql) { (s) throws(RecordError) in
+        return try write("insert model call", sql) { (s) throws(SQLiteError) in
             try s.bind(1, call.launchID)
             try s.bind(2, call.stage)
             try s.bind(3, call.ideaID)
@@ -97,9 +97,9 @@ extension ScientistStore {
     }
 
     /// Attributes calls made before their idea had an id (drafting and reflection) to that idea.
-    public func assignCalls(_ callIDs: [Int64], toIdea ideaID: Int64) throws(RecordError) {
+    public func assignCalls(_ callIDs: [Int64], toIdea ideaID: Int64) throws(SQLiteError) {
         for id in callIDs {
-            try write("attribute call \(id)", "UPDATE llm_calls SET idea_id = ?1 WHERE id = ?2") { (s) throws(RecordError) in
+            try write("attribute call \(id)", "UPDATE llm_calls SET idea_id = ?1 WHERE id = ?2") { (s) throws(SQLiteError) in
                 try s.bind(1, ideaID)
                 try s.bind(2, id)
             }
@@ -109,7 +109,7 @@ extension ScientistStore {
     public enum UsageGrouping: String, Sendable, CaseIterable { case stage, idea, launch }
 
     /// Totals grouped by stage, idea or launch; only those of `launchID` when given.
-    public func usage(by grouping: UsageGrouping, launchID: Int64? = nil) throws(RecordError) -> [UsageTotal] {
+    public func usage(by grouping: UsageGrouping, launchID: Int64? = nil) throws(SQLiteError) -> [UsageTotal] {
         let key = switch grouping {
         case .stage: "c.stage"
         case .idea: "COALESCE(i.template || '/' || i.name, '(no idea)')"
@@ -122,7 +122,7 @@ extension ScientistStore {
         WHERE ?1 IS NULL OR c.launch_id = ?1
         GROUP BY k ORDER BY MIN(c.id)
         """
-        return try read("summarise usage", sql, bind: { (s) throws(RecordError) in try s.bind(1, launchID) }) { s in
+        return try read("summarise usage", sql, bind: { (s) throws(SQLiteError) in try s.bind(1, launchID) }) { s in
             UsageTotal(key: s.string(0), calls: Int(s.int64(1)), inputTokens: Int(s.int64(2)), outputTokens: Int(s.int64(3)),
                        costUSD: s.double(4), unpricedCalls: Int(s.int64(5)))
         }

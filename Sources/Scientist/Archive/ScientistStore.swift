@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import Records
+import SQLiteSupport
 
 /// The scientist's SQLite archive: launches with their budgets, every model call with its tokens and cost,
 /// ideas with scores and novelty verdicts, novelty checks with every paper consulted, and the literature
@@ -9,19 +9,19 @@ public final class ScientistStore: Sendable {
     public var path: String { connection.path }
     let connection: SQLiteConnection
 
-    public init(path: String) throws(RecordError) {
+    public init(path: String) throws(SQLiteError) {
         connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
                                operation: "configure")
         try migrate()
     }
 
-    private func migrate() throws(RecordError) {
-        try connection.transaction("create schema") { (db) throws(RecordError) in
+    private func migrate() throws(SQLiteError) {
+        try connection.transaction("create schema") { (db) throws(SQLiteError) in
             let statement = try Statement(db, "PRAGMA user_version", operation: "read schema version", path: path)
             let version = try statement.step() ? statement.int64(0) : 0
             if version > ArchiveSchema.version {
-                throw RecordError(operation: "open", code: SQLITE_ERROR,
+                throw SQLiteError(operation: "open", code: SQLITE_ERROR,
                                   message: "schema version \(version) is newer than this scientist understands (\(ArchiveSchema.version))",
                                   path: path)
             }
@@ -34,8 +34,8 @@ public final class ScientistStore: Sendable {
 
     /// Runs one statement with `bind` applied; returns the last insert rowid.
     @discardableResult
-    func write(_ operation: String, _ sql: String, _ bind: (borrowing Statement) throws(RecordError) -> Void) throws(RecordError) -> Int64 {
-        try connection.withDatabase { (db) throws(RecordError) -> Int64 in
+    func write(_ operation: String, _ sql: String, _ bind: (borrowing Statement) throws(SQLiteError) -> Void) throws(SQLiteError) -> Int64 {
+        try connection.withDatabase { (db) throws(SQLiteError) -> Int64 in
             let statement = try Statement(db, sql, operation: operation, path: path)
             try bind(statement)
             try statement.run()
@@ -44,9 +44,9 @@ public final class ScientistStore: Sendable {
     }
 
     /// Runs a query, mapping each row with `row`.
-    func read<T>(_ operation: String, _ sql: String, bind: (borrowing Statement) throws(RecordError) -> Void = { _ in },
-                 row: (borrowing Statement) throws(RecordError) -> T) throws(RecordError) -> [T] {
-        try connection.withDatabase { (db) throws(RecordError) -> [T] in
+    func read<T>(_ operation: String, _ sql: String, bind: (borrowing Statement) throws(SQLiteError) -> Void = { _ in },
+                 row: (borrowing Statement) throws(SQLiteError) -> T) throws(SQLiteError) -> [T] {
+        try connection.withDatabase { (db) throws(SQLiteError) -> [T] in
             let statement = try Statement(db, sql, operation: operation, path: path)
             try bind(statement)
             var result: [T] = []

@@ -1,11 +1,11 @@
 import Foundation
-import Policy
+import TOMLSupport
 import TOMLKit
 
 /// Reads a parsed scientist.toml into `ScientistConfig`, refusing unknown keys and wrong types with file:line.
 struct ConfigReader {
-    let source: String
-    let lines: TOMLLineLocator
+    /// The typed reads and file:line errors, shared with gloveboxd's policy parser (TOMLSupport).
+    let reader: TOMLReader
 
     static let tables: [String: Set<String>] = [
         "model": ["provider", "name", "base_url", "temperature", "max_tokens", "api_key_env", "api_key_file", "token_limit_field"],
@@ -111,17 +111,17 @@ struct ConfigReader {
     // MARK: Values
 
     private func string(_ t: TOMLTable, _ path: [String]) throws(ConfigError) -> String? {
-        guard let value = t[path[path.count - 1]] else { return nil }
-        guard let text = value.string else { throw fail(path, "expected a string") }
-        guard !text.isEmpty else { throw fail(path, "must not be empty") }
+        let text: String?
+        do { text = try reader.string(t, path) } catch { throw ConfigError(error) }
+        if text?.isEmpty == true { throw fail(path, "must not be empty") }
         return text
     }
 
     private func number(_ t: TOMLTable, _ path: [String]) throws(ConfigError) -> Double? {
-        guard let value = t[path[path.count - 1]] else { return nil }
-        if let int = value.int { return Double(int) }
-        guard let double = value.double, double.isFinite else { throw fail(path, "expected a number") }
-        return double
+        let value: Double?
+        do { value = try reader.number(t, path) } catch { throw ConfigError(error) }
+        if let value, !value.isFinite { throw fail(path, "must be a finite number") }
+        return value
     }
 
     private func positive(_ t: TOMLTable, _ path: [String]) throws(ConfigError) -> Double? {
@@ -131,12 +131,13 @@ struct ConfigReader {
     }
 
     private func integer(_ t: TOMLTable, _ path: [String], _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
-        guard let value = t[path[path.count - 1]] else { return nil }
-        guard let int = value.int else { throw fail(path, "expected an integer") }
-        guard range.contains(int) else {
+        let value: Int?
+        do { value = try reader.integer(t, path) } catch { throw ConfigError(error) }
+        guard let value else { return nil }
+        guard range.contains(value) else {
             throw fail(path, range.upperBound == Int.max ? "must be at least \(range.lowerBound)" : "must be between \(range.lowerBound) and \(range.upperBound)")
         }
-        return int
+        return value
     }
 
     private func httpURL(_ text: String, _ path: [String]) throws(ConfigError) -> String {
@@ -148,7 +149,9 @@ struct ConfigReader {
         path.hasPrefix("~/") ? UserDirectories.home + path.dropFirst() : path
     }
 
-    private func fail(_ path: [String], _ message: String) -> ConfigError {
-        ConfigError(file: source, line: lines.line(of: path), "\(path.joined(separator: ".")): \(message)")
-    }
+    private func fail(_ path: [String], _ message: String) -> ConfigError { ConfigError(reader.fail(path, message)) }
+}
+
+extension ConfigError {
+    init(_ error: TOMLFileError) { self.init(file: error.file, line: error.line, error.message) }
 }

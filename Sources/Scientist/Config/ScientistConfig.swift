@@ -1,5 +1,5 @@
 import Foundation
-import Policy
+import TOMLSupport
 import TOMLKit
 
 /// Everything the scientist can be told in ~/.config/glovebox/scientist.toml (see docs/scientist.md). Flags on
@@ -69,17 +69,9 @@ public struct ScientistConfig: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, source: String) throws(ConfigError) -> ScientistConfig {
-        if text.utf8.contains(0) { throw ConfigError(file: source, "NUL characters are not allowed") }
         let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(file: source, line: error.source.begin.line, "TOML syntax error: \(error.description)")
-        } catch {
-            throw ConfigError(file: source, "TOML syntax error: \(error)")
-        }
-        let reader = ConfigReader(source: source, lines: TOMLLineLocator(text))
-        return try reader.config(root)
+        do { root = try TOMLReader.document(text, source: source) } catch { throw ConfigError(error) }
+        return try ConfigReader(reader: TOMLReader(source: source, text: text)).config(root)
     }
 }
 

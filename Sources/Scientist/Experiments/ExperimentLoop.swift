@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Records
+import SQLiteSupport
 
 /// The experiment stage of one idea, as in the AI Scientist's `perform_experiments.py`: the model edits the
 /// workspace's code with search/replace blocks, each change runs as `python experiment.py --out_dir=run_i`
@@ -62,7 +62,7 @@ public struct ExperimentLoop: Sendable {
     /// Runs the loop to its end. Throws for what stops it from outside: the budget (`.budget`), an interrupt
     /// (`.interrupted`), an unreachable daemon or model.
     public func run() throws(ScientistError) -> Report {
-        let history = try archived { () throws(RecordError) in try store.experimentRuns(experimentID: experiment.id) }
+        let history = try archived { () throws(SQLiteError) in try store.experimentRuns(experimentID: experiment.id) }
         let baseline = try baselineResults(history)
         try noteBaseline(baseline)
         let finished = history.filter { $0.stage == .experiment && $0.outcome == .ok }
@@ -174,7 +174,7 @@ public struct ExperimentLoop: Sendable {
         default:
             row.message = RunFailureReport.describe(run, number: number)
         }
-        try archived { () throws(RecordError) in try store.insertExperimentRun(row, launchID: launchID) }
+        try archived { () throws(SQLiteError) in try store.insertExperimentRun(row, launchID: launchID) }
         logger.info("experiment run", metadata: ["idea": "\(label)", "run": "\(number)", "attempt": "\(attempt)",
                                                  "glovebox_run": "\(run.runID.map(String.init) ?? "-")", "status": "\(run.status)",
                                                  "outcome": "\(row.outcome.rawValue)"])
@@ -255,7 +255,8 @@ public struct ExperimentLoop: Sendable {
         }.joined(separator: "\n")
     }
 
-    func archived<T>(_ body: () throws(RecordError) -> T) throws(ScientistError) -> T {
+    @discardableResult
+    func archived<T>(_ body: () throws(SQLiteError) -> T) throws(ScientistError) -> T {
         do { return try body() } catch { throw .archive(error) }
     }
 }

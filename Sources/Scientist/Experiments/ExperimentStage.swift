@@ -1,7 +1,7 @@
 import Foundation
 import GloveboxClient
 import Logging
-import Records
+import SQLiteSupport
 
 /// The experiment stage of `scientist experiment` and `scientist launch`: checks that gloveboxd serves the
 /// template's policy, prepares (or reopens) the idea's workspace, and runs its loop, recording how it ended.

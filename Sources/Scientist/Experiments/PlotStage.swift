@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Records
+import SQLiteSupport
 
 /// After the experiments: the model adapts plot.py, plot.py runs through gloveboxd (with the same fix-up
 /// attempts as a run), its figures come back into the workspace's `figures/`, and the model describes each one
@@ -98,7 +98,7 @@ public struct PlotStage: Sendable {
         default: row.message = RunFailureReport.describe(run, number: attempt).replacingOccurrences(of: "Run \(attempt)", with: "plot.py")
         }
         if row.outcome == .refused { row.message = run.message }
-        try loop.archived { () throws(RecordError) in try loop.store.insertExperimentRun(row, launchID: loop.launchID) }
+        try loop.archived { () throws(SQLiteError) in try loop.store.insertExperimentRun(row, launchID: loop.launchID) }
         if row.outcome == .cancelled { throw .interrupted }
         if row.outcome == .refused { throw .run("gloveboxd refused to run plot.py: \(run.message)") }
         return (row.outcome == .ok, figures, run.stderrTail, row.message)

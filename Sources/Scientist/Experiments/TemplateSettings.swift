@@ -1,5 +1,5 @@
 import Foundation
-import TOMLKit
+import TOMLSupport
 
 /// What a template may say about its experiments, in an optional `scientist.toml` beside its `experiment.py`
 /// (the AI Scientist's templates have none, and get the defaults):
@@ -24,36 +24,31 @@ public struct TemplateSettings: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, source: String) throws(ScientistError) -> TemplateSettings {
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw .template("\(source):\(error.source.begin.line): TOML syntax error: \(error.description)")
-        } catch {
-            throw .template("\(source): TOML syntax error: \(error)")
+        do throws(TOMLFileError) { return try read(text, source: source) } catch {
+            throw .template(ConfigError(error).description)
         }
+    }
+
+    private static func read(_ text: String, source: String) throws(TOMLFileError) -> TemplateSettings {
+        let table = try TOMLReader.document(text, source: source)
+        let reader = TOMLReader(source: source, text: text)
+        try reader.refuseUnknownKeys(table, [], known: keys.sorted())
         var settings = TemplateSettings()
-        for key in table.keys.sorted() where !keys.contains(key) {
-            throw .template("\(source): unknown key \(key) (known: \(keys.sorted().joined(separator: ", ")))")
-        }
-        if let value = table["policy"] {
-            guard let name = value.string, !name.isEmpty, !name.contains("/") else { throw .template("\(source): policy must be a policy's name") }
+        if let name = try reader.string(table, ["policy"]) {
+            guard !name.isEmpty, !name.contains("/") else { throw reader.fail(["policy"], "must be a policy's name") }
             settings.policy = name
         }
-        if let value = table["interpreter"] {
-            guard let path = value.string, path.hasPrefix("/") else {
-                throw .template("\(source): interpreter must be an absolute path inside the sandbox, such as /usr/bin/python3")
+        if let path = try reader.string(table, ["interpreter"]) {
+            guard path.hasPrefix("/") else {
+                throw reader.fail(["interpreter"], "must be an absolute path inside the sandbox, such as /usr/bin/python3")
             }
             settings.interpreter = path
         }
-        if let value = table["editable"] {
-            guard let array = value.array else { throw .template("\(source): editable must be an array of relative paths") }
-            var names: [String] = []
-            for item in array {
-                guard let name = item.string, WorkspaceFiles.normalize(name) != nil else {
-                    throw .template("\(source): editable holds \(item), which is not a relative path inside the template")
-                }
-                names.append(name)
+        if let names = try reader.strings(table, ["editable"]) {
+            for (index, name) in names.enumerated() where WorkspaceFiles.normalize(name) == nil {
+                throw reader.fail(["editable"], element: index, "\(name) is not a relative path inside the template")
             }
-            guard names.contains("experiment.py") else { throw .template("\(source): editable must include experiment.py") }
+            guard names.contains("experiment.py") else { throw reader.fail(["editable"], "must include experiment.py") }
             settings.editable = names
         }
         return settings

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Records
+import SQLiteSupport
 
 /// What happened to the ideas of one `scientist ideas` run.
 public struct IdeaGenerationReport: Sendable {
@@ -117,12 +117,12 @@ public struct IdeaGenerator: Sendable {
             logger.info("duplicate idea rejected", metadata: ["name": "\(idea.name)", "reason": "\(reason)"])
             return .rejectedDuplicate(name: idea.name, reason: reason)
         }
-        do throws(RecordError) {
+        do throws(SQLiteError) {
             let id = try store.insertIdea(idea, template: template.name, source: .generated, launchID: model.ledger.launchID,
                                           reflections: reflections)
             try store.assignCalls(callIDs, toIdea: id)
             guard let archived = try store.idea(id: id) else {
-                throw RecordError(operation: "read idea \(id)", code: 12, message: "the idea just inserted is missing", path: store.path)
+                throw SQLiteError(operation: "read idea \(id)", code: 12, message: "the idea just inserted is missing", path: store.path)
             }
             return .archived(archived)
         } catch {

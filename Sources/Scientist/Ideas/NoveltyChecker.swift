@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Records
+import SQLiteSupport
 
 /// The AI Scientist's novelty check: up to `rounds` rounds in which the model either writes a literature query
 /// (and sees the top results with abstracts next round) or decides "novel" / "not novel" with its reasons.

@@ -1,5 +1,5 @@
 import Foundation
-import Records
+import SQLiteSupport
 import Logging
 
 /// A chat model whose every call passes the budget first and is recorded after, with its stage and idea.
@@ -48,10 +48,10 @@ public struct MeteredModel: Sendable {
             }
         } catch let error as ScientistError {
             throw error
-        } catch let error as RecordError {
+        } catch let error as SQLiteError {
             throw .archive(error)
         } catch {
-            throw .archive(RecordError(operation: "record model call", code: 1, message: "\(error)"))
+            throw .archive(SQLiteError(operation: "record model call", code: 1, message: "\(error)"))
         }
     }
 }

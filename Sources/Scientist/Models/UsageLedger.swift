@@ -1,5 +1,5 @@
 import Foundation
-import Records
+import SQLiteSupport
 import Synchronization
 
 /// Counts a launch's spending and refuses any call whose worst case could pass the budget.
@@ -56,7 +56,7 @@ public final class UsageLedger: Sendable {
     /// Adds a finished call to the totals and the archive; returns its row id.
     @discardableResult
     public func record(stage: String, ideaID: Int64?, inputTokens: Int, outputTokens: Int, estimated: Bool,
-                       startedAt: Double, seconds: Double, outcome: String) throws(RecordError) -> Int64 {
+                       startedAt: Double, seconds: Double, outcome: String) throws(SQLiteError) -> Int64 {
         let cost = price?.cost(input: inputTokens, output: outputTokens)
         totals.withLock {
             $0.usd += cost ?? 0
