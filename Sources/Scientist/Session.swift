@@ -28,8 +28,10 @@ public struct Session: Sendable {
         let modelClient = HTTPClient(configuration: modelHTTP, logger: logger)
         let provider: any ChatProvider = switch settings.provider {
         case .openai: OpenAICompatibleProvider(model: settings.name, baseURL: settings.resolvedBaseURL, key: key,
-                                               tokenLimitField: settings.tokenLimitField, http: modelClient)
-        case .anthropic: AnthropicProvider(model: settings.name, baseURL: settings.resolvedBaseURL, key: key, http: modelClient)
+                                               tokenLimitField: settings.tokenLimitField,
+                                               structuredOutput: settings.resolvedStructuredOutput, http: modelClient)
+        case .anthropic: AnthropicProvider(model: settings.name, baseURL: settings.resolvedBaseURL, key: key,
+                                           structuredOutput: settings.resolvedStructuredOutput, http: modelClient)
         }
         let store: ScientistStore
         let launchID: Int64

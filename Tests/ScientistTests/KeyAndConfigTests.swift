@@ -105,7 +105,7 @@ final class KeyAndConfigTests: XCTestCase {
     func testConfigErrorsNameFileLineAndKey() {
         func error(_ text: String) -> String? { expectError(ConfigError.self) { try ScientistConfig.parse(text, source: "s.toml") }?.description }
         XCTAssertEqual(error("[model]\nname = \"m\"\ntemprature = 0.5\n"),
-                       "s.toml:3: model.temprature: unknown key (known in [model]: api_key_env, api_key_file, base_url, max_tokens, name, provider, temperature, token_limit_field)")
+                       "s.toml:3: model.temprature: unknown key (known in [model]: api_key_env, api_key_file, base_url, max_tokens, name, provider, structured_output, temperature, token_limit_field)")
         XCTAssertEqual(error("\n[model]\n\nmax_tokens = \"lots\"\n"), "s.toml:4: model.max_tokens: expected an integer, found a string")
         XCTAssertEqual(error("[model]\nprovider = \"gemini\"\n"),
                        "s.toml:2: model.provider: unknown provider \"gemini\" (openai for any OpenAI-compatible endpoint, or anthropic)")

@@ -8,7 +8,8 @@ struct ConfigReader {
     let reader: TOMLReader
 
     static let tables: [String: Set<String>] = [
-        "model": ["provider", "name", "base_url", "temperature", "max_tokens", "api_key_env", "api_key_file", "token_limit_field"],
+        "model": ["provider", "name", "base_url", "temperature", "max_tokens", "api_key_env", "api_key_file", "token_limit_field",
+                  "structured_output"],
         "http": ["connect_timeout", "timeout", "attempts"],
         "budget": ["usd", "tokens"],
         "literature": ["engine", "base_url", "api_key_env", "api_key_file", "mailto", "min_interval", "results_per_query"],
@@ -65,6 +66,13 @@ struct ConfigReader {
         model.maxTokens = try integer(t, ["model", "max_tokens"], 1...1_000_000) ?? model.maxTokens
         model.apiKeyEnv = try string(t, ["model", "api_key_env"]) ?? model.apiKeyEnv
         model.apiKeyFile = try string(t, ["model", "api_key_file"]).map(expand) ?? model.apiKeyFile
+        if let text = try string(t, ["model", "structured_output"]) {
+            let modes = StructuredOutput.modes(for: model.provider)
+            guard let mode = StructuredOutput(rawValue: text), modes.contains(mode) else {
+                throw fail(["model", "structured_output"], "must be one of \(modes.map(\.rawValue).joined(separator: ", ")) for provider \(model.provider.rawValue)")
+            }
+            model.structuredOutput = mode
+        }
         if let field = try string(t, ["model", "token_limit_field"]) {
             guard ["max_tokens", "max_completion_tokens"].contains(field) else {
                 throw fail(["model", "token_limit_field"], "must be \"max_tokens\" or \"max_completion_tokens\"")

@@ -16,6 +16,10 @@ public struct ScientistConfig: Sendable, Equatable {
         public var apiKeyEnv: String?
         public var apiKeyFile: String?
         public var tokenLimitField: String = "max_tokens"
+        /// Nil: the provider's default (json_schema for openai, tool for anthropic).
+        public var structuredOutput: StructuredOutput?
+
+        public var resolvedStructuredOutput: StructuredOutput { structuredOutput ?? .defaultMode(for: provider) }
 
         public var resolvedBaseURL: String {
             baseURL ?? (provider == .openai ? "https://api.openai.com/v1" : "https://api.anthropic.com")

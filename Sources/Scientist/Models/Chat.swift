@@ -16,6 +16,8 @@ public struct ChatRequest: Sendable, Equatable {
     public var messages: [ChatMessage]
     public var maxTokens: Int
     public var temperature: Double
+    /// The shape the reply must have, sent as the provider's structured-output request when it has one.
+    public var schema: ReplySchema?
 
     public init(system: String, messages: [ChatMessage], maxTokens: Int, temperature: Double) {
         self.system = system

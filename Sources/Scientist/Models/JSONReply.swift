@@ -5,10 +5,13 @@ import Foundation
 public protocol ValidatedReply: Decodable, Sendable {
     /// What is wrong with the decoded value, in words the model can act on; empty when valid.
     func validationProblems() -> [String]
+    /// The schema sent where the provider supports structured output; nil for none.
+    static var replySchema: ReplySchema? { get }
 }
 
 extension ValidatedReply {
     public func validationProblems() -> [String] { [] }
+    public static var replySchema: ReplySchema? { nil }
 }
 
 /// Getting JSON out of a model's text: the one ```json fenced block (the AI Scientist's convention), or, when
@@ -83,7 +86,7 @@ extension MeteredModel {
         var callIDs: [Int64] = []
         var lastProblem = ReplyProblem("")
         for attempt in 0..<2 {
-            let (reply, id) = try chat(system: system, messages: conversation, stage: stage, ideaID: ideaID)
+            let (reply, id) = try chat(system: system, messages: conversation, stage: stage, ideaID: ideaID, schema: T.replySchema)
             callIDs.append(id)
             conversation.append(ChatMessage(.assistant, reply.text))
             switch JSONReply.decode(T.self, from: reply.text) {

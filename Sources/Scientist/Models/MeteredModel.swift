@@ -20,8 +20,10 @@ public struct MeteredModel: Sendable {
 
     /// One call: refused before sending when it could pass the budget; recorded (even when it fails after the
     /// server answered) with its tokens and cost. Returns the reply and the call's row id.
-    public func chat(system: String, messages: [ChatMessage], stage: String, ideaID: Int64? = nil) throws(ScientistError) -> (reply: ChatReply, callID: Int64) {
-        let request = ChatRequest(system: system, messages: messages, maxTokens: maxTokens, temperature: temperature)
+    public func chat(system: String, messages: [ChatMessage], stage: String, ideaID: Int64? = nil,
+                     schema: ReplySchema? = nil) throws(ScientistError) -> (reply: ChatReply, callID: Int64) {
+        var request = ChatRequest(system: system, messages: messages, maxTokens: maxTokens, temperature: temperature)
+        request.schema = schema
         do { try ledger.authorize(request, stage: stage) } catch { throw .budget(error) }
         let started = Date().timeIntervalSince1970
         let clock = ContinuousClock.now

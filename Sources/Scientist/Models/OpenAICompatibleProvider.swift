@@ -9,21 +9,35 @@ public struct OpenAICompatibleProvider: ChatProvider {
     let key: APIKey?
     /// "max_tokens", or "max_completion_tokens" for OpenAI's reasoning models.
     let tokenLimitField: String
+    /// How a request's schema is sent (json_schema, json_object, or not at all).
+    let structuredOutput: StructuredOutput
     let http: HTTPClient
 
-    public init(model: String, baseURL: String, key: APIKey?, tokenLimitField: String = "max_tokens", http: HTTPClient) {
+    public init(model: String, baseURL: String, key: APIKey?, tokenLimitField: String = "max_tokens",
+                structuredOutput: StructuredOutput = .jsonSchema, http: HTTPClient) {
         self.model = model
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.key = key
         self.tokenLimitField = tokenLimitField
+        self.structuredOutput = structuredOutput
         self.http = http
     }
 
     public func complete(_ request: ChatRequest) throws(ModelError) -> ChatReply {
         var messages: [[String: String]] = [["role": "system", "content": request.system]]
         messages += request.messages.map { ["role": $0.role.rawValue, "content": $0.content] }
-        let body: [String: Any] = ["model": model, "messages": messages, "temperature": request.temperature,
+        var body: [String: Any] = ["model": model, "messages": messages, "temperature": request.temperature,
                                    tokenLimitField: request.maxTokens]
+        if let schema = request.schema {
+            switch structuredOutput {
+            case .jsonSchema:
+                body["response_format"] = ["type": "json_schema", "json_schema": ["name": schema.name, "schema": schema.object, "strict": true]]
+            case .jsonObject:
+                body["response_format"] = ["type": "json_object", "schema": schema.object]
+            case .tool, .off:
+                break
+            }
+        }
         var headers = [(name: "Content-Type", value: "application/json")]
         if let key { headers.append((name: "Authorization", value: "Bearer \(key.value)")) }
         let response = try ProviderHTTP.post(http, url: baseURL + "/chat/completions", headers: headers, json: body,
