@@ -42,7 +42,7 @@ final class JSONReplyTests: XCTestCase {
         XCTAssertEqual(problem(Wire.fenced("t", outOfRange)), "Feasibility is 0, must be 1 to 10; Novelty is 11, must be 1 to 10")
         var badName = good
         badName["Name"] = "Sparse Probe!"
-        XCTAssertTrue(problem(Wire.fenced("t", badName))?.contains("lowercase letters") ?? false)
+        XCTAssertNil(problem(Wire.fenced("t", badName)), "a Name that is not an identifier is made one (sparse_probe)")
         XCTAssertEqual(problem("no json here"), "the reply contains no JSON object (expected one ```json fenced block)")
         XCTAssertEqual(problem("```json\n{}\n```\n```json\n{}\n```"), "the reply has 2 ```json blocks; exactly one is expected")
         XCTAssertEqual(problem("```json\n{\"Name\": \"a\",\n```"), "the JSON could not be read: not valid JSON")

@@ -35,8 +35,7 @@ final class StructuredOutputTests: XCTestCase {
         XCTAssertEqual(Set(try XCTUnwrap(schema["required"] as? [String])),
                        ["Thought", "Name", "Title", "Experiment", "Interestingness", "Feasibility", "Novelty"])
         let novelty = try XCTUnwrap((schema["properties"] as? [String: Any])?["Novelty"] as? [String: Any])
-        XCTAssertEqual(novelty["minimum"] as? Int, 1)
-        XCTAssertEqual(novelty["maximum"] as? Int, 10)
+        XCTAssertEqual(novelty["enum"] as? [Int], Array(1...10), "an enum: grammar-constrained servers cannot enforce a range")
     }
 
     func testLlamaCppPythonGetsAJSONObjectWithItsSchemaAndOffSendsNone() throws {
@@ -70,6 +69,19 @@ final class StructuredOutputTests: XCTestCase {
         XCTAssertTrue(IdeaPrompts.isDone(reply.text), "the Thought field carries I am done")
     }
 
+    func testAnIdeasNameIsMadeAnIdentifier() throws {
+        func name(_ name: String, title: String = "Sparse Targets") throws -> String {
+            let json = #"{"Name": "\#(name)", "Title": "\#(title)", "Experiment": "E", "Interestingness": 1, "Feasibility": 1, "Novelty": 1}"#
+            return try JSONReply.decode(IdeaProposal.self, from: json).get().name
+        }
+        XCTAssertEqual(try name("sparse_targets"), "sparse_targets")
+        XCTAssertEqual(try name("Abu's MLP (v2)!"), "abu_s_mlp_v2")
+        XCTAssertEqual(try name(""), "sparse_targets", "the title's when the name has nothing usable")
+        XCTAssertEqual(try name("...", title: "Ünïcode Ideas"), "n_code_ideas")
+        XCTAssertNotNil(JSONReply.decode(IdeaProposal.self, from: #"{"Name": "", "Title": "!!", "Experiment": "E", "Interestingness": 1, "Feasibility": 1, "Novelty": 1}"#).failureMessage,
+                        "nothing usable in either: refused as before")
+    }
+
     func testNoveltyRepliesWithNullFieldsDecode() throws {
         let search = try JSONReply.decode(NoveltyReply.self, from: #"{"Thought": "t", "Query": "sparse targets", "Decision": null, "Reasons": null}"#).get()
         XCTAssertEqual(search.query, "sparse targets")
@@ -85,4 +97,8 @@ final class StructuredOutputTests: XCTestCase {
         let error = expectError(ConfigError.self) { try ScientistConfig.parse("[model]\nprovider = \"anthropic\"\nstructured_output = \"json_schema\"\n", source: "s") }
         XCTAssertEqual(error?.description, "s:3: model.structured_output: must be one of tool, off for provider anthropic")
     }
+}
+
+extension Result {
+    var failureMessage: String? { if case .failure(let error) = self { "\(error)" } else { nil } }
 }

@@ -15,6 +15,39 @@ public struct IdeaProposal: Codable, Sendable, Equatable {
         case interestingness = "Interestingness", feasibility = "Feasibility", novelty = "Novelty"
     }
 
+    /// Decoded strictly (every field, its exact type), with the Name made an identifier: lowercased, every run of
+    /// other characters an underscore ("Sparse Targets!" → "sparse_targets"), or, when nothing is left, the
+    /// Title's. Names become directory names; a small model's "Abu's MLP" should not cost the idea.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        title = try c.decode(String.self, forKey: .title)
+        experiment = try c.decode(String.self, forKey: .experiment)
+        interestingness = try c.decode(Int.self, forKey: .interestingness)
+        feasibility = try c.decode(Int.self, forKey: .feasibility)
+        novelty = try c.decode(Int.self, forKey: .novelty)
+        let raw = try c.decode(String.self, forKey: .name)
+        let fromName = Self.identifier(raw)
+        name = fromName.isEmpty ? Self.identifier(title) : fromName
+    }
+
+    /// Lowercase ASCII letters and digits, every other run of characters one underscore, none at either end,
+    /// at most 60 characters.
+    static func identifier(_ text: String) -> String {
+        var out = ""
+        var pendingUnderscore = false
+        for scalar in text.lowercased().unicodeScalars {
+            if scalar.isASCII, CharacterSet.alphanumerics.contains(scalar) {
+                if pendingUnderscore && !out.isEmpty { out += "_" }
+                pendingUnderscore = false
+                out.unicodeScalars.append(scalar)
+            } else {
+                pendingUnderscore = true
+            }
+            if out.count >= 60 { break }
+        }
+        return out
+    }
+
     public init(name: String, title: String, experiment: String, interestingness: Int, feasibility: Int, novelty: Int) {
         self.name = name
         self.title = title

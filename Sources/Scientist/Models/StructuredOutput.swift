@@ -47,12 +47,12 @@ extension IdeaProposal {
          "required": ["Thought", "Name", "Title", "Experiment", "Interestingness", "Feasibility", "Novelty"],
          "properties": {
            "Thought": {"type": "string", "description": "Your reasoning; write I am done here when the idea needs no more changes."},
-           "Name": {"type": "string", "description": "lowercase letters, digits and underscores"},
+           "Name": {"type": "string", "description": "a short identifier: lowercase letters, digits and underscores"},
            "Title": {"type": "string"},
            "Experiment": {"type": "string"},
-           "Interestingness": {"type": "integer", "minimum": 1, "maximum": 10},
-           "Feasibility": {"type": "integer", "minimum": 1, "maximum": 10},
-           "Novelty": {"type": "integer", "minimum": 1, "maximum": 10}}}
+           "Interestingness": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]},
+           "Feasibility": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]},
+           "Novelty": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}}}
         """)
 }
 
