@@ -29,6 +29,9 @@ packages=(
   # the benchmarks (bench/run.sh, and its short mode in the tests): hyperfine times commands, bubblewrap is
   # the sandbox Glovebox is measured against
   hyperfine bubblewrap
+  # the scientist's test against a real model server (scripts/install-llm.sh builds llama-cpp-python from
+  # source in a virtual environment)
+  python3-venv python3-dev g++ cmake
 )
 
 missing=()

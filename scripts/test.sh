@@ -25,6 +25,11 @@ if [[ -f $initrd ]] && (($(stat -c %s "$initrd") < 100000)); then
 fi
 "$v2vm/setup"
 
+# A real model server for the scientist's tests (LocalModelTests), which must then not be skipped.
+echo "== the local model server (scripts/install-llm.sh)"
+GLOVEBOX_LLM_VENV=$(bash "$repo/scripts/install-llm.sh" | tail -n 1)
+export GLOVEBOX_LLM_VENV GLOVEBOX_REQUIRE_LLM=1
+
 cd "$repo"
 echo "== building (swift build --build-tests)"
 swift build --build-tests
