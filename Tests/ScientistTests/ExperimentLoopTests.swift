@@ -467,4 +467,42 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertEqual(try store.experimentRuns(experimentID: experiment.id).map(\.stage), [.baseline, .experiment, .plot])
         XCTAssertEqual(lab.chatRequests.count, 10, "every scripted reply used, none more")
     }
+
+    /// Ctrl-C on `scientist experiment`: the run in flight is cancelled through gloveboxd, the command exits 130,
+    /// and what finished is kept.
+    func testControlCCancelsTheRunInFlightAndKeepsWhatFinished() throws {
+        let home = directory.file("sigint-home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let archive = home + "/scientist.db"
+        let store = try ScientistStore(path: archive)
+        try store.insertIdea(IdeaProposal(name: "sigint_idea", title: "Title of sigint_idea", experiment: "Raise SCORE for sigint_idea.",
+                                          interestingness: 5, feasibility: 8, novelty: 5),
+                             template: "toy", source: .generated, launchID: nil, reflections: 0)
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        lab.say(Self.edit("SCORE = 1.0", "import time\ntime.sleep(30)\nSCORE = 2.0"))
+        let log = directory.file("sigint.log")
+        let pid = try DaemonFixture.spawn(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                           DaemonFixture.buildDirectory + "/scientist", "experiment", "sigint_idea",
+                                           "--archive", archive, "--templates-dir", directory.path, "--results", home + "/results",
+                                           "--socket", daemon.socket, "--policy", "toy", "--base-url", lab.server.baseURL + "/v1",
+                                           "--model", "local-model"],
+                                          stdout: log, stderr: log, environment: ["PATH": "/usr/bin:/bin", "HOME": home])
+        var status: Int32 = 0
+        defer { if waitpid(pid, &status, WNOHANG) == 0 { kill(pid, SIGKILL); waitpid(pid, &status, 0) } }
+        let deadline = Date().addingTimeInterval(20)
+        while try DaemonQueries.ps(socketPath: daemon.socket, all: false).filter({ $0.argv.last == "--out_dir=run_1" }).isEmpty, Date() < deadline {
+            usleep(50_000)
+        }
+        kill(pid, SIGINT)
+        let waited = Date()
+        while waitpid(pid, &status, WNOHANG) == 0, Date().timeIntervalSince(waited) < 15 { usleep(50_000) }
+        XCTAssertLessThan(Date().timeIntervalSince(waited), 10, "the 30 s run was cancelled, not waited out")
+        XCTAssertEqual((status >> 8) & 0xff, 130, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        let experiment = try XCTUnwrap(try store.experiments().first)
+        XCTAssertEqual(experiment.status, "interrupted")
+        let rows = try store.experimentRuns(experimentID: experiment.id)
+        XCTAssertEqual(rows.map(\.stage), [.baseline, .experiment])
+        XCTAssertEqual(rows.map(\.outcome), [.ok, .cancelled], "the baseline is kept; run 1 is recorded as cancelled")
+        XCTAssertEqual(try DaemonQueries.show(socketPath: daemon.socket, runID: try XCTUnwrap(rows[1].run.runID)).status.rawValue, "cancelled")
+    }
 }
