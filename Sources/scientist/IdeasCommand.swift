@@ -39,7 +39,8 @@ struct IdeasCommand: ParsableCommand {
                 let template = try templates.load(self.template)
                 let session = try Session.open(config: config, command: "ideas --template \(template.name) --count \(count)", logger: logger)
                 let generator = IdeaGenerator(model: session.model, store: session.store, template: template,
-                                              reflections: reflections ?? config.reflections, logger: logger)
+                                              reflections: reflections ?? config.reflections, prompts: try PromptLibrary.load(for: template),
+                                              logger: logger)
                 let report: IdeaGenerationReport
                 do throws(ScientistError) {
                     report = try generator.generate(count: count) { outcome in print(IdeaText.line(outcome)) }

@@ -54,7 +54,7 @@ struct NoveltyCommand: ParsableCommand {
                 templatesByName[idea.template] = template
                 let checker = NoveltyChecker(model: session.model, literature: literature, store: session.store, template: template,
                                              rounds: rounds ?? config.noveltyRounds, resultsPerQuery: config.literature.resultsPerQuery,
-                                             logger: logger)
+                                             prompts: try PromptLibrary.load(for: template), logger: logger)
                 do throws(ScientistError) {
                     let outcome = try checker.check(idea)
                     print("\(idea.proposal.name): \(outcome.decision.rawValue) after \(outcome.roundsUsed) round(s): \(outcome.reasons)")

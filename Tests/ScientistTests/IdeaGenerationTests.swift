@@ -134,4 +134,16 @@ final class IdeaGenerationTests: XCTestCase {
         let error = expectError(ScientistError.self) { try ResearchTemplate.load(directory: template.directory) }
         XCTAssertEqual(error?.description, "template: \(template.directory)/seed_ideas.json: missing key 'Title' in '[0]'")
     }
+
+    func testATemplatesPromptFileReplacesTheDefault() throws {
+        let prompts = directory.file("toy/prompts")
+        try FileManager.default.createDirectory(atPath: prompts, withIntermediateDirectories: true)
+        try "Custom prompt. {task} Rounds: {rounds}.".write(toFile: prompts + "/ideas_first.txt", atomically: false, encoding: .utf8)
+        lab.say(ScriptedLab.idea("custom_prompt", title: "Custom Prompt", done: true))
+        let harness = try ModelHarness(server: lab.server, directory: directory)
+        let generator = IdeaGenerator(model: harness.model, store: harness.store, template: template, reflections: 0,
+                                      prompts: try PromptLibrary.load(for: template), logger: quietLogger())
+        _ = try generator.generate(count: 1)
+        XCTAssertEqual(lab.messages(0).last?["content"], "Custom prompt. Study a toy regression task. Rounds: 1.")
+    }
 }

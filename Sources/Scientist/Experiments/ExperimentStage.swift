@@ -75,7 +75,7 @@ public struct ExperimentStage: Sendable {
             experiment = try session.store.beginExperiment(ideaID: idea.id, launchID: session.launchID, workspace: workspace.path,
                                                            policy: policy, socket: socket)
         } catch { throw .archive(error) }
-        let prompts = try PromptLibrary.load(overrides: [template.directory + "/prompts", PromptLibrary.userDirectory])
+        let prompts = try PromptLibrary.load(for: template)
         var loopSettings = ExperimentLoop.Settings()
         loopSettings.maxRuns = options.maxRuns
         loopSettings.maxAttempts = options.maxAttempts
@@ -135,4 +135,9 @@ public struct ExperimentStage: Sendable {
 extension PromptLibrary {
     /// ~/.config/glovebox/prompts ($XDG_CONFIG_HOME honoured).
     public static var userDirectory: String { UserDirectories.config + "/glovebox/prompts" }
+
+    /// The defaults, under the template's prompts/, under the user's ~/.config/glovebox/prompts.
+    public static func load(for template: ResearchTemplate) throws(ScientistError) -> PromptLibrary {
+        try load(overrides: [template.directory + "/prompts", userDirectory])
+    }
 }

@@ -1,15 +1,19 @@
 import Foundation
 
-/// The prompts of the experiment stage: text with named placeholders (`{run}`), so the workflow can be changed
-/// without touching Swift. The shipped defaults are below; a template's `prompts/NAME.txt`, and then the user's
+/// The scientist's prompts, every stage's (ideas, novelty, experiments, plots): text with named placeholders
+/// (`{run}`), so the workflow can be changed without touching Swift. The shipped defaults are below; a template's `prompts/NAME.txt`, and then the user's
 /// `~/.config/glovebox/prompts/NAME.txt`, replace them. An unknown prompt name or placeholder in a file is an
 /// error that names the file.
 public struct PromptLibrary: Sendable {
     /// name → (text, where it came from)
     private var texts: [String: (text: String, source: String)]
 
-    /// Every prompt the stage uses, with the placeholders each may use.
+    /// Every prompt, with the placeholders each may use.
     public static let placeholders: [String: Set<String>] = [
+        "ideas_first": ["task", "code", "archive", "rounds"],
+        "ideas_reflection": ["round", "rounds"],
+        "novelty_system": ["task", "code", "engine", "results_per_query", "rounds"],
+        "novelty_round": ["round", "rounds", "idea", "results"],
         "experiment_system": ["editable_files"],
         "experiment_start": ["title", "idea", "max_runs", "baseline_results", "command", "editable_files", "files"],
         "experiment_resume": ["title", "idea", "max_runs", "baseline_results", "command", "editable_files", "files", "history", "next_run"],
@@ -24,6 +28,90 @@ public struct PromptLibrary: Sendable {
     ]
 
     public static let defaults: [String: String] = [
+        "ideas_first": """
+            {task}
+            <experiment.py>
+            {code}
+            </experiment.py>
+
+            Ideas already in the archive (propose none of them again, nor their names or titles):
+
+            '''
+            {archive}
+            '''
+
+            Propose the next research idea to test with this code: one that could change what people believe or do, \
+            and that this code, with reasonable changes, can actually test. No new datasets or outside resources \
+            are available. Prefer questions whose answer would hold beyond this particular model and data.
+
+            Answer in this form:
+            THOUGHT:
+            <THOUGHT>
+
+            NEW IDEA JSON:
+            ```json
+            <JSON>
+            ```
+
+            In <THOUGHT>, explain why the idea matters, how you would test it (the changes and the comparisons), what \
+            result would support it, and how it differs from the ideas above.
+
+            <JSON> is one object with exactly these fields:
+            - "Name": a short identifier for the idea: lowercase letters, digits and underscores.
+            - "Title": the idea's title, as for a paper.
+            - "Experiment": the plan: which parts of the code change, and what is measured and compared.
+            - "Interestingness", "Feasibility", "Novelty": integers from 1 (lowest) to 10 (highest). Rate soberly.
+
+            The JSON is read by a program, so keep its format exact. You have {rounds} rounds to improve the idea; \
+            you need not use them all.
+            """,
+        "ideas_reflection": """
+            Round {round}/{rounds}.
+            Look again at the idea you just proposed: is it important, new, feasible with this code, clear and no \
+            more complicated than it must be? Improve it where it falls short, keeping its spirit unless something \
+            is clearly wrong, and check that the JSON is exact.
+
+            Answer in the same form as before (THOUGHT, then the JSON block). If nothing needs to change, repeat the \
+            JSON unchanged and end your THOUGHT with "I am done". Write "I am done" only when you change nothing.
+            """,
+        "novelty_system": """
+            You review research ideas for novelty, strictly: an idea is novel only if no published work already \
+            makes its contribution or comes close enough that a new conference or workshop paper on it would add \
+            little.
+            You can search the literature through {engine}: each query shows you its top {results_per_query} \
+            results with their abstracts. You have up to {rounds} rounds and may decide in any of them. Decide \
+            "novel" when enough searching found nothing that overlaps much with the idea; decide "not novel" as \
+            soon as you find a paper that does.
+
+            The research setting:
+            {task}
+            <experiment.py>
+            {code}
+            </experiment.py>
+            """,
+        "novelty_round": """
+            Round {round}/{rounds}.
+            The idea:
+
+            \"\"\"
+            {idea}
+            \"\"\"
+
+            What your last query found (nothing yet in the first round):
+            \"\"\"
+            {results}
+            \"\"\"
+
+            Reason briefly, then give exactly one JSON block. To search:
+            ```json
+            {"Thought": "<your reasoning>", "Query": "<the search query>"}
+            ```
+            or, when you are sure:
+            ```json
+            {"Thought": "<your reasoning>", "Decision": "novel" or "not novel", "Reasons": "<why, naming the papers that decided it>"}
+            ```
+            Never both Query and Decision. A program reads the JSON, so keep its format exact.
+            """,
         "experiment_system": """
             You carry out ML experiments by changing their code. Files change only through SEARCH/REPLACE \
             blocks: the file's path on its own line, then a fenced block:
@@ -147,9 +235,7 @@ public struct PromptLibrary: Sendable {
                 let path = directory + "/" + entry
                 let name = String(entry.dropLast(4))
                 guard let allowed = placeholders[name] else {
-                    // Other stages' prompts may live in the same directory; only this stage's names are checked here.
-                    if knownElsewhere.contains(name) { continue }
-                    throw .template("\(path): no prompt is called \(name) (the experiment stage's are \(placeholders.keys.sorted().joined(separator: ", ")))")
+                    throw .template("\(path): no prompt is called \(name) (the prompts are \(placeholders.keys.sorted().joined(separator: ", ")))")
                 }
                 guard let data = FileManager.default.contents(atPath: path) else { throw .template("\(path): cannot read the file") }
                 let text = String(decoding: data, as: UTF8.self)
@@ -161,9 +247,6 @@ public struct PromptLibrary: Sendable {
         }
         return library
     }
-
-    /// Prompt names that belong to other stages (ideas, novelty, write-up) and may sit beside these.
-    static let knownElsewhere: Set<String> = []
 
     /// The prompt `name` with its placeholders filled. `values` must cover every placeholder the text uses.
     public func render(_ name: String, _ values: [String: String]) -> String {

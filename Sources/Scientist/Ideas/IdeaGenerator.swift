@@ -27,13 +27,16 @@ public struct IdeaGenerator: Sendable {
     public let store: ScientistStore
     public let template: ResearchTemplate
     public let reflections: Int
+    public let prompts: PromptLibrary
     let logger: Logger
 
-    public init(model: MeteredModel, store: ScientistStore, template: ResearchTemplate, reflections: Int, logger: Logger) {
+    public init(model: MeteredModel, store: ScientistStore, template: ResearchTemplate, reflections: Int,
+                prompts: PromptLibrary = PromptLibrary(), logger: Logger) {
         self.model = model
         self.store = store
         self.template = template
         self.reflections = reflections
+        self.prompts = prompts
         self.logger = logger
     }
 
@@ -85,14 +88,14 @@ public struct IdeaGenerator: Sendable {
     /// returned beside it, so the caller reports both and stops.
     private func generateOne() throws(ScientistError) -> (IdeaGenerationReport.Outcome, BudgetError?) {
         let archive = try archiveProposals()
-        let first = IdeaPrompts.first(template: template, archive: archive, reflections: reflections + 1)
+        let first = IdeaPrompts.first(prompts, template: template, archive: archive, reflections: reflections + 1)
         var answer = try model.ask(IdeaProposal.self, system: template.system, messages: [ChatMessage(.user, first)], stage: "ideas")
         var callIDs = answer.callIDs
         var rounds = 0
         var budgetStop: BudgetError?
         if !IdeaPrompts.isDone(answer.text) {
             for round in stride(from: 2, through: reflections + 1, by: 1) {
-                let messages = answer.messages + [ChatMessage(.user, IdeaPrompts.reflection(round: round, of: reflections + 1))]
+                let messages = answer.messages + [ChatMessage(.user, IdeaPrompts.reflection(prompts, round: round, of: reflections + 1))]
                 do {
                     answer = try model.ask(IdeaProposal.self, system: template.system, messages: messages, stage: "ideas")
                 } catch {

@@ -14,16 +14,18 @@ public struct NoveltyChecker: Sendable {
     public let template: ResearchTemplate
     public let rounds: Int
     public let resultsPerQuery: Int
+    public let prompts: PromptLibrary
     let logger: Logger
 
     public init(model: MeteredModel, literature: any LiteratureSearch, store: ScientistStore, template: ResearchTemplate,
-                rounds: Int, resultsPerQuery: Int, logger: Logger) {
+                rounds: Int, resultsPerQuery: Int, prompts: PromptLibrary = PromptLibrary(), logger: Logger) {
         self.model = model
         self.literature = literature
         self.store = store
         self.template = template
         self.rounds = rounds
         self.resultsPerQuery = resultsPerQuery
+        self.prompts = prompts
         self.logger = logger
     }
 
@@ -42,10 +44,10 @@ public struct NoveltyChecker: Sendable {
         var messages: [ChatMessage] = []
         var lastResults = ""
         for round in 1...rounds {
-            messages.append(ChatMessage(.user, NoveltyPrompts.round(round, of: rounds, idea: idea.proposal, results: lastResults)))
+            messages.append(ChatMessage(.user, NoveltyPrompts.round(prompts, round, of: rounds, idea: idea.proposal, results: lastResults)))
             let answer: (value: NoveltyReply, text: String, messages: [ChatMessage], callIDs: [Int64])
             do {
-                answer = try model.ask(NoveltyReply.self, system: NoveltyPrompts.system(template: template, engine: literature.engine,
+                answer = try model.ask(NoveltyReply.self, system: NoveltyPrompts.system(prompts, template: template, engine: literature.engine,
                                                                                        rounds: rounds, results: resultsPerQuery),
                                        messages: messages, stage: "novelty", ideaID: idea.id)
             } catch {
@@ -93,49 +95,14 @@ public struct NoveltyChecker: Sendable {
 
 /// The novelty prompts, after the AI Scientist's, with a JSON reply that carries the decision explicitly.
 enum NoveltyPrompts {
-    static func system(template: ResearchTemplate, engine: String, rounds: Int, results: Int) -> String {
-        """
-        You are an ambitious AI PhD student who wants to publish a paper that contributes significantly to the field.
-        You have an idea and want to check whether it is novel, i.e. not overlapping significantly with existing \
-        literature or already well explored. Be a harsh critic of novelty: make sure the idea is a sufficient \
-        contribution for a new conference or workshop paper.
-        You can search the literature through the \(engine) API; the top \(results) results of each query are shown to \
-        you with their abstracts.
-        You have \(rounds) rounds to decide, but need not use them all: you may decide at any round.
-        Decide that the idea is novel if, after sufficient searching, you have found no paper that significantly \
-        overlaps with it. Decide that it is not novel if you have found a paper that significantly overlaps with it.
-
-        \(template.taskDescription)
-        <experiment.py>
-        \(template.code)
-        </experiment.py>
-        """
+    static func system(_ prompts: PromptLibrary, template: ResearchTemplate, engine: String, rounds: Int, results: Int) -> String {
+        prompts.render("novelty_system", ["task": template.taskDescription, "code": template.code, "engine": engine,
+                                          "results_per_query": "\(results)", "rounds": "\(rounds)"])
     }
 
-    static func round(_ round: Int, of rounds: Int, idea: IdeaProposal, results: String) -> String {
-        """
-        Round \(round)/\(rounds).
-        You have this idea:
-
-        \"\"\"
-        \(IdeaPrompts.archiveText([idea]))
-        \"\"\"
-
-        The results of the last query are (empty on the first round):
-        \"\"\"
-        \(results)
-        \"\"\"
-
-        Respond with your reasoning and then exactly one JSON block:
-        ```json
-        {"Thought": "<your reasoning>", "Query": "<a search query>"}
-        ```
-        to search the literature, or, once you are sure:
-        ```json
-        {"Thought": "<your reasoning>", "Decision": "novel" or "not novel", "Reasons": "<why, naming the papers that decided it>"}
-        ```
-        Give Query or Decision, never both. The JSON is parsed automatically, so make its format exact.
-        """
+    static func round(_ prompts: PromptLibrary, _ round: Int, of rounds: Int, idea: IdeaProposal, results: String) -> String {
+        prompts.render("novelty_round", ["round": "\(round)", "rounds": "\(rounds)", "idea": IdeaPrompts.archiveText([idea]),
+                                         "results": results])
     }
 
     /// Results as the model sees them: numbered, with authors, venue, year, citations and abstract.

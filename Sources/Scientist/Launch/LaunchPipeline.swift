@@ -53,8 +53,9 @@ public struct LaunchPipeline: Sendable {
         let stage = ExperimentStage(session: session, options: options.experiment, sink: sink, canceller: canceller)
         _ = try stage.policy(for: template, settings: settings, socket: stageSocket)
 
+        let prompts = try PromptLibrary.load(for: template)
         let generator = IdeaGenerator(model: session.model, store: session.store, template: template,
-                                      reflections: options.reflections, logger: session.logger)
+                                      reflections: options.reflections, prompts: prompts, logger: session.logger)
         let generated = try generator.generate(count: options.ideas) { progress("idea: " + Self.describe($0)) }
         var report = Report(generated: generated.archived.count)
         if let stop = generated.stoppedByBudget {
@@ -66,7 +67,8 @@ public struct LaunchPipeline: Sendable {
         var novel: [ArchivedIdea] = []
         let literature = try session.literature()
         let checker = NoveltyChecker(model: session.model, literature: literature, store: session.store, template: template,
-                                     rounds: options.noveltyRounds, resultsPerQuery: options.resultsPerQuery, logger: session.logger)
+                                     rounds: options.noveltyRounds, resultsPerQuery: options.resultsPerQuery, prompts: prompts,
+                                     logger: session.logger)
         for idea in generated.archived {
             if canceller.isCancelled { report.interrupted = true; break }
             do throws(ScientistError) {
