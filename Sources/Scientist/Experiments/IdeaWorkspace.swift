@@ -97,6 +97,9 @@ public struct IdeaWorkspace: Sendable {
     func git(_ arguments: [String]) throws(ScientistError) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.gitPath)
+        // In the workspace: the caller's own directory may not be searchable by this user (Process changes into
+        // it before executing, and fails with EACCES).
+        process.currentDirectoryURL = URL(fileURLWithPath: path)
         process.arguments = ["-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", "-c", "core.fsmonitor=false",
                              "-C", path] + arguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GIT_") }
