@@ -27,6 +27,9 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var sandboxUID: UInt32?
     /// `uname -r` of the machine that ran it.
     public var kernel: String
+    /// The machine as gloveboxd measured it for this run: CPU, memory limit, leased GPUs (nil for a refused run,
+    /// and for runs recorded before gloveboxd kept it).
+    public var machine: MachineFacts?
 
     public init(
         id: Int64 = 0,
@@ -48,7 +51,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
         message: String = "",
         limits: [String: Double] = [:],
         sandboxUID: UInt32? = nil,
-        kernel: String = ""
+        kernel: String = "",
+        machine: MachineFacts? = nil
     ) {
         self.id = id
         self.template = template
@@ -70,6 +74,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         self.limits = limits
         self.sandboxUID = sandboxUID
         self.kernel = kernel
+        self.machine = machine
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -93,6 +98,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case limits
         case sandboxUID = "sandbox_uid"
         case kernel
+        case machine
     }
 
     public init(from decoder: any Decoder) throws {
@@ -117,6 +123,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         limits = try c.decodeIfPresent([String: Double].self, forKey: .limits) ?? [:]
         sandboxUID = try c.decodeIfPresent(UInt32.self, forKey: .sandboxUID)
         kernel = try c.decodeIfPresent(String.self, forKey: .kernel) ?? ""
+        machine = try c.decodeIfPresent(MachineFacts.self, forKey: .machine)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -141,5 +148,6 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(limits, forKey: .limits)
         try c.encode(sandboxUID, forKey: .sandboxUID)
         try c.encode(kernel, forKey: .kernel)
+        try c.encode(machine, forKey: .machine)
     }
 }

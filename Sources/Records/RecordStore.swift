@@ -279,7 +279,7 @@ public final class RecordStore: @unchecked Sendable {
         RecordError(operation: operation, code: SQLITE_CORRUPT, message: message, path: path)
     }
 
-    /// Binds every field but `id` to parameters ?1 ... ?19, in `Schema.writableColumns` order.
+    /// Binds every field but `id` to parameters ?1 ... ?20, in `Schema.writableColumns` order.
     private func bindFields(of record: RunRecord, to statement: borrowing Statement, operation: String) throws(RecordError) {
         try statement.bind(1, record.template)
         try statement.bind(2, record.policyDigest)
@@ -300,6 +300,9 @@ public final class RecordStore: @unchecked Sendable {
         try statement.bind(17, json(record.limits, column: "limits", operation: operation))
         try statement.bind(18, record.sandboxUID.map { Int64($0) })
         try statement.bind(19, record.kernel)
+        var machine: String?
+        if let facts = record.machine { machine = try json(facts, column: "machine", operation: operation) }
+        try statement.bind(20, machine)
     }
 
     /// Reads the current row of a `SELECT Schema.selectColumns` statement.
@@ -326,6 +329,10 @@ public final class RecordStore: @unchecked Sendable {
         guard let clientUID = try uint32(3, "client_uid"), let clientPID = try int32(4, "client_pid") else {
             throw corrupt("run \(id): missing client uid or pid", operation: operation)
         }
+        var machine: MachineFacts?
+        if let text = row.optionalString(20) {
+            machine = try decodeJSON(MachineFacts.self, text, column: "machine", id: id, operation: operation)
+        }
         return RunRecord(
             id: id,
             template: row.string(1),
@@ -346,7 +353,8 @@ public final class RecordStore: @unchecked Sendable {
             message: row.string(16),
             limits: try decodeJSON([String: Double].self, row.string(17), column: "limits", id: id, operation: operation),
             sandboxUID: try uint32(18, "sandbox_uid"),
-            kernel: row.string(19)
+            kernel: row.string(19),
+            machine: machine
         )
     }
 }

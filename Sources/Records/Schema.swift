@@ -6,7 +6,7 @@ enum Schema {
     static let columns = [
         "id", "template", "policy_digest", "client_uid", "client_pid", "argv", "started_at", "ended_at",
         "wall_seconds", "user_cpu_seconds", "system_cpu_seconds", "peak_memory_bytes", "exit_code", "signal",
-        "status", "limits_hit", "message", "limits", "sandbox_uid", "kernel",
+        "status", "limits_hit", "message", "limits", "sandbox_uid", "kernel", "machine",
     ]
 
     /// The columns a caller writes (all but `id`), in the order `RecordStore` binds them (parameters ?1 ...).
@@ -94,6 +94,10 @@ enum Schema {
             CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
             BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END
             """,
+        ],
+        // 2 -> 3: the machine as gloveboxd measured it for each run (MachineFacts, JSON; NULL before).
+        [
+            "ALTER TABLE runs ADD COLUMN machine TEXT",
         ],
     ]
 

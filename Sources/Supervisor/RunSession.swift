@@ -86,6 +86,7 @@ final class RunSession {
             }
         }
         record.sandboxUID = uid
+        record.machine = supervisor.machineFacts(limits: admitted.limits, leased: leased)
         let leasedNames = leased.map { supervisor.gpus.gpus[$0].node.hostPath }
         let accepted = AuditNote(.runAccepted, "argv \(ArgvSummary.text(request.argv)); limits \(record.limits.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
                                  + (leasedNames.isEmpty ? "" : "; GPUs \(leasedNames.joined(separator: ", "))"))

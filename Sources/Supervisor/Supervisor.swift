@@ -26,6 +26,9 @@ public final class Supervisor: Sendable {
     let gate: AdmissionGate
     let gpus: GPUInventory
     let kernel: String
+    /// /proc/cpuinfo's model name and the CPUs online, for every run's record.
+    let cpuModel: String
+    let hostCPUs: Int
     /// Network namespaces made between runs (nil where the maker thread could not start).
     let networkNamespaces: NetworkNamespacePool?
     private let lock: FileDescriptor
@@ -73,6 +76,8 @@ public final class Supervisor: Sendable {
         gate = AdmissionGate(maxQueued: config.maxQueued, gpus: gpus.gpus.count)
         logger.info("GPU pool", metadata: ["gpus": "\(gpus.gpus.map(\.node.hostPath))", "control": "\(gpus.companions.map(\.hostPath))"])
         kernel = Self.kernelRelease()
+        cpuModel = Self.cpuModel(FileIO.readIfPresent("/proc/cpuinfo") ?? "")
+        hostCPUs = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         shutdownEvent = FileDescriptor(gb_eventfd())
         drained = FileDescriptor(gb_eventfd())
         do {
@@ -214,6 +219,30 @@ public final class Supervisor: Sendable {
             }
             logger.info("log pruned", metadata: ["run": "\(entry.run)", "reason": "\(reason.rawValue)"])
         }
+    }
+
+    /// The first "model name" of /proc/cpuinfo (x86), else its first "Model" or "CPU part" line's value; "" when
+    /// it names none.
+    static func cpuModel(_ cpuinfo: String) -> String {
+        for key in ["model name", "Model", "CPU part"] {
+            for line in cpuinfo.split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == key else { continue }
+                let value = parts[1].trimmingCharacters(in: .whitespaces)
+                if !value.isEmpty { return value }
+            }
+        }
+        return ""
+    }
+
+    /// What the run's record says of the machine, for `limits` and the GPUs leased (indices into `gpus`).
+    func machineFacts(limits: Limits, leased: [Int]) -> MachineFacts {
+        MachineFacts(kernel: kernel, cpuModel: cpuModel, hostCPUs: hostCPUs, cpus: min(limits.cpus, Double(hostCPUs)),
+                     memoryLimitBytes: limits.memoryBytes,
+                     gpus: leased.map { index in
+                         let gpu = gpus.describe(index)
+                         return LeasedGPU(device: gpu.device, name: gpu.name, uuid: gpu.uuid, driverVersion: gpu.driverVersion, problem: gpu.problem)
+                     })
     }
 
     static func kernelRelease() -> String {

@@ -24,6 +24,17 @@ enum RecordText {
         if let uid = r.sandboxUID { lines.append(("sandbox uid", "\(uid)")) }
         lines.append(("policy digest", r.policyDigest.isEmpty ? "-" : String(r.policyDigest.prefix(16))))
         lines.append(("kernel", r.kernel))
+        if let machine = r.machine {
+            let cpus = machine.cpus == machine.cpus.rounded() ? String(Int(machine.cpus)) : String(machine.cpus)
+            lines.append(("cpu", "\(machine.cpuModel.isEmpty ? "unnamed" : machine.cpuModel); \(cpus) of \(machine.hostCPUs) CPUs"))
+            lines.append(("memory limit", ByteSize.format(machine.memoryLimitBytes)))
+            for (index, gpu) in machine.gpus.enumerated() {
+                let text = gpu.identified
+                    ? "\(gpu.name ?? "") \(gpu.uuid ?? ""), driver \(gpu.driverVersion ?? "") (\(gpu.device))"
+                    : "\(gpu.device): \(gpu.problem)"
+                lines.append(("gpu \(index)", text))
+            }
+        }
         let width = lines.map(\.0.count).max() ?? 0
         return lines.map { $0.0.padded(to: width) + "  " + $0.1 }.joined(separator: "\n")
     }

@@ -1,8 +1,10 @@
+import Foundation
 import Policy
 import Records
 import Synchronization
 import GloveboxSystem
 import XCTest
+@testable import Sandbox
 @testable import GloveboxTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +57,34 @@ final class GPULeaseTests: XCTestCase {
         XCTAssertEqual(none.stdout, " -\n", "a run without a lease sees no GPU")
         let both = fixture.run(["/usr/bin/python3", "-c", Self.probe], template: "gpu", limits: LimitRequest(gpus: 2))
         XCTAssertEqual(both.stdout, "nvidia0:ENXIO nvidia1:ENXIO 0,1\n")
+        // No driver describes the stand-ins: the record says so for each, and guesses nothing.
+        let gpus = try XCTUnwrap(both.record?.machine?.gpus)
+        XCTAssertEqual(gpus.map(\.device), [nodes + "/nvidia0", nodes + "/nvidia1"])
+        XCTAssertEqual(gpus.map(\.identified), [false, false])
+        XCTAssertEqual(gpus.map(\.name), [nil, nil])
+        XCTAssertEqual(gpus[0].problem, "not identified: /proc/driver/nvidia gives no model, UUID, driver version for \(nodes)/nvidia0 (minor 0)")
+        XCTAssertEqual(none.record?.machine?.gpus, [])
+    }
+
+    /// What the driver's /proc files say of a GPU, read from a stand-in of /proc/driver/nvidia.
+    func testTheDriversDescriptionNamesEachGPU() throws {
+        let root = nodes + "/driver"
+        try FileManager.default.createDirectory(atPath: root + "/gpus/0000:1b:00.0", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/gpus/0000:2c:00.0", withIntermediateDirectories: true)
+        try "Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   123\nGPU UUID: \t GPU-5e2c0a1b-aaaa-bbbb-cccc-0123456789ab\nDevice Minor: \t 1\n"
+            .write(toFile: root + "/gpus/0000:1b:00.0/information", atomically: false, encoding: .utf8)
+        try "Model: \t NVIDIA A100-SXM4-40GB\nDevice Minor: \t 0\n".write(toFile: root + "/gpus/0000:2c:00.0/information", atomically: false, encoding: .utf8)
+        try "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0\n"
+            .write(toFile: root + "/version", atomically: false, encoding: .utf8)
+        let inventory = try GPUInventory.discover(configured: [nodes + "/nvidia0", nodes + "/nvidia1"], driverRoot: root)
+        XCTAssertEqual(inventory.driverVersion, "550.54.15")
+        let second = inventory.describe(1)
+        XCTAssertEqual(second.name, "NVIDIA H100 80GB HBM3")
+        XCTAssertEqual(second.uuid, "GPU-5e2c0a1b-aaaa-bbbb-cccc-0123456789ab")
+        XCTAssertEqual(second.problem, "")
+        let first = inventory.describe(0)
+        XCTAssertEqual(first.name, "NVIDIA A100-SXM4-40GB")
+        XCTAssertEqual(first.problem, "not identified: /proc/driver/nvidia gives no UUID for \(nodes)/nvidia0 (minor 0)")
     }
 
     func testConcurrentRunsNeverHoldTheSameGPU() throws {

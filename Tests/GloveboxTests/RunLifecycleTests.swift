@@ -270,4 +270,25 @@ extension RunLifecycleTests {
         while try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout != loopsBefore && Date() < deadline { usleep(20_000) }
         XCTAssertEqual(try DaemonFixture.run(["/sbin/losetup", "-a"]).stdout, loopsBefore, "the loop device is gone with the run")
     }
+
+    /// Each run's record carries the machine as gloveboxd measured it: the CPU model and count, what the run
+    /// could use of them, and its memory limit.
+    func testTheRecordCarriesTheMachinesFacts() throws {
+        let outcome = daemon.run(["/bin/true"], limits: LimitRequest(memoryBytes: 200 << 20))
+        let machine = try XCTUnwrap(outcome.record?.machine, outcome.error ?? "")
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last?
+            .trimmingCharacters(in: .whitespaces)
+        XCTAssertEqual(machine.cpuModel, model ?? "")
+        XCTAssertFalse(machine.cpuModel.isEmpty)
+        XCTAssertEqual(machine.hostCPUs, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        XCTAssertEqual(machine.cpus, min(outcome.record?.limits["cpus"] ?? 0, Double(machine.hostCPUs)))
+        XCTAssertEqual(machine.memoryLimitBytes, 200 << 20)
+        XCTAssertEqual(machine.kernel, outcome.record?.kernel)
+        XCTAssertEqual(machine.gpus, [])
+        // As the daemon stored it, and as `glovebox show` prints it.
+        XCTAssertEqual(try DaemonQueries.show(socketPath: daemon.socket, runID: try XCTUnwrap(outcome.record?.id)).machine, machine)
+        let shown = try daemon.cli(["show", "\(try XCTUnwrap(outcome.record?.id))"])
+        XCTAssertTrue(shown.stdout.contains("memory limit   200 MiB"), shown.stdout)
+    }
 }

@@ -376,7 +376,7 @@ final class AuditLogTests: XCTestCase {
         XCTAssertEqual(next.seq, 6)
         XCTAssertEqual(next.previousHash, first[4].hash)
         XCTAssertNil(try reopened.verifyAudit())
-        XCTAssertEqual(try reopened.execute("PRAGMA user_version"), "2")
+        XCTAssertEqual(try reopened.execute("PRAGMA user_version"), "3")
     }
 
     func testVersion1DatabaseIsMigratedKeepingItsRuns() throws {
@@ -387,10 +387,11 @@ final class AuditLogTests: XCTestCase {
             // Back to what a version-1 gloveboxd left (dropping a table drops its triggers and indexes).
             try store.execute("DROP TABLE events")
             try store.execute("DROP TABLE audit_head")
+            try store.execute("ALTER TABLE runs DROP COLUMN machine")
             try store.execute("PRAGMA user_version = 1")
         }
         let store = try RecordStore(path: dbPath)
-        XCTAssertEqual(try store.execute("PRAGMA user_version"), "2")
+        XCTAssertEqual(try store.execute("PRAGMA user_version"), "3")
         XCTAssertEqual(try store.run(id: runID)?.template, "t")
         XCTAssertEqual(try store.audit(.daemonStart).seq, 1)
         XCTAssertNil(try store.verifyAudit())
@@ -461,5 +462,23 @@ final class AuditLogTests: XCTestCase {
         XCTAssertNotEqual(hash(template: "a", detail: "b"), hash(template: "a|1:b", detail: ""))
         XCTAssertNotEqual(hash(template: "ab", detail: ""), hash(template: "a", detail: "b"))
         XCTAssertNotEqual(hash(template: nil, detail: "x\u{0}"), hash(template: nil, detail: "x"))
+    }
+
+    func testVersion2DatabaseGainsTheMachineColumnKeepingItsRuns() throws {
+        let runID: Int64
+        do {
+            let store = try RecordStore(path: dbPath)
+            runID = try store.insert(RunRecord(template: "t", policyDigest: "d", clientUID: 1, clientPID: 2, argv: [], startedAt: 1, kernel: "6.1"))
+            try store.execute("ALTER TABLE runs DROP COLUMN machine")  // what a version-2 gloveboxd left
+            try store.execute("PRAGMA user_version = 2")
+        }
+        let store = try RecordStore(path: dbPath)
+        XCTAssertEqual(try store.execute("PRAGMA user_version"), "3")
+        let old = try XCTUnwrap(try store.run(id: runID))
+        XCTAssertEqual(old.kernel, "6.1")
+        XCTAssertNil(old.machine, "a run recorded before gloveboxd kept the machine's facts has none")
+        let facts = MachineFacts(kernel: "6.1", cpuModel: "cpu", hostCPUs: 2, cpus: 1, memoryLimitBytes: 1 << 30)
+        let new = try store.insert(RunRecord(template: "t", policyDigest: "d", clientUID: 1, clientPID: 2, argv: [], startedAt: 2, machine: facts))
+        XCTAssertEqual(try store.run(id: new)?.machine, facts)
     }
 }

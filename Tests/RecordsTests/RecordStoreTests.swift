@@ -48,7 +48,11 @@ final class RecordStoreTests: XCTestCase {
             limits: ["timeout_seconds": 3600, "memory_bytes": 17_179_869_184, "pids": 512, "cpus": 2.5,
                      "storage_bytes": 10_737_418_240, "gpus": .infinity],
             sandboxUID: 100_000,
-            kernel: "6.1.0-18-amd64"
+            kernel: "6.1.0-18-amd64",
+            machine: MachineFacts(kernel: "6.1.0-18-amd64", cpuModel: "AMD EPYC 9654 96-Core Processor", hostCPUs: 192, cpus: 2.5,
+                                  memoryLimitBytes: 17_179_869_184,
+                                  gpus: [LeasedGPU(device: "/dev/nvidia3", name: "NVIDIA H100 80GB HBM3", uuid: "GPU-5e2c", driverVersion: "550.54.15", problem: ""),
+                                         LeasedGPU(device: "/dev/nvidia4", name: nil, uuid: nil, driverVersion: nil, problem: "not identified")])
         )
     }
 
@@ -211,9 +215,12 @@ final class RecordStoreTests: XCTestCase {
         let expected: Set<String> = [
             "id", "template", "policy_digest", "client_uid", "client_pid", "argv", "started_at", "ended_at",
             "wall_seconds", "user_cpu_seconds", "system_cpu_seconds", "peak_memory_bytes", "exit_code", "signal",
-            "status", "limits_hit", "message", "limits", "sandbox_uid", "kernel",
+            "status", "limits_hit", "message", "limits", "sandbox_uid", "kernel", "machine",
         ]
         XCTAssertEqual(Set(object.keys), expected)
+        let machine = try XCTUnwrap(object["machine"] as? [String: Any])
+        XCTAssertEqual(Set(machine.keys), ["kernel", "cpu_model", "host_cpus", "cpus", "memory_limit_bytes", "gpus"])
+        XCTAssertEqual(Set(try XCTUnwrap((machine["gpus"] as? [[String: Any]])?.first).keys), ["device", "name", "uuid", "driver_version", "problem"])
         XCTAssertEqual(object["status"] as? String, "oom")
         XCTAssertEqual(object["limits_hit"] as? [String], ["memory", "cpu-throttled", "pids", "storage"])
         XCTAssertEqual((object["limits"] as? [String: Any])?["cpus"] as? Double, 2.5)
@@ -224,7 +231,8 @@ final class RecordStoreTests: XCTestCase {
         let record = sample(status: .exitedNonzero)
         let data = try JSONEncoder().encode(record)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        XCTAssertEqual(object.count, 20)
+        XCTAssertEqual(object.count, 21)
+        XCTAssertTrue(object["machine"] is NSNull)
         XCTAssertTrue(object["ended_at"] is NSNull)
         XCTAssertTrue(object["sandbox_uid"] is NSNull)
         XCTAssertEqual(object["status"] as? String, "exited-nonzero")
@@ -247,7 +255,7 @@ final class RecordStoreTests: XCTestCase {
         let reopened = try RecordStore(path: dbPath)
         XCTAssertEqual(try reopened.run(id: record.id), record)
         XCTAssertEqual(try reopened.insert(sample()), record.id + 1)
-        XCTAssertEqual(try reopened.execute("PRAGMA user_version"), "2")
+        XCTAssertEqual(try reopened.execute("PRAGMA user_version"), "3")
     }
 
     func testConnectionSettings() throws {
@@ -256,7 +264,7 @@ final class RecordStoreTests: XCTestCase {
         XCTAssertEqual(try store.execute("PRAGMA synchronous"), "1")  // NORMAL
         XCTAssertEqual(try store.execute("PRAGMA foreign_keys"), "1")
         XCTAssertEqual(try store.execute("PRAGMA busy_timeout"), "5000")
-        XCTAssertEqual(try store.execute("PRAGMA user_version"), "2")
+        XCTAssertEqual(try store.execute("PRAGMA user_version"), "3")
         let indexes = try store.execute("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' ORDER BY name)")
         XCTAssertEqual(indexes, "runs_client_uid,runs_status")
     }
