@@ -29,6 +29,8 @@ struct RunsCommand: ParsableCommand {
     struct Listing: Encodable {
         var idea: String
         var experiment: ExperimentRow
+        /// The software probe's facts (JSON text), as measured in the sandbox.
+        var software: SoftwareProbeRow?
         var runs: [ExperimentRunRow]
     }
 
@@ -45,7 +47,8 @@ struct RunsCommand: ParsableCommand {
             var listings: [Listing] = []
             for experiment in try store.experiments(ideaID: ideaID) {
                 let name = try store.idea(id: experiment.ideaID)?.proposal.name ?? "#\(experiment.ideaID)"
-                listings.append(Listing(idea: name, experiment: experiment, runs: try store.experimentRuns(experimentID: experiment.id)))
+                listings.append(Listing(idea: name, experiment: experiment, software: try store.softwareProbes(experimentID: experiment.id).last,
+                                        runs: try store.experimentRuns(experimentID: experiment.id)))
             }
             if json { try JSONOutput.print(listings); return }
             guard !listings.isEmpty else { print(idea.map { "no experiments for \($0)" } ?? "no experiments"); return }
@@ -53,6 +56,7 @@ struct RunsCommand: ParsableCommand {
                 if index > 0 { print("") }
                 print("\(listing.idea): \(listing.experiment.status)\(listing.experiment.message.map { " (\($0))" } ?? "")")
                 print("  workspace \(listing.experiment.workspace), policy \(listing.experiment.policy)")
+                if let software = listing.software { print("  software: " + ExperimentText.software(software)) }
                 print(ExperimentText.table(listing.runs).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             }
         }
@@ -74,6 +78,28 @@ enum ExperimentText {
                          String(row.commit.prefix(10)), row.metrics.map { $0.count > 80 ? String($0.prefix(77)) + "..." : $0 } ?? "-"])
         }
         return IdeaText.columns(rows)
+    }
+
+    /// "Python 3.11.2; numpy 1.24.2, scipy 1.10.1" from the probe's facts (stdlib modules left out).
+    static func software(_ probe: SoftwareProbeRow) -> String {
+        guard let text = probe.facts, let facts = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            return "not measured: \(probe.problem)"
+        }
+        var parts = ["Python \(facts["python"] as? String ?? "?")"]
+        let packages = (facts["packages"] as? [String: [String: Any]]) ?? [:]
+        let listed = packages.keys.sorted().compactMap { name -> String? in
+            let entry = packages[name] ?? [:]
+            switch entry["kind"] as? String {
+            case "package": return "\(name) \(entry["version"] as? String ?? "(no version)")"
+            case "missing": return "\(name) missing"
+            default: return nil
+            }
+        }
+        if !listed.isEmpty { parts.append(listed.joined(separator: ", ")) }
+        if let torch = facts["torch"] as? [String: Any] {
+            parts.append("CUDA \(torch["built_with"] as? String ?? "none"), cuDNN \(torch["cudnn"].map { "\($0)" } ?? "none")")
+        }
+        return parts.joined(separator: "; ")
     }
 
     static func seconds(_ value: Double?) -> String { value.map { String(format: "%.1fs", $0) } ?? "-" }

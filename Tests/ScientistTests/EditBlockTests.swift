@@ -177,4 +177,18 @@ final class EditBlockTests: XCTestCase {
             XCTAssertTrue(message.contains(expected), message)
         }
     }
+
+    func testTheProbeAsksAboutEveryTopLevelImport() {
+        let code = """
+            from __future__ import annotations
+            import os, sys as system
+            import numpy as np  # arrays
+            from scipy.integrate import odeint
+            from . import helpers
+            import torch.nn.functional as F
+            if True:
+                import json
+            """
+        XCTAssertEqual(SoftwareProbe.importedModules(code), ["os", "sys", "numpy", "scipy", "torch", "json"])
+    }
 }

@@ -143,6 +143,18 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertTrue(userMessage(0).contains("SCORE = 1.0"))
         XCTAssertTrue(userMessage(1).contains("Run 1 finished. Its results:\n{\"toy\":{\"score\":2.5}}"), userMessage(1))
         XCTAssertTrue(try String(contentsOfFile: loop.workspace.path + "/notes.txt", encoding: .utf8).contains("## Run 0: Baseline"))
+        // The software the runs saw, measured in the sandbox by the scientist's own probe, before the first run.
+        let probe = try XCTUnwrap(try harness.store.softwareProbes(experimentID: loop.experiment.id).first)
+        XCTAssertEqual(probe.problem, "")
+        XCTAssertEqual(probe.policyDigest, record.policyDigest)
+        let facts = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(probe.facts).utf8)) as? [String: Any])
+        let hostPython = try DaemonFixture.run(["/usr/bin/python3", "-c", "import platform; print(platform.python_version())"])
+        XCTAssertEqual(facts["python"] as? String, hostPython.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let packages = try XCTUnwrap(facts["packages"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(packages.keys), ["argparse", "json", "os"])
+        XCTAssertEqual(packages["json"]?["kind"] as? String, "stdlib")
+        let probeRecord = try DaemonQueries.show(socketPath: daemon.socket, runID: try XCTUnwrap(probe.runID))
+        XCTAssertEqual(probeRecord.argv.first, "/usr/bin/python3", "the probe ran in gloveboxd like any run")
     }
 
     func testABrokenChangeIsFixedFromTheStderrItIsShown() throws {

@@ -35,6 +35,15 @@ final class ShippedTemplateTests: XCTestCase {
             XCTAssertEqual(fresh.means.mapValues { Set($0.keys) }, shipped.means.mapValues { Set($0.keys) },
                            "\(name): the same datasets and metrics as the template's baseline")
 
+            // The software probe sees the NumPy the host's Python has (the policy mounts /usr read-only).
+            let probe = try runner.run(argv: ["/usr/bin/python3", "-c", SoftwareProbe.program] + SoftwareProbe.importedModules(template.code),
+                                       workdir: workspace.path, outputs: [], label: name + " probe")
+            let facts = try XCTUnwrap(SoftwareProbe.facts(fromOutput: probe.stdoutTail), probe.stderrTail)
+            let packages = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(facts.utf8)) as? [String: Any])?["packages"] as? [String: [String: Any]])
+            let numpy = try DaemonFixture.run(["/usr/bin/python3", "-c", "import numpy; print(numpy.__version__)"]).stdout
+            XCTAssertEqual(packages["numpy"]?["version"] as? String, numpy.trimmingCharacters(in: .whitespacesAndNewlines), name)
+            XCTAssertEqual(packages["numpy"]?["kind"] as? String, "package", name)
+
             let plot = try runner.run(argv: ["/usr/bin/python3", "-c", PlotStage.wrapper], workdir: workspace.path, outputs: ["figures"],
                                       label: name + " plot")
             XCTAssertEqual(plot.status, "ok", "\(name): \(plot.stderrTail)")

@@ -1,7 +1,8 @@
-/// The archive's tables (PRAGMA user_version 2; version 2 added experiments and experiment_runs). Every
+/// The archive's tables (PRAGMA user_version 3; version 2 added experiments and experiment_runs, version 3
+/// software_probes). Every
 /// statement is `IF NOT EXISTS`, so opening an older archive adds what it lacks.
 enum ArchiveSchema {
-    static let version: Int64 = 2
+    static let version: Int64 = 3
 
     static let create = """
     CREATE TABLE IF NOT EXISTS launches (
@@ -128,5 +129,14 @@ enum ArchiveSchema {
         finished_at REAL NOT NULL
     );
     CREATE INDEX IF NOT EXISTS experiment_runs_experiment ON experiment_runs(experiment_id);
+    CREATE TABLE IF NOT EXISTS software_probes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        glovebox_run_id INTEGER,
+        policy_digest TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        facts TEXT,
+        problem TEXT NOT NULL
+    );
     """
 }

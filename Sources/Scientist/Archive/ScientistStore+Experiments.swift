@@ -146,3 +146,42 @@ extension ScientistStore {
         }
     }
 }
+
+/// What the software probe measured for an experiment: its JSON facts, or why there are none.
+public struct SoftwareProbeRow: Sendable, Equatable, Codable {
+    public var experimentID: Int64
+    public var runID: Int64?
+    public var policyDigest: String
+    public var createdAt: Double
+    /// The probe's JSON (python, packages, torch), nil when it failed.
+    public var facts: String?
+    /// Empty when the facts were read.
+    public var problem: String
+}
+
+extension ScientistStore {
+    public func insertSoftwareProbe(_ row: SoftwareProbeRow) throws(SQLiteError) {
+        try write("record the software probe", """
+            INSERT INTO software_probes (experiment_id, glovebox_run_id, policy_digest, created_at, facts, problem)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """) { (s) throws(SQLiteError) in
+            try s.bind(1, row.experimentID)
+            try s.bind(2, row.runID)
+            try s.bind(3, row.policyDigest)
+            try s.bind(4, row.createdAt)
+            try s.bind(5, row.facts)
+            try s.bind(6, row.problem)
+        }
+    }
+
+    /// An experiment's probes, newest last.
+    public func softwareProbes(experimentID: Int64) throws(SQLiteError) -> [SoftwareProbeRow] {
+        try read("list software probes", """
+            SELECT experiment_id, glovebox_run_id, policy_digest, created_at, facts, problem FROM software_probes
+            WHERE experiment_id = ?1 ORDER BY id
+            """, bind: { (s) throws(SQLiteError) in try s.bind(1, experimentID) }) { (s) throws(SQLiteError) in
+            SoftwareProbeRow(experimentID: s.int64(0), runID: s.optionalInt64(1), policyDigest: s.string(2), createdAt: s.double(3),
+                             facts: s.optionalString(4), problem: s.string(5))
+        }
+    }
+}

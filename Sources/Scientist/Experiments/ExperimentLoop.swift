@@ -65,6 +65,7 @@ public struct ExperimentLoop: Sendable {
         let history = try archived { () throws(SQLiteError) in try store.experimentRuns(experimentID: experiment.id) }
         let baseline = try baselineResults(history)
         try noteBaseline(baseline)
+        try probeSoftware()
         let finished = history.filter { $0.stage == .experiment && $0.outcome == .ok }
         var next = (finished.map(\.number).max() ?? 0) + 1
         var successes = finished.count
@@ -219,6 +220,27 @@ public struct ExperimentLoop: Sendable {
             throw .run("the template's baseline (run_0) failed, so the experiments cannot start: \(row.message) \(feedback.suffix(500))")
         }
         return feedback
+    }
+
+    /// The software the runs see (SoftwareProbe), measured once per experiment, before its first run, in the
+    /// sandbox under the template's policy. A probe that fails is recorded with why; the experiment goes on.
+    func probeSoftware() throws(ScientistError) {
+        let probes = try archived { () throws(SQLiteError) in try store.softwareProbes(experimentID: experiment.id) }
+        if probes.contains(where: { $0.facts != nil }) { return }
+        let code = ((try? workspace.files.read("experiment.py")) ?? nil) ?? template.code
+        let run = try runner.run(argv: [settings.interpreter, "-c", SoftwareProbe.program] + SoftwareProbe.importedModules(code),
+                                 workdir: workspace.path, outputs: [], label: "\(label) probe")
+        var row = SoftwareProbeRow(experimentID: experiment.id, runID: run.runID, policyDigest: run.policyDigest,
+                                   createdAt: Date().timeIntervalSince1970, facts: nil, problem: "")
+        if run.status == "ok", let facts = SoftwareProbe.facts(fromOutput: run.stdoutTail) {
+            row.facts = facts
+        } else {
+            row.problem = run.status == "ok" ? "the probe printed no facts" : RunFailureReport.describe(run, number: 0)
+                + (run.stderrTail.isEmpty ? "" : " " + String(run.stderrTail.suffix(300)))
+        }
+        try archived { () throws(SQLiteError) in try store.insertSoftwareProbe(row) }
+        if run.status == "cancelled" { throw .interrupted }
+        if !row.problem.isEmpty { logger.warning("software probe failed", metadata: ["idea": "\(label)", "problem": "\(row.problem)"]) }
     }
 
     /// notes.txt gets the baseline's results once, under the idea written when the workspace was made.

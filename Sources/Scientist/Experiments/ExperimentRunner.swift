@@ -28,6 +28,8 @@ public struct SandboxRun: Sendable, Equatable, Codable {
     public var message: String
     /// The last 1500 characters of the run's stderr.
     public var stderrTail: String
+    /// The last 64 KiB of the run's stdout (for the scientist's own programs, such as the software probe).
+    public var stdoutTail: String = ""
 
     public var succeeded: Bool { status == "ok" }
 }
@@ -138,6 +140,7 @@ public struct GloveboxRunner: ExperimentRunner {
         let record: RunRecord
         do { record = try result.record() } catch { throw .run("gloveboxd's record of the run is unreadable: \(error)") }
         var run = Self.summary(of: record, stderrTail: lines.stderrTail)
+        run.stdoutTail = lines.stdoutTail
         if !result.outputsSkipped.isEmpty {
             run.message += (run.message.isEmpty ? "" : "; ") + "outputs not brought back: " + result.outputsSkipped.joined(separator: ", ")
         }
@@ -161,11 +164,13 @@ final class LineSplitter: Sendable {
     private struct State {
         var pending: [RunClient.OutputStream: [UInt8]] = [:]
         var stderr: [UInt8] = []
+        var stdout: [UInt8] = []
     }
     private let state = Mutex(State())
     let label: String
     let sink: OutputSink
     static let tail = 1500
+    static let stdoutTail = 64 << 10
 
     init(label: String, sink: OutputSink) { self.label = label; self.sink = sink }
 
@@ -174,6 +179,9 @@ final class LineSplitter: Sendable {
             if stream == .stderr {
                 state.stderr += bytes
                 if state.stderr.count > 4 * Self.tail { state.stderr.removeFirst(state.stderr.count - 4 * Self.tail) }
+            } else {
+                state.stdout += bytes
+                if state.stdout.count > Self.stdoutTail { state.stdout.removeFirst(state.stdout.count - Self.stdoutTail) }
             }
             var buffer = state.pending[stream, default: []] + bytes
             while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
@@ -194,6 +202,8 @@ final class LineSplitter: Sendable {
             state.pending = [:]
         }
     }
+
+    var stdoutTail: String { state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
 
     var stderrTail: String {
         let text = state.withLock { String(decoding: $0.stderr, as: UTF8.self) }
