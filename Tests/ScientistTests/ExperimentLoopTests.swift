@@ -1,6 +1,7 @@
 import Foundation
 import GloveboxClient
 import GloveboxProtocol
+import GloveboxSystem
 import Synchronization
 import XCTest
 @testable import GloveboxTestSupport
@@ -137,6 +138,9 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertTrue(try loop.workspace.git(["log", "-1", "--format=%s"]).contains("experiment run 1 attempt 1: edit experiment.py"))
         XCTAssertEqual(try loop.workspace.git(["show", "HEAD~1:experiment.py"]).contains("SCORE = 1.0"), true)
         XCTAssertTrue(FileManager.default.fileExists(atPath: loop.workspace.path + "/run_1/final_info.json"), "run_1 came back as an output")
+        // The run's record holds the SHA-256 of every file it brought back.
+        let written = try XCTUnwrap(FileManager.default.contents(atPath: loop.workspace.path + "/run_1/final_info.json"))
+        XCTAssertEqual(rows[1].outputs, ["run_1/final_info.json": SHA256.hex(Array(written))])
         // The first prompt holds the idea, the baseline and the file; the second the run's results.
         XCTAssertTrue(userMessage(0).contains("Raise SCORE for raise_score."))
         XCTAssertTrue(userMessage(0).contains(#"{"toy":{"score":1}}"#))
@@ -418,6 +422,7 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: loop.workspace.path + "/scores.svg"), "only the outputs come back")
         let plots = try runs(loop).filter { $0.stage == .plot }
         XCTAssertEqual(plots.map(\.outcome), [.failed, .ok])
+        XCTAssertEqual(plots.last?.outputs.keys.sorted(), ["figures/scores.svg"])
         XCTAssertTrue(userMessage(3).contains("NameError: name 'plt' is not defined"), userMessage(3))
         XCTAssertTrue(userMessage(4).contains("plot.py ran and wrote these figures: figures/scores.svg"), userMessage(4))
         XCTAssertTrue(try String(contentsOfFile: loop.workspace.path + "/notes.txt", encoding: .utf8).contains("scores.svg shows which runs exist."))

@@ -123,6 +123,7 @@ enum ArchiveSchema {
         limits_hit TEXT NOT NULL,
         commit_hash TEXT NOT NULL,
         metrics TEXT,
+        outputs TEXT NOT NULL DEFAULT '{}',
         outcome TEXT NOT NULL,
         message TEXT NOT NULL,
         started_at REAL NOT NULL,

@@ -34,6 +34,8 @@ public struct ExperimentRunRow: Sendable, Equatable, Codable {
     public var commit: String
     /// The datasets' `means`, as JSON, when the run's results were read.
     public var metrics: String?
+    /// The SHA-256 of each file the run brought back, by its path in the workspace ("run_1/final_info.json").
+    public var outputs: [String: String] = [:]
     public var outcome: Outcome
     /// What the model was told about the run's failure, or "".
     public var message: String
@@ -95,8 +97,8 @@ extension ScientistStore {
         let sql = """
         INSERT INTO experiment_runs (experiment_id, launch_id, stage, number, attempt, glovebox_run_id, status, exit_code, signal,
             wall_seconds, cpu_seconds, peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome,
-            message, started_at, finished_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+            message, started_at, finished_at, outputs)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
         """
         return try write("record experiment run", sql) { (s) throws(SQLiteError) in
             try s.bind(1, row.experimentID)
@@ -121,6 +123,7 @@ extension ScientistStore {
             try s.bind(20, row.message)
             try s.bind(21, row.startedAt)
             try s.bind(22, row.finishedAt)
+            try s.bind(23, Self.json(row.outputs))
         }
     }
 
@@ -128,7 +131,8 @@ extension ScientistStore {
     public func experimentRuns(experimentID: Int64) throws(SQLiteError) -> [ExperimentRunRow] {
         let sql = """
         SELECT id, experiment_id, stage, number, attempt, glovebox_run_id, status, exit_code, signal, wall_seconds, cpu_seconds,
-               peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome, message, started_at, finished_at
+               peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome, message, started_at, finished_at,
+               outputs
         FROM experiment_runs WHERE experiment_id = ?1 ORDER BY id
         """
         return try read("list experiment runs", sql, bind: { (s) throws(SQLiteError) in try s.bind(1, experimentID) }) { (s) throws(SQLiteError) in
@@ -141,7 +145,8 @@ extension ScientistStore {
                                  message: "", stderrTail: "")
             return ExperimentRunRow(id: s.int64(0), experimentID: s.int64(1), stage: ExperimentRunRow.Stage(rawValue: s.string(2)) ?? .experiment,
                                     number: Int(s.int64(3)), attempt: Int(s.int64(4)), run: run, commit: s.string(16),
-                                    metrics: s.optionalString(17), outcome: ExperimentRunRow.Outcome(rawValue: s.string(18)) ?? .failed,
+                                    metrics: s.optionalString(17), outputs: Self.dictionary(s.string(22)),
+                                    outcome: ExperimentRunRow.Outcome(rawValue: s.string(18)) ?? .failed,
                                     message: s.string(19), startedAt: s.double(20), finishedAt: s.double(21))
         }
     }
@@ -183,5 +188,16 @@ extension ScientistStore {
             SoftwareProbeRow(experimentID: s.int64(0), runID: s.optionalInt64(1), policyDigest: s.string(2), createdAt: s.double(3),
                              facts: s.optionalString(4), problem: s.string(5))
         }
+    }
+}
+
+extension ScientistStore {
+    static func json(_ dictionary: [String: String]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: dictionary, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func dictionary(_ text: String) -> [String: String] {
+        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]) ?? [:]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GloveboxSystem
 import Logging
 import SQLiteSupport
 
@@ -155,6 +156,7 @@ public struct ExperimentLoop: Sendable {
         var row = ExperimentRunRow(experimentID: experiment.id, stage: stage, number: number, attempt: attempt, run: run,
                                    commit: commit, metrics: nil, outcome: .failed, message: "", startedAt: started,
                                    finishedAt: Date().timeIntervalSince1970)
+        row.outputs = outputDigests(directory)
         var feedback = run.stderrTail
         switch run.status {
         case "ok":
@@ -182,6 +184,21 @@ public struct ExperimentLoop: Sendable {
         if row.outcome == .cancelled { throw .interrupted }
         if row.outcome == .refused { throw .run(row.message) }
         return (row, feedback)
+    }
+
+    /// The SHA-256 of each regular file under `directory` in the workspace (what the run brought back), by its
+    /// path in the workspace; symbolic links and other files are left out (outputs never bring them back).
+    func outputDigests(_ directory: String) -> [String: String] {
+        var digests: [String: String] = [:]
+        let root = workspace.path + "/" + directory
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [:] }
+        while let relative = walker.nextObject() as? String {
+            var st = stat()
+            let path = root + "/" + relative
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let data = FileManager.default.contents(atPath: path) else { continue }
+            digests[directory + "/" + relative] = SHA256.hex(Array(data))
+        }
+        return digests
     }
 
     func readMetrics(_ directory: String) -> Result<RunMetrics, RunMetrics.Problem> {

@@ -90,6 +90,7 @@ public struct PlotStage: Sendable {
         let figures = ((try? FileManager.default.contentsOfDirectory(atPath: loop.workspace.path + "/figures")) ?? []).sorted().map { "figures/" + $0 }
         var row = ExperimentRunRow(experimentID: loop.experiment.id, stage: .plot, number: attempt, attempt: attempt, run: run, commit: commit,
                                    metrics: nil, outcome: .failed, message: "", startedAt: started, finishedAt: Date().timeIntervalSince1970)
+        row.outputs = loop.outputDigests("figures")
         switch run.status {
         case "ok" where !figures.isEmpty: row.outcome = .ok
         case "ok": row.message = "plot.py exited normally but wrote no PNG, PDF or SVG file into the workspace."
