@@ -78,7 +78,8 @@ let package = Package(
         // A real gloveboxd for the tests of the daemon, the client and the scientist (not shipped).
         .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel"],
                 path: "Tests/GloveboxTestSupport"),
-        .testTarget(name: "ScientistTests", dependencies: ["Scientist", "GloveboxTestSupport", "GloveboxProtocol", "GloveboxClient", "GloveboxSystem"]),
+        .testTarget(name: "ScientistTests", dependencies: ["Scientist", "GloveboxTestSupport", "GloveboxProtocol", "GloveboxClient", "GloveboxSystem",
+                                                              "RecordModel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "TOMLSupport"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",

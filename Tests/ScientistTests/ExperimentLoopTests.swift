@@ -385,6 +385,13 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("[cli_idea run 1] training, score 9.0"), result.stdout)
         XCTAssertTrue(result.stdout.contains("cli_idea: completed, 1 run(s) with results"), result.stdout)
         XCTAssertTrue(result.stdout.contains("plots: figures/scores.svg"), result.stdout)
+        // The paper's facts, generated into the workspace from what was measured.
+        let workspace = try XCTUnwrap(try ScientistStore(path: archive).experiments().first?.workspace)
+        let environment = try String(contentsOfFile: workspace + "/latex/environment.tex", encoding: .utf8)
+        XCTAssertTrue(environment.contains("\\newcommand{\\gbGPU}{no GPU}"), environment)
+        XCTAssertTrue(environment.contains("\\newcommand{\\gbPython}{"), environment)
+        let results = try String(contentsOfFile: workspace + "/latex/results.tex", encoding: .utf8)
+        XCTAssertTrue(results.contains("Run 1\n & 9 % score: run_1, gloveboxd run "), results)
 
         let listing = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", scientist, "runs", "cli_idea",
                                              "--archive", archive, "--json"], environment: ["PATH": "/usr/bin:/bin", "HOME": home])

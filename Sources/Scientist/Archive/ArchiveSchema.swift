@@ -124,6 +124,7 @@ enum ArchiveSchema {
         commit_hash TEXT NOT NULL,
         metrics TEXT,
         outputs TEXT NOT NULL DEFAULT '{}',
+        machine TEXT,
         outcome TEXT NOT NULL,
         message TEXT NOT NULL,
         started_at REAL NOT NULL,

@@ -1,4 +1,5 @@
 import Foundation
+import RecordModel
 import SQLiteSupport
 
 /// An idea's experiments: one row per workspace, with how its loop ended.
@@ -97,8 +98,8 @@ extension ScientistStore {
         let sql = """
         INSERT INTO experiment_runs (experiment_id, launch_id, stage, number, attempt, glovebox_run_id, status, exit_code, signal,
             wall_seconds, cpu_seconds, peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome,
-            message, started_at, finished_at, outputs)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+            message, started_at, finished_at, outputs, machine)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
         """
         return try write("record experiment run", sql) { (s) throws(SQLiteError) in
             try s.bind(1, row.experimentID)
@@ -124,6 +125,7 @@ extension ScientistStore {
             try s.bind(21, row.startedAt)
             try s.bind(22, row.finishedAt)
             try s.bind(23, Self.json(row.outputs))
+            try s.bind(24, row.run.machine.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) })
         }
     }
 
@@ -132,7 +134,7 @@ extension ScientistStore {
         let sql = """
         SELECT id, experiment_id, stage, number, attempt, glovebox_run_id, status, exit_code, signal, wall_seconds, cpu_seconds,
                peak_memory_bytes, gpus, gpu_seconds, policy_digest, limits_hit, commit_hash, metrics, outcome, message, started_at, finished_at,
-               outputs
+               outputs, machine
         FROM experiment_runs WHERE experiment_id = ?1 ORDER BY id
         """
         return try read("list experiment runs", sql, bind: { (s) throws(SQLiteError) in try s.bind(1, experimentID) }) { (s) throws(SQLiteError) in
@@ -142,7 +144,8 @@ extension ScientistStore {
                                  cpuSeconds: s.optionalDouble(10), peakMemoryBytes: s.optionalInt64(11).map { UInt64(clamping: $0) },
                                  gpus: Int(s.int64(12)), gpuSeconds: s.optionalDouble(13), policyDigest: s.string(14),
                                  limitsHit: limits.isEmpty ? [] : limits.split(separator: ",").map(String.init), limits: [:],
-                                 message: "", stderrTail: "")
+                                 message: "", stderrTail: "",
+                                 machine: s.optionalString(23).flatMap { try? JSONDecoder().decode(MachineFacts.self, from: Data($0.utf8)) })
             return ExperimentRunRow(id: s.int64(0), experimentID: s.int64(1), stage: ExperimentRunRow.Stage(rawValue: s.string(2)) ?? .experiment,
                                     number: Int(s.int64(3)), attempt: Int(s.int64(4)), run: run, commit: s.string(16),
                                     metrics: s.optionalString(17), outputs: Self.dictionary(s.string(22)),

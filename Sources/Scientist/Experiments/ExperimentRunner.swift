@@ -30,6 +30,8 @@ public struct SandboxRun: Sendable, Equatable, Codable {
     public var stderrTail: String
     /// The last 64 KiB of the run's stdout (for the scientist's own programs, such as the software probe).
     public var stdoutTail: String = ""
+    /// The machine as gloveboxd measured it for the run (its record's `machine`).
+    public var machine: MachineFacts?
 
     public var succeeded: Bool { status == "ok" }
 }
@@ -155,7 +157,7 @@ public struct GloveboxRunner: ExperimentRunner {
                           peakMemoryBytes: record.peakMemoryBytes, gpus: gpus,
                           gpuSeconds: gpus > 0 ? record.wallSeconds.map { $0 * Double(gpus) } : nil,
                           policyDigest: record.policyDigest, limitsHit: record.limitsHit.map(\.rawValue), limits: record.limits,
-                          message: record.message, stderrTail: stderrTail)
+                          message: record.message, stderrTail: stderrTail, machine: record.machine)
     }
 }
 

@@ -89,6 +89,7 @@ public struct ExperimentStage: Sendable {
             if report.ending != .failed, let plot = try plots(loop) {
                 report.message += plot.succeeded ? "; plots: \(plot.figures.joined(separator: ", "))" : "; plots failed: \(plot.message)"
             }
+            if report.ending != .failed { try writeProvenance(loop) }
             let status = report.ending == .failed ? "failed" : "completed"
             finish(experiment.id, status, report.message)
             return Outcome(report: report, workspace: workspace.path, experiment: experiment)
@@ -114,6 +115,25 @@ public struct ExperimentStage: Sendable {
             return nil
         }
         return try PlotStage(loop: loop).run(successfulRuns: successful)
+    }
+
+    /// latex/environment.tex and latex/results.tex, generated from what was measured (ProvenanceTeX), and
+    /// committed: the write-up uses them, and the model never types such facts.
+    func writeProvenance(_ loop: ExperimentLoop) throws(ScientistError) {
+        let rows: [ExperimentRunRow]
+        let software: SoftwareProbeRow?
+        do {
+            rows = try session.store.experimentRuns(experimentID: loop.experiment.id)
+            software = try session.store.softwareProbes(experimentID: loop.experiment.id).last
+        } catch { throw .archive(error) }
+        do {
+            try FileManager.default.createDirectory(atPath: loop.workspace.path + "/latex", withIntermediateDirectories: true)
+        } catch { throw .workspace("cannot make \(loop.workspace.path)/latex: \(error.localizedDescription)") }
+        do {
+            try loop.workspace.files.write("latex/environment.tex", ProvenanceTeX.environment(runs: rows, software: software))
+            try loop.workspace.files.write("latex/results.tex", ProvenanceTeX.results(runs: rows))
+        } catch { throw .workspace("\(error)") }
+        _ = try loop.workspace.commit(["latex/environment.tex", "latex/results.tex"], message: "latex: environment.tex and results.tex from the measured runs")
     }
 
     private func finish(_ id: Int64, _ status: String, _ message: String) {
