@@ -32,6 +32,9 @@ packages=(
   # the scientist's test against a real model server (scripts/install-llm.sh builds llama-cpp-python from
   # source in a virtual environment)
   python3-venv python3-dev g++ cmake
+  # the scientist's papers, compiled through gloveboxd under policies/latex.toml: the smallest TeX Live that
+  # builds the templates (article, natbib, booktabs, hyperref, graphicx, geometry; Latin Modern fonts) and chktex
+  texlive-latex-base texlive-latex-recommended texlive-fonts-recommended chktex
 )
 
 missing=()

@@ -84,7 +84,7 @@ final class PolicyLoadTests: XCTestCase {
         let policies = Self.repositoryRoot() + "/policies"
         let (loaded, errors) = Policy.loadDirectory(policies)
         XCTAssertEqual(errors, [])
-        XCTAssertEqual(Set(loaded.keys), ["default", "python", "toy_regression", "modular_arithmetic"])
+        XCTAssertEqual(Set(loaded.keys), ["default", "python", "toy_regression", "modular_arithmetic", "latex"])
 
         let defaults = try XCTUnwrap(loaded["default"])
         XCTAssertEqual(defaults.limits, Limits(timeoutSeconds: 600, memoryBytes: 1 << 30, pids: 256, cpus: 1,

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Compiles a paper as the AI Scientist does, pdflatex → bibtex → pdflatex → pdflatex, but through gloveboxd:
+/// model-written LaTeX is untrusted input, so the scientist never runs TeX itself. One sandboxed run under the
+/// `latex` policy (TeX Live read-only, no shell escape, writes only below its directory) does the four steps;
+/// the PDF and the log come back into the paper's directory.
+public struct LatexCompiler: Sendable {
+    public let runner: any ExperimentRunner
+    /// The policy's name (the shipped `latex`, unless the operator names another).
+    public static let defaultPolicy = "latex"
+
+    public init(runner: any ExperimentRunner) { self.runner = runner }
+
+    public struct Outcome: Sendable, Equatable {
+        public var run: SandboxRun
+        /// The PDF's path, when one was made.
+        public var pdf: String?
+        /// The log's errors ("! LaTeX Error: …" with the line after each), for the model to fix.
+        public var errors: [String]
+    }
+
+    /// The fixed script of the four steps, run by /bin/sh inside the sandbox with the document's base name as
+    /// $1. Each step's failure stops it; the log stays for the errors.
+    static let script = """
+        set -e
+        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null
+        if grep -q '\\\\citation' "$1.aux" 2>/dev/null; then bibtex "$1" >/dev/null || true; fi
+        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null
+        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null
+        """
+
+    /// Compiles `directory/document.tex`; the PDF and the log come back into `directory`.
+    public func compile(directory: String, document: String = "template", label: String) throws(ScientistError) -> Outcome {
+        guard document.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }), !document.isEmpty else {
+            throw .template("\(document): a document name is letters, digits, - and _")
+        }
+        for stale in ["pdf", "log"] { try? FileManager.default.removeItem(atPath: "\(directory)/\(document).\(stale)") }
+        let run = try runner.run(argv: ["/bin/sh", "-c", Self.script, "sh", document], workdir: directory,
+                                 outputs: ["\(document).pdf", "\(document).log", "\(document).blg"], label: label)
+        let pdf = "\(directory)/\(document).pdf"
+        let made = run.status == "ok" && FileManager.default.fileExists(atPath: pdf)
+        let log = (try? String(contentsOfFile: "\(directory)/\(document).log", encoding: .utf8)) ?? ""
+        return Outcome(run: run, pdf: made ? pdf : nil, errors: Self.errors(inLog: log))
+    }
+
+    /// TeX's error lines ("! …") with the line that says where ("l.12 …"), at most ten.
+    static func errors(inLog log: String) -> [String] {
+        let lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var found: [String] = []
+        for (index, line) in lines.enumerated() where line.hasPrefix("!") {
+            let place = lines[(index + 1)..<min(lines.count, index + 6)].first { $0.hasPrefix("l.") }
+            found.append(place.map { "\(line) (\($0))" } ?? line)
+            if found.count == 10 { break }
+        }
+        return found
+    }
+}

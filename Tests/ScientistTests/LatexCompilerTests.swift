@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+@testable import GloveboxTestSupport
+@testable import Scientist
+
+/// pdflatex → bibtex → pdflatex ×2 through a real gloveboxd under the shipped `latex` policy: model-written
+/// LaTeX is code, and it never runs outside a sandbox.
+final class LatexCompilerTests: XCTestCase {
+    private var daemon: DaemonFixture!
+    private var directory: TemporaryDirectory!
+    private var compiler: LatexCompiler!
+
+    override func setUpWithError() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let policy = try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/latex.toml", encoding: .utf8)
+        daemon = try DaemonFixture(policies: ["latex": policy])
+        directory = try TemporaryDirectory("scientist-latex")
+        let sink = OutputSink(fd: open("/dev/null", O_WRONLY | O_CLOEXEC))
+        compiler = LatexCompiler(runner: GloveboxRunner(socketPath: daemon.socket, policy: LatexCompiler.defaultPolicy, sink: sink,
+                                                        canceller: RunCanceller()))
+    }
+
+    override func tearDown() {
+        daemon?.stop()
+        if let daemon { XCTAssertEqual(HostState.gloveboxCgroups(of: daemon), [], "cgroups left behind") }
+        directory?.remove()
+    }
+
+    private func paper(_ body: String, preamble: String = "") throws -> String {
+        let paper = directory.file("latex")
+        try FileManager.default.createDirectory(atPath: paper, withIntermediateDirectories: true)
+        try """
+            \\documentclass{article}
+            \\usepackage[numbers]{natbib}
+            \\usepackage{booktabs}
+            \\usepackage{hyperref}
+            \(preamble)
+            \\begin{filecontents}{references.bib}
+            @article{kingma2014adam, title={Adam: A Method for Stochastic Optimization}, author={Kingma, Diederik P. and Ba, Jimmy},
+              journal={arXiv preprint arXiv:1412.6980}, year={2014}}
+            \\end{filecontents}
+            \\begin{document}
+            \(body)
+            \\bibliographystyle{plainnat}
+            \\bibliography{references}
+            \\end{document}
+            """.write(toFile: paper + "/template.tex", atomically: false, encoding: .utf8)
+        return paper
+    }
+
+    func testAPaperWithCitationsAndGeneratedFactsCompilesInTheSandbox() throws {
+        let paper = try paper("We trained with Adam~\\citep{kingma2014adam} on \\gbCPU. \\input{results.tex}",
+                              preamble: "\\input{environment.tex}")
+        try "\\newcommand{\\gbCPU}{AMD EPYC 9654 96-Core Processor} % gloveboxd run 1\n".write(toFile: paper + "/environment.tex", atomically: false, encoding: .utf8)
+        try "\\begin{tabular}{lr}\\toprule Run & loss \\\\ \\midrule Baseline & 0.5 % run_0\n\\\\ \\bottomrule\\end{tabular}\n"
+            .write(toFile: paper + "/results.tex", atomically: false, encoding: .utf8)
+        let outcome = try compiler.compile(directory: paper, label: "paper")
+        XCTAssertEqual(outcome.run.status, "ok", outcome.errors.joined(separator: "\n") + outcome.run.stderrTail)
+        let pdf = try XCTUnwrap(outcome.pdf)
+        XCTAssertEqual(Array(try XCTUnwrap(FileManager.default.contents(atPath: pdf)).prefix(5)), Array("%PDF-".utf8))
+        let log = try String(contentsOfFile: paper + "/template.log", encoding: .utf8)
+        XCTAssertFalse(log.contains("Citation `kingma2014adam' undefined"), "bibtex ran between the passes")
+        XCTAssertEqual(outcome.errors, [])
+    }
+
+    func testShellEscapeIsOffAndWritesOutsideAreRefused() throws {
+        var paper = try paper("\\immediate\\write18{touch /workspace/pwned}\nHello.")
+        let escape = try compiler.compile(directory: paper, label: "write18")
+        XCTAssertNotNil(escape.pdf, escape.errors.joined(separator: "\n"))
+        let log = try String(contentsOfFile: paper + "/template.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("runsystem(touch /workspace/pwned)...disabled"), log)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: paper + "/pwned"))
+
+        paper = try self.paper("""
+            \\newwrite\\out
+            \\immediate\\openout\\out=/workspace/../escaped.txt
+            \\immediate\\write\\out{x}
+            Hello.
+            """)
+        let outside = try compiler.compile(directory: paper, label: "openout")
+        XCTAssertNil(outside.pdf)
+        XCTAssertTrue(outside.errors.first?.hasPrefix("! I can't write on file `/workspace/../escaped.txt'.") ?? false, "\(outside.errors)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("escaped.txt")))
+    }
+
+    func testALatexErrorIsReportedWithItsLine() throws {
+        let paper = try paper("Fine.\n\\undefinedmacro{x}\n")
+        let outcome = try compiler.compile(directory: paper, label: "broken")
+        XCTAssertNil(outcome.pdf)
+        XCTAssertEqual(outcome.run.status, "exited-nonzero")
+        XCTAssertTrue(outcome.errors.first?.hasPrefix("! Undefined control sequence. (l.") ?? false, "\(outcome.errors)")
+    }
+}
