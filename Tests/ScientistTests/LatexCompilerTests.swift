@@ -90,4 +90,11 @@ final class LatexCompilerTests: XCTestCase {
         XCTAssertEqual(outcome.run.status, "exited-nonzero")
         XCTAssertTrue(outcome.errors.first?.hasPrefix("! Undefined control sequence. (l.") ?? false, "\(outcome.errors)")
     }
+
+    func testChktexWarningsComeFromTheSandbox() throws {
+        let paper = try paper("Results in 1990-2000 were ``good''. A sentence ... that trails.")
+        let warnings = try compiler.chktex(directory: paper, label: "chktex")
+        XCTAssertTrue(warnings.contains { $0.hasPrefix("Warning 8 in template.tex line") }, "\(warnings)")
+        XCTAssertTrue(warnings.allSatisfy { !$0.hasPrefix("Warning 2 ") }, "style-only warnings are left out: \(warnings)")
+    }
 }

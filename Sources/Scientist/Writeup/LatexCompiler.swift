@@ -43,6 +43,19 @@ public struct LatexCompiler: Sendable {
         return Outcome(run: run, pdf: made ? pdf : nil, errors: Self.errors(inLog: log))
     }
 
+    /// chktex's warnings on `directory/document.tex`, run in the sandbox too (it reads model-written text), at
+    /// most `limit`: "Warning 8 in template.tex line 12: Wrong length of dash may have been used." Warnings of
+    /// style only (2: non-breaking space, 24: delete this space, 36/44: spacing and rules) are left out.
+    public func chktex(directory: String, document: String = "template", label: String, limit: Int = 20) throws(ScientistError) -> [String] {
+        let run = try runner.run(argv: ["/usr/bin/chktex", "-q", "-I0", "-n2", "-n24", "-n36", "-n44", "-f%k %n in %f line %l: %m\n",
+                                        "\(document).tex"], workdir: directory, outputs: [], label: label)
+        // chktex exits 2 when it found warnings; anything else but 0 is a failure to run.
+        guard run.status == "ok" || (run.status == "exited-nonzero" && run.exitCode == 2) else {
+            throw .run("chktex did not run: \(RunFailureReport.describe(run, number: 0)) \(run.stderrTail.suffix(300))")
+        }
+        return Array(run.stdoutTail.split(separator: "\n").map(String.init).filter { $0.hasPrefix("Warning") || $0.hasPrefix("Error") }.prefix(limit))
+    }
+
     /// TeX's error lines ("! …") with the line that says where ("l.12 …"), at most ten.
     static func errors(inLog log: String) -> [String] {
         let lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
