@@ -1,14 +1,17 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds prompts/*.txt (at the package's top) into the target as `ShippedPrompts.texts`.
+/// Embeds prompts/*.txt and paper/*.tex (at the package's top) into the target as `ShippedPrompts.texts` and
+/// `ShippedPaper.files`.
 @main
 struct EmbedPrompts: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        let directory = context.package.directoryURL.appending(path: "prompts")
-        let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "txt" }
-            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        func files(_ folder: String, _ suffix: String) throws -> [URL] {
+            try FileManager.default.contentsOfDirectory(at: context.package.directoryURL.appending(path: folder), includingPropertiesForKeys: nil)
+                .filter { $0.pathExtension == suffix }
+                .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        }
+        let files = try files("prompts", "txt") + files("paper", "tex")
         let output = context.pluginWorkDirectoryURL.appending(path: "ShippedPrompts.swift")
         return [.buildCommand(displayName: "Embedding \(files.count) prompts",
                               executable: try context.tool(named: "embed-prompts").url,

@@ -1,7 +1,7 @@
-// embed-prompts: writes the scientist's shipped prompts (prompts/NAME.txt at the package's top) into a Swift
-// file, so that the defaults are text files in the repository and still part of the executable (no resource
-// bundle to install beside it). Run by the EmbedPrompts build-tool plugin.
-//     embed-prompts OUTPUT.swift PROMPT.txt...
+// embed-prompts: writes the scientist's shipped prompts (prompts/NAME.txt) and default paper (paper/NAME.tex)
+// into a Swift file, so that they are text files in the repository and still part of the executable (no
+// resource bundle to install beside it). Run by the EmbedPrompts build-tool plugin.
+//     embed-prompts OUTPUT.swift FILE.txt|FILE.tex...
 import Foundation
 
 let arguments = CommandLine.arguments.dropFirst()
@@ -10,13 +10,18 @@ guard let output = arguments.first else {
     exit(2)
 }
 var entries: [(String, String)] = []
+var paper: [(String, String)] = []
 for path in arguments.dropFirst().sorted() {
     let url = URL(fileURLWithPath: path)
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         FileHandle.standardError.write(Data("embed-prompts: cannot read \(path) as UTF-8\n".utf8))
         exit(1)
     }
-    entries.append((url.deletingPathExtension().lastPathComponent, text))
+    if url.pathExtension == "tex" {
+        paper.append((url.lastPathComponent, text))
+    } else {
+        entries.append((url.deletingPathExtension().lastPathComponent, text))
+    }
 }
 
 /// A raw string literal that holds `text` exactly: enough #s that no quote inside can end it.
@@ -32,6 +37,11 @@ for (name, text) in entries {
     source += "        \"\(name)\": \(literal(text.hasSuffix("\n") ? String(text.dropLast()) : text)),\n"
 }
 if entries.isEmpty { source += "        :\n" }
+source += "    ]\n}\n\nenum ShippedPaper {\n    static let files: [String: String] = [\n"
+for (name, text) in paper {
+    source += "        \"\(name)\": \(literal(text)),\n"
+}
+if paper.isEmpty { source += "        :\n" }
 source += "    ]\n}\n"
 do {
     try source.write(toFile: output, atomically: true, encoding: .utf8)

@@ -390,6 +390,8 @@ final class ExperimentLoopTests: XCTestCase {
         let environment = try String(contentsOfFile: workspace + "/latex/environment.tex", encoding: .utf8)
         XCTAssertTrue(environment.contains("\\newcommand{\\gbGPU}{no GPU}"), environment)
         XCTAssertTrue(environment.contains("\\newcommand{\\gbPython}{"), environment)
+        XCTAssertEqual(try String(contentsOfFile: workspace + "/latex/template.tex", encoding: .utf8), DefaultPaper.template,
+                       "a template without latex/ gets the default paper")
         let results = try String(contentsOfFile: workspace + "/latex/results.tex", encoding: .utf8)
         XCTAssertTrue(results.contains("Run 1\n & 9 % score: run_1, gloveboxd run "), results)
 

@@ -1,4 +1,5 @@
 import Foundation
+import RecordModel
 import XCTest
 @testable import GloveboxTestSupport
 @testable import Scientist
@@ -96,5 +97,24 @@ final class LatexCompilerTests: XCTestCase {
         let warnings = try compiler.chktex(directory: paper, label: "chktex")
         XCTAssertTrue(warnings.contains { $0.hasPrefix("Warning 8 in template.tex line") }, "\(warnings)")
         XCTAssertTrue(warnings.allSatisfy { !$0.hasPrefix("Warning 2 ") }, "style-only warnings are left out: \(warnings)")
+    }
+
+    /// The default paper, with the generated environment.tex and results.tex, compiles as it ships.
+    func testTheDefaultPaperCompilesWithTheGeneratedFacts() throws {
+        let workspace = directory.file("workspace")
+        try FileManager.default.createDirectory(atPath: workspace + "/latex", withIntermediateDirectories: true)
+        let files = WorkspaceFiles(root: workspace)
+        XCTAssertTrue(try DefaultPaper.install(in: files))
+        XCTAssertFalse(try DefaultPaper.install(in: files), "a paper already there is kept")
+        let run = SandboxRun(runID: 4, status: "ok", wallSeconds: 10.5, cpuSeconds: 9, peakMemoryBytes: 20 << 20, gpus: 0, policyDigest: "d",
+                             limitsHit: [], limits: [:], message: "", stderrTail: "",
+                             machine: MachineFacts(kernel: "6.1", cpuModel: "AMD EPYC_7B13 & co", hostCPUs: 2, cpus: 1, memoryLimitBytes: 1 << 30))
+        let rows = [ExperimentRunRow(experimentID: 1, stage: .baseline, number: 0, attempt: 1, run: run, commit: "abc",
+                                     metrics: #"{"x_plus_y":{"final_val_acc":0.99,"step_val_acc_99":1617}}"#, outcome: .ok, message: "",
+                                     startedAt: 0, finishedAt: 1)]
+        try files.write("latex/environment.tex", ProvenanceTeX.environment(runs: rows, software: nil))
+        try files.write("latex/results.tex", ProvenanceTeX.results(runs: rows))
+        let outcome = try compiler.compile(directory: workspace + "/latex", label: "default paper")
+        XCTAssertNotNil(outcome.pdf, outcome.errors.joined(separator: "\n") + outcome.run.stderrTail)
     }
 }

@@ -133,7 +133,9 @@ public struct ExperimentStage: Sendable {
             try loop.workspace.files.write("latex/environment.tex", ProvenanceTeX.environment(runs: rows, software: software))
             try loop.workspace.files.write("latex/results.tex", ProvenanceTeX.results(runs: rows))
         } catch { throw .workspace("\(error)") }
-        _ = try loop.workspace.commit(["latex/environment.tex", "latex/results.tex"], message: "latex: environment.tex and results.tex from the measured runs")
+        let defaulted = try DefaultPaper.install(in: loop.workspace.files)
+        _ = try loop.workspace.commit(["latex/environment.tex", "latex/results.tex"] + (defaulted ? ["latex/template.tex"] : []),
+                                      message: "latex: environment.tex and results.tex from the measured runs" + (defaulted ? ", and the default paper" : ""))
     }
 
     private func finish(_ id: Int64, _ status: String, _ message: String) {

@@ -68,3 +68,18 @@ public struct LatexCompiler: Sendable {
         return found
     }
 }
+
+/// The default paper (the repository's paper/template.tex, built in) for templates that ship no latex/.
+public enum DefaultPaper {
+    public static var template: String { ShippedPaper.files["template.tex"] ?? "" }
+
+    /// Writes latex/template.tex into the workspace when the template brought none; true when it did.
+    @discardableResult
+    public static func install(in files: WorkspaceFiles) throws(ScientistError) -> Bool {
+        do {
+            guard try files.read("latex/template.tex") == nil else { return false }
+            try files.write("latex/template.tex", template)
+            return true
+        } catch { throw .workspace("\(error)") }
+    }
+}
