@@ -24,6 +24,7 @@ final class ProvenanceTeXTests: XCTestCase {
                     row(2, runID: 9, metrics: "{}", machine: machine)]
         let tex = ProvenanceTeX.environment(runs: rows, software: software)
         XCTAssertTrue(tex.contains("\\newcommand{\\gbGPU}{NVIDIA H100 80GB HBM3} % gloveboxd run 9"), tex)
+        XCTAssertTrue(tex.contains("\\providecommand{\\gbExternal}[1]{#1}"), tex)
         XCTAssertTrue(tex.contains("\\newcommand{\\gbCPU}{AMD EPYC 9654 96-Core Processor}"), tex)
         XCTAssertTrue(tex.contains("\\newcommand{\\gbCPUCount}{8}"), tex)
         XCTAssertTrue(tex.contains("\\newcommand{\\gbMemoryLimit}{64 GiB}"), tex)
