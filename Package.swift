@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel"],
                 path: "Tests/GloveboxTestSupport"),
         .testTarget(name: "ScientistTests", dependencies: ["Scientist", "GloveboxTestSupport", "GloveboxProtocol", "GloveboxClient", "GloveboxSystem",
-                                                              "RecordModel"]),
+                                                              "RecordModel", "PolicyModel"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "TOMLSupport"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",

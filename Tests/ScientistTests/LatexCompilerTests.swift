@@ -1,4 +1,6 @@
 import Foundation
+import GloveboxClient
+import PolicyModel
 import RecordModel
 import XCTest
 @testable import GloveboxTestSupport
@@ -116,5 +118,35 @@ final class LatexCompilerTests: XCTestCase {
         try files.write("latex/results.tex", ProvenanceTeX.results(runs: rows))
         let outcome = try compiler.compile(directory: workspace + "/latex", label: "default paper")
         XCTAssertNotNil(outcome.pdf, outcome.errors.joined(separator: "\n") + outcome.run.stderrTail)
+    }
+
+    /// LaTeX that reads a host secret, loops forever or writes without end is contained by the policy (here
+    /// tightened by the client, as any client may: 5 s and 16 MiB of storage), and gloveboxd's records say so.
+    func testHostileLatexIsContainedAndTheRecordsSayHow() throws {
+        let tight = LatexCompiler(runner: GloveboxRunner(socketPath: daemon.socket, policy: LatexCompiler.defaultPolicy,
+                                                         sink: OutputSink(fd: open("/dev/null", O_WRONLY | O_CLOEXEC)), canceller: RunCanceller(),
+                                                         limits: LimitRequest(timeoutSeconds: 5, storageBytes: 16 << 20)))
+        var paper = try paper("\\input{/etc/shadow}")
+        let secret = try tight.compile(directory: paper, label: "shadow")
+        XCTAssertNil(secret.pdf)
+        XCTAssertTrue(secret.errors.first?.contains("File `/etc/shadow.tex' not found") ?? false, "\(secret.errors)")
+
+        paper = try self.paper("\\def\\forever{\\forever}\\forever")
+        let loop = try tight.compile(directory: paper, label: "loop")
+        XCTAssertEqual(loop.run.status, "timeout")
+        XCTAssertEqual(try DaemonQueries.show(socketPath: daemon.socket, runID: try XCTUnwrap(loop.run.runID)).status.rawValue, "timeout")
+
+        paper = try self.paper(#"""
+            \def\a{xxxxxxxxxx}\edef\b{\a\a\a\a\a\a\a\a\a\a}\edef\c{\b\b\b\b\b\b\b\b\b\b}\edef\d{\c\c\c\c\c\c\c\c\c\c}
+            \newwrite\flood \immediate\openout\flood=flood.txt
+            \count255=0
+            \loop \immediate\write\flood{\d} \advance\count255 by 1 \ifnum\count255<100000000 \repeat
+            """#)
+        let flood = try tight.compile(directory: paper, label: "flood")
+        XCTAssertNil(flood.pdf)
+        // TeX ignores its write errors, so it writes on into a full disk until the time limit ends it: the
+        // storage cap held (nothing past 16 MiB was written), and the record names both.
+        XCTAssertEqual(flood.run.status, "timeout", flood.errors.joined(separator: "\n"))
+        XCTAssertTrue(flood.run.limitsHit.contains("storage"), "\(flood.run.limitsHit)")
     }
 }

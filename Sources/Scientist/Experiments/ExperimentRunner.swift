@@ -1,6 +1,7 @@
 import Foundation
 import GloveboxClient
 import GloveboxProtocol
+import PolicyModel
 import RecordModel
 import Synchronization
 #if canImport(Glibc)
@@ -114,16 +115,19 @@ public struct GloveboxRunner: ExperimentRunner {
     public let policy: String
     public let sink: OutputSink
     public let canceller: RunCanceller
+    /// Limits tighter than the policy's, for every run (gloveboxd refuses looser ones); none by default.
+    public let limits: LimitRequest
 
-    public init(socketPath: String, policy: String, sink: OutputSink, canceller: RunCanceller) {
-        self.socketPath = socketPath; self.policy = policy; self.sink = sink; self.canceller = canceller
+    public init(socketPath: String, policy: String, sink: OutputSink, canceller: RunCanceller, limits: LimitRequest = LimitRequest()) {
+        self.socketPath = socketPath; self.policy = policy; self.sink = sink; self.canceller = canceller; self.limits = limits
     }
 
     public var isCancelled: Bool { canceller.isCancelled }
 
     public func run(argv: [String], workdir: String, outputs: [String], label: String) throws(ScientistError) -> SandboxRun {
         if canceller.isCancelled { throw .interrupted }
-        var client = RunClient(socketPath: socketPath, request: RunRequest(template: policy, argv: argv, outputs: outputs), workdir: workdir)
+        var client = RunClient(socketPath: socketPath, request: RunRequest(template: policy, argv: argv, limits: limits, outputs: outputs),
+                               workdir: workdir)
         let lines = LineSplitter(label: label, sink: sink)
         client.onOutput = { stream, bytes in lines.take(stream, bytes) }
         let key = Mutex<Int?>(nil)
