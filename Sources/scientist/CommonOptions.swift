@@ -91,3 +91,38 @@ struct TemplateOptions: ParsableArguments {
         try ResearchTemplate.load(directory: ResearchTemplate.locate(reference, searchPath: searchPath))
     }
 }
+
+/// The experiment stage's options, shared by `experiment` and `launch`.
+struct ExperimentOptions: ParsableArguments {
+    @Option(help: "The most experiment runs per idea (run_1 … run_N).")
+    var maxRuns = 5
+
+    @Option(help: "The most failed attempts in a row before an idea is abandoned.")
+    var maxAttempts = 4
+
+    @Option(help: ArgumentHelp("Where workspaces go (default: ~/.local/share/glovebox/results).", valueName: "dir"))
+    var results: String?
+
+    @Option(help: ArgumentHelp("gloveboxd's socket (default: $GLOVEBOX_SOCKET, else /run/glovebox/glovebox.sock).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("The gloveboxd policy for the runs (default: the template's).", valueName: "name"))
+    var policy: String?
+
+    func validate() throws {
+        if !(1...100).contains(maxRuns) { throw ValidationError("--max-runs must be between 1 and 100") }
+        if !(1...20).contains(maxAttempts) { throw ValidationError("--max-attempts must be between 1 and 20") }
+        if let policy, policy.isEmpty || policy.contains("/") { throw ValidationError("--policy must be a policy's name") }
+    }
+
+    /// The stage's options from these flags (the workspace prefix left to the caller).
+    var stage: ExperimentStage.Options {
+        var options = ExperimentStage.Options()
+        options.maxRuns = maxRuns
+        options.maxAttempts = maxAttempts
+        options.socket = socket
+        options.policy = policy
+        if let results { options.results = URL(fileURLWithPath: results).standardizedFileURL.path }
+        return options
+    }
+}

@@ -44,29 +44,10 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The idea's template (a name or directory; default: the idea's own).", valueName: "T"))
     var template: String?
 
-    @Option(help: "The most experiment runs (run_1 … run_N).")
-    var maxRuns = 5
-
-    @Option(help: "The most failed attempts in a row before the idea is abandoned.")
-    var maxAttempts = 4
-
-    @Option(help: ArgumentHelp("Where workspaces go (default: ~/.local/share/glovebox/results).", valueName: "dir"))
-    var results: String?
-
-    @Option(help: ArgumentHelp("gloveboxd's socket (default: $GLOVEBOX_SOCKET, else /run/glovebox/glovebox.sock).", valueName: "path"))
-    var socket: String?
-
-    @Option(help: ArgumentHelp("The gloveboxd policy for the runs (default: the template's).", valueName: "name"))
-    var policy: String?
+    @OptionGroup var experiments: ExperimentOptions
 
     @Flag(help: "Write the runs' output to <results>/<workspace>.log instead of the terminal.")
     var quiet = false
-
-    func validate() throws {
-        if !(1...100).contains(maxRuns) { throw ValidationError("--max-runs must be between 1 and 100") }
-        if !(1...20).contains(maxAttempts) { throw ValidationError("--max-attempts must be between 1 and 20") }
-        if let policy, policy.isEmpty || policy.contains("/") { throw ValidationError("--policy must be a policy's name") }
-    }
 
     func run() throws {
         try reporting {
@@ -79,12 +60,7 @@ struct ExperimentCommand: ParsableCommand {
                 throw ScientistError.template("no idea \(idea) in \(session.store.path) (scientist ideas list shows them)")
             }
             let researchTemplate = try templates.load(template ?? found.template)
-            var options = ExperimentStage.Options()
-            options.maxRuns = maxRuns
-            options.maxAttempts = maxAttempts
-            options.socket = socket
-            options.policy = policy
-            if let results { options.results = URL(fileURLWithPath: results).standardizedFileURL.path }
+            let options = experiments.stage
             let canceller = RunCanceller()
             let interrupts = Interrupts.install(canceller)
             defer { interrupts.forEach { $0.cancel() } }

@@ -41,20 +41,7 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: "How many ideas' experiments run at once.")
     var parallel = 1
 
-    @Option(help: "The most experiment runs per idea.")
-    var maxRuns = 5
-
-    @Option(help: "The most failed attempts in a row before an idea is abandoned.")
-    var maxAttempts = 4
-
-    @Option(help: ArgumentHelp("Where workspaces go (default: ~/.local/share/glovebox/results).", valueName: "dir"))
-    var results: String?
-
-    @Option(help: ArgumentHelp("gloveboxd's socket (default: $GLOVEBOX_SOCKET, else /run/glovebox/glovebox.sock).", valueName: "path"))
-    var socket: String?
-
-    @Option(help: ArgumentHelp("The gloveboxd policy for the runs (default: the template's).", valueName: "name"))
-    var policy: String?
+    @OptionGroup var experiments: ExperimentOptions
 
     @Option(help: "semanticscholar or openalex (default: config literature.engine).")
     var engine: String?
@@ -62,10 +49,7 @@ struct LaunchCommand: ParsableCommand {
     func validate() throws {
         if !(1...100).contains(ideas) { throw ValidationError("--ideas must be between 1 and 100") }
         if !(1...32).contains(parallel) { throw ValidationError("--parallel must be between 1 and 32") }
-        if !(1...100).contains(maxRuns) { throw ValidationError("--max-runs must be between 1 and 100") }
-        if !(1...20).contains(maxAttempts) { throw ValidationError("--max-attempts must be between 1 and 20") }
         if let engine, LiteratureEngine(rawValue: engine) == nil { throw ValidationError("--engine must be semanticscholar or openalex") }
-        if let policy, policy.isEmpty || policy.contains("/") { throw ValidationError("--policy must be a policy's name") }
     }
 
     func run() throws {
@@ -81,12 +65,8 @@ struct LaunchCommand: ParsableCommand {
             options.reflections = config.reflections
             options.noveltyRounds = config.noveltyRounds
             options.resultsPerQuery = config.literature.resultsPerQuery
-            options.experiment.maxRuns = maxRuns
-            options.experiment.maxAttempts = maxAttempts
-            options.experiment.socket = socket
-            options.experiment.policy = policy
+            options.experiment = experiments.stage
             options.experiment.prefix = "launch\(session.launchID)"
-            if let results { options.experiment.results = URL(fileURLWithPath: results).standardizedFileURL.path }
             let canceller = RunCanceller()
             let interrupts = Interrupts.install(canceller)
             defer { interrupts.forEach { $0.cancel() } }
