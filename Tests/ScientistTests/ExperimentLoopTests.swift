@@ -101,6 +101,24 @@ final class ExperimentLoopTests: XCTestCase {
                               prompts: PromptLibrary(), settings: settings, logger: quietLogger())
     }
 
+    /// Runs a command as the unprivileged user nobody.
+    static let asNobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+    /// A home of nobody's own under the scratch directory, with an archive holding the idea `idea` (if any).
+    private func nobodysHome(_ name: String, idea: String? = nil) throws -> (home: String, archive: String, store: ScientistStore) {
+        let home = directory.file(name)
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let archive = home + "/scientist.db"
+        let store = try ScientistStore(path: archive)
+        if let idea {
+            try store.insertIdea(IdeaProposal(name: idea, title: "Title of \(idea)", experiment: "Raise SCORE for \(idea).",
+                                              interestingness: 5, feasibility: 8, novelty: 5),
+                                 template: "toy", source: .generated, launchID: nil, reflections: 0)
+        }
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        return (home, archive, store)
+    }
+
     static func edit(_ search: String, _ replace: String, file: String = "experiment.py", say: String = "Next change.") -> String {
         "\(say)\n\n\(file)\n```python\n<<<<<<< SEARCH\n\(search)\n=======\n\(replace)\n>>>>>>> REPLACE\n```\n"
     }
@@ -355,14 +373,7 @@ final class ExperimentLoopTests: XCTestCase {
 
     /// `scientist experiment` as its users run it: an unprivileged uid, the daemon's socket, a local model.
     func testTheCommandRunsAnIdeaAsAnUnprivilegedUser() throws {
-        let home = directory.file("home")
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let archive = home + "/scientist.db"
-        let store = try ScientistStore(path: archive)
-        try store.insertIdea(IdeaProposal(name: "cli_idea", title: "Title of cli_idea", experiment: "Raise SCORE for cli_idea.",
-                                          interestingness: 5, feasibility: 8, novelty: 5),
-                             template: "toy", source: .generated, launchID: nil, reflections: 0)
-        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        let (home, archive, _) = try nobodysHome("home", idea: "cli_idea")
         lab.say(Self.edit("SCORE = 1.0", "SCORE = 9.0"))
         lab.say("ALL_COMPLETED")
         lab.say(Self.edit("print('plot')", Self.plotCode, file: "plot.py"))
@@ -370,7 +381,7 @@ final class ExperimentLoopTests: XCTestCase {
 
         let scientist = DaemonFixture.buildDirectory + "/scientist"
         func run(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-            try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", scientist, "experiment", "cli_idea",
+            try DaemonFixture.run(Self.asNobody + [scientist, "experiment", "cli_idea",
                                    "--archive", archive, "--templates-dir", directory.path, "--results", home + "/results",
                                    "--socket", daemon.socket, "--base-url", lab.server.baseURL + "/v1", "--model", "local-model"] + extra,
                                   environment: ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config"])
@@ -395,7 +406,7 @@ final class ExperimentLoopTests: XCTestCase {
         let results = try String(contentsOfFile: workspace + "/latex/results.tex", encoding: .utf8)
         XCTAssertTrue(results.contains("Run 1\n & 9 % score: run_1, gloveboxd run "), results)
 
-        let listing = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", scientist, "runs", "cli_idea",
+        let listing = try DaemonFixture.run(Self.asNobody + [scientist, "runs", "cli_idea",
                                              "--archive", archive, "--json"], environment: ["PATH": "/usr/bin:/bin", "HOME": home])
         XCTAssertEqual(listing.status, 0, listing.stderr)
         let runs = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]])?.first?["runs"] as? [[String: Any]])
@@ -476,7 +487,7 @@ final class ExperimentLoopTests: XCTestCase {
         lab.say(Self.edit("print('plot')", Self.plotCode, file: "plot.py"))
         lab.say(Self.edit("", "scores.svg: the runs.", file: "notes.txt"))
 
-        let result = try DaemonFixture.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+        let result = try DaemonFixture.run(Self.asNobody + [
                                             DaemonFixture.buildDirectory + "/scientist", "launch", "--template", "toy", "--ideas", "2",
                                             "--config", config, "--templates-dir", directory.path, "--results", home + "/results",
                                             "--socket", daemon.socket],
@@ -497,17 +508,10 @@ final class ExperimentLoopTests: XCTestCase {
     /// Ctrl-C on `scientist experiment`: the run in flight is cancelled through gloveboxd, the command exits 130,
     /// and what finished is kept.
     func testControlCCancelsTheRunInFlightAndKeepsWhatFinished() throws {
-        let home = directory.file("sigint-home")
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let archive = home + "/scientist.db"
-        let store = try ScientistStore(path: archive)
-        try store.insertIdea(IdeaProposal(name: "sigint_idea", title: "Title of sigint_idea", experiment: "Raise SCORE for sigint_idea.",
-                                          interestingness: 5, feasibility: 8, novelty: 5),
-                             template: "toy", source: .generated, launchID: nil, reflections: 0)
-        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        let (home, archive, store) = try nobodysHome("sigint-home", idea: "sigint_idea")
         lab.say(Self.edit("SCORE = 1.0", "import time\ntime.sleep(30)\nSCORE = 2.0"))
         let log = directory.file("sigint.log")
-        let pid = try DaemonFixture.spawn(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+        let pid = try DaemonFixture.spawn(Self.asNobody + [
                                            DaemonFixture.buildDirectory + "/scientist", "experiment", "sigint_idea",
                                            "--archive", archive, "--templates-dir", directory.path, "--results", home + "/results",
                                            "--socket", daemon.socket, "--policy", "toy", "--base-url", lab.server.baseURL + "/v1",
