@@ -22,19 +22,13 @@ bin=$(swift build --show-bin-path)
 
 tmp=$(mktemp -d /tmp/glovebox-scientist-demo.XXXXXX)
 chmod 755 "$tmp"
-socket=$tmp/glovebox.sock
-daemon=0 model=0
+model=0
+source "$repo/scripts/lib/demo-daemon.sh"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if ((model > 0)); then kill "$model" 2>/dev/null || true; fi
-  if ((daemon > 0)) && kill -0 "$daemon" 2>/dev/null; then
-    kill -TERM "$daemon"
-    for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$daemon" 2>/dev/null; then kill -KILL "$daemon" 2>/dev/null || true; fi
-    wait "$daemon" 2>/dev/null || true
-  fi
-  if ((rc != 0)) && [[ -s $tmp/gloveboxd.log ]]; then echo "demo-scientist: failed ($rc); the end of gloveboxd's log:" >&2; tail -n 20 "$tmp/gloveboxd.log" >&2; fi
+  demo_daemon_stop demo-scientist "$rc"
   rm -rf --one-file-system "$tmp"
   exit "$rc"
 }
@@ -42,16 +36,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "== starting gloveboxd (socket and state in $tmp, policies from $repo/policies)"
-"$bin/gloveboxd" --socket "$socket" --state-dir "$tmp/state" --policy-dir "$repo/policies" --log-level info \
-  </dev/null >"$tmp/gloveboxd.log" 2>&1 &
-daemon=$!
-for _ in $(seq 200); do
-  [[ -S $socket ]] && break
-  kill -0 "$daemon" 2>/dev/null || die "gloveboxd exited at start"
-  sleep 0.1
-done
-[[ -S $socket ]] || die "gloveboxd did not create $socket in 20 s"
+demo_daemon_start "$bin" "$tmp" "$repo/policies" || die "gloveboxd did not start"
+socket=$demo_socket
 
 echo "== starting the scripted model (demo/scientist/script.json)"
 /usr/bin/python3 "$repo/demo/scientist/scripted_model.py" "$repo/demo/scientist/script.json" "$tmp/port" "$tmp/model.log" &

@@ -21,19 +21,13 @@ bin=$(swift build --show-bin-path)
 
 tmp=$(mktemp -d /tmp/glovebox-demo.XXXXXX)
 chmod 755 "$tmp"
-socket=$tmp/glovebox.sock
-daemon=0 listener=0
+listener=0
+source "$repo/scripts/lib/demo-daemon.sh"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if ((listener > 0)); then kill "$listener" 2>/dev/null || true; fi
-  if ((daemon > 0)) && kill -0 "$daemon" 2>/dev/null; then
-    kill -TERM "$daemon"  # gloveboxd cancels and records its runs, removes their cgroups, then exits
-    for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$daemon" 2>/dev/null; then echo "demo: gloveboxd did not stop in 10 s; killing it" >&2; kill -KILL "$daemon" 2>/dev/null || true; fi
-    wait "$daemon" 2>/dev/null || true
-  fi
-  if ((rc != 0)) && [[ -s $tmp/gloveboxd.log ]]; then echo "demo: failed ($rc); the end of gloveboxd's log:" >&2; tail -n 20 "$tmp/gloveboxd.log" >&2; fi
+  demo_daemon_stop demo "$rc"
   rm -rf --one-file-system "$tmp"
   exit "$rc"
 }
@@ -41,16 +35,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "== starting gloveboxd (socket and state in $tmp, policies from $repo/policies)"
-"$bin/gloveboxd" --socket "$socket" --state-dir "$tmp/state" --policy-dir "$repo/policies" --log-level info \
-  </dev/null >"$tmp/gloveboxd.log" 2>&1 &
-daemon=$!
-for _ in $(seq 200); do
-  [[ -S $socket ]] && break
-  kill -0 "$daemon" 2>/dev/null || die "gloveboxd exited at start"
-  sleep 0.1
-done
-[[ -S $socket ]] || die "gloveboxd did not create $socket in 20 s"
+demo_daemon_start "$bin" "$tmp" "$repo/policies" || die "gloveboxd did not start"
+socket=$demo_socket
 export GLOVEBOX_SOCKET=$socket
 glovebox=$bin/glovebox
 
