@@ -191,4 +191,20 @@ final class EditBlockTests: XCTestCase {
             """
         XCTAssertEqual(SoftwareProbe.importedModules(code), ["os", "sys", "numpy", "scipy", "torch", "json"])
     }
+
+    /// git runs with no system or global config and no hooks: a hook in the workspace's .git never runs.
+    func testTheWorkspacesGitRunsNoHooks() throws {
+        let template = try writeTemplate(in: directory)
+        let (workspace, created) = try IdeaWorkspace.prepare(template: template, ideaName: "hooks", prefix: "test",
+                                                             results: directory.file("results"), editable: WorkspaceFiles.defaultEditable)
+        XCTAssertTrue(created)
+        let marker = directory.file("hook-ran")
+        let hook = workspace.path + "/.git/hooks/pre-commit"
+        try "#!/bin/sh\ntouch \(marker)\n".write(toFile: hook, atomically: false, encoding: .utf8)
+        chmod(hook, 0o755)
+        try workspace.files.write("experiment.py", "print('changed')\n")
+        let before = try workspace.head()
+        XCTAssertNotEqual(try workspace.commit(["experiment.py"], message: "edit"), before)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the planted pre-commit hook ran")
+    }
 }
