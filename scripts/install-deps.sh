@@ -35,6 +35,9 @@ packages=(
   # the scientist's papers, compiled through gloveboxd under policies/latex.toml: the smallest TeX Live that
   # builds the templates (article, natbib, booktabs, hyperref, graphicx, geometry; Latin Modern fonts) and chktex
   texlive-latex-base texlive-latex-recommended texlive-fonts-recommended chktex
+  # the papers' tests render their pages and read their text (pdftoppm, pdftotext); the reviewer reads PDFs
+  # with pdftotext through gloveboxd
+  poppler-utils
 )
 
 missing=()
