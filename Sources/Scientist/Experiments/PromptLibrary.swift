@@ -1,6 +1,6 @@
 import Foundation
 
-/// The scientist's prompts, every stage's (ideas, novelty, experiments, plots): text with named placeholders
+/// The scientist's prompts, every stage's (ideas, novelty, experiments, plots, write-up): text with named placeholders
 /// (`{run}`), so the workflow can be changed without touching Swift. The shipped defaults are the repository's
 /// prompts/NAME.txt, built in; a template's `prompts/NAME.txt`, and then the user's
 /// `~/.config/glovebox/prompts/NAME.txt`, replace them. An unknown prompt name or placeholder in a file is an
@@ -26,6 +26,15 @@ public struct PromptLibrary: Sendable {
         "plot_start": ["runs", "command", "plot_code"],
         "plot_failed": ["facts", "stderr", "attempt", "max_attempts", "command"],
         "plot_notes": ["figures"],
+        "writeup_system": ["task", "title", "idea", "notes", "results", "figures", "macros"],
+        "writeup_section": ["section", "tips", "placeholder", "paper"],
+        "writeup_refine": ["section"],
+        "writeup_second_refine": ["section", "tips", "paper"],
+        "writeup_fix": ["problems", "paper"],
+        "writeup_citation_query": ["round", "rounds", "bibliography", "paper"],
+        "writeup_citation_choose": ["results"],
+        "writeup_citation_apply": ["entries", "description", "paper"],
+        "writeup_tips": [],
     ]
 
     /// The shipped prompts: the files prompts/NAME.txt at the repository's top, embedded at build time by the
@@ -81,8 +90,11 @@ public struct PromptLibrary: Sendable {
     /// Where the prompt `name` came from: "built-in" or a file's path.
     public func source(_ name: String) -> String { texts[name]?.source ?? "built-in" }
 
+    /// A placeholder's name: a lowercase letter, then lowercase letters, digits and underscores (so a TeX
+    /// argument such as {2} is text).
     static func isName(_ text: Substring) -> Bool {
-        !text.isEmpty && text.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLowercase || $0.isNumber)) }
+        guard let first = text.first, first.isASCII, first.isLowercase else { return false }
+        return text.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLowercase || $0.isNumber)) }
     }
 
     /// The `{placeholder}` names a text uses (braces around anything else, as in code, are left alone).
