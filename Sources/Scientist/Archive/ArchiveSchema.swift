@@ -1,8 +1,8 @@
-/// The archive's tables (PRAGMA user_version 3; version 2 added experiments and experiment_runs, version 3
-/// software_probes). Every
+/// The archive's tables (PRAGMA user_version 4; version 2 added experiments and experiment_runs, version 3
+/// software_probes, version 4 papers). Every
 /// statement is `IF NOT EXISTS`, so opening an older archive adds what it lacks.
 enum ArchiveSchema {
-    static let version: Int64 = 3
+    static let version: Int64 = 4
 
     static let create = """
     CREATE TABLE IF NOT EXISTS launches (
@@ -140,5 +140,19 @@ enum ArchiveSchema {
         facts TEXT,
         problem TEXT NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS papers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idea_id INTEGER NOT NULL REFERENCES ideas(id),
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        launch_id INTEGER REFERENCES launches(id),
+        directory TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL DEFAULT 'writing',
+        pdf TEXT,
+        record_sha256 TEXT,
+        message TEXT
+    );
+    CREATE INDEX IF NOT EXISTS papers_idea ON papers(idea_id);
     """
 }
