@@ -50,6 +50,12 @@ public struct ExperimentStage: Sendable {
     /// The policy the template's runs use, checked against what gloveboxd serves to this user.
     public func policy(for template: ResearchTemplate, settings: TemplateSettings, socket: String) throws(ScientistError) -> String {
         let name = options.policy ?? settings.policy ?? template.name
+        try Self.checkServed(name, socket: socket, missing: "the operator adds /etc/glovebox/policies/\(name).toml, or give --policy")
+        return name
+    }
+
+    /// Refuses, before anything is spent, a policy gloveboxd does not serve or does not open to this user.
+    public static func checkServed(_ name: String, socket: String, missing: String) throws(ScientistError) {
         let served: [String: Bool]
         do {
             served = Dictionary(try DaemonQueries.policies(socketPath: socket).map { ($0.template, $0.usable) }) { a, _ in a }
@@ -57,10 +63,9 @@ public struct ExperimentStage: Sendable {
             throw .run("cannot ask gloveboxd at \(socket) for its policies: \(error)")
         }
         guard let usable = served[name] else {
-            throw .run("gloveboxd at \(socket) serves no policy called \(name) (it serves \(served.keys.sorted().joined(separator: ", "))); the operator adds /etc/glovebox/policies/\(name).toml, or give --policy")
+            throw .run("gloveboxd at \(socket) serves no policy called \(name) (it serves \(served.keys.sorted().joined(separator: ", "))); \(missing)")
         }
         guard usable else { throw .run("gloveboxd's policy \(name) is not open to you (its [access] section); ask the operator, or give --policy") }
-        return name
     }
 
     public func run(idea: ArchivedIdea, template: ResearchTemplate) throws(ScientistError) -> Outcome {
