@@ -488,7 +488,7 @@ final class ExperimentLoopTests: XCTestCase {
         lab.say(Self.edit("", "scores.svg: the runs.", file: "notes.txt"))
 
         let result = try DaemonFixture.run(Self.asNobody + [
-                                            DaemonFixture.buildDirectory + "/scientist", "launch", "--template", "toy", "--ideas", "2",
+                                            DaemonFixture.buildDirectory + "/scientist", "launch", "--template", "toy", "--ideas", "2", "--no-writeup",
                                             "--config", config, "--templates-dir", directory.path, "--results", home + "/results",
                                             "--socket", daemon.socket],
                                            environment: ["PATH": "/usr/bin:/bin", "HOME": home])

@@ -3,8 +3,9 @@ import Logging
 import Synchronization
 
 /// `scientist launch`: the pipeline as it stands, in one resumable launch. New ideas from the template, a
-/// novelty check of each, then the experiments (with plots) of the ideas judged novel, up to `parallel` ideas
-/// at once against one gloveboxd, whose queue leases the GPUs. The write-up and the review join it later.
+/// novelty check of each, then the experiments (with plots) of the ideas judged novel and the paper of each
+/// whose experiments completed, up to `parallel` ideas at once against one gloveboxd, whose queue leases the
+/// GPUs. The review joins it later.
 public struct LaunchPipeline: Sendable {
     public struct Options: Sendable {
         public var ideas = 2
@@ -13,6 +14,8 @@ public struct LaunchPipeline: Sendable {
         public var noveltyRounds = 10
         public var resultsPerQuery = 10
         public var experiment = ExperimentStage.Options()
+        /// Nil: no write-up.
+        public var writeup: WriteupStage.Options? = WriteupStage.Options()
         public init() {}
     }
 
@@ -34,6 +37,9 @@ public struct LaunchPipeline: Sendable {
         public var experiment: String
         public var workspace: String?
         public var succeeded: Bool
+        /// The write-up's status ("compiled", "compiled with problems", …, or why it did not run), nil when none was asked.
+        public var paper: String? = nil
+        public var pdf: String? = nil
     }
 
     public struct Report: Sendable {
@@ -95,12 +101,6 @@ public struct LaunchPipeline: Sendable {
     /// or the launch is stopping.
     func experiments(_ ideas: [ArchivedIdea], stage: ExperimentStage, progress: @escaping @Sendable (String) -> Void,
                      report: inout Report) -> [IdeaResult] {
-        struct Shared {
-            var next = 0
-            var results: [Int: IdeaResult] = [:]
-            var budgetStop: String?
-            var interrupted = false
-        }
         let shared = Mutex(Shared())
         let group = DispatchGroup()
         for _ in 0..<max(1, min(options.parallel, ideas.count)) {
@@ -131,7 +131,11 @@ public struct LaunchPipeline: Sendable {
                         result = IdeaResult(idea: idea, novelty: .novel, experiment: "failed: \(error.description)", succeeded: false)
                     }
                     progress("experiment: \(idea.proposal.name): \(result.experiment)")
-                    shared.withLock { $0.results[index] = result }
+                    var finished = result
+                    if result.succeeded, let writeup = options.writeup {
+                        finished = write(result, options: writeup, progress: progress, shared: shared)
+                    }
+                    shared.withLock { $0.results[index] = finished }
                 }
             }
         }
@@ -140,6 +144,38 @@ public struct LaunchPipeline: Sendable {
         report.budgetStop = report.budgetStop ?? state.budgetStop
         report.interrupted = report.interrupted || state.interrupted
         return ideas.indices.map { state.results[$0] ?? IdeaResult(idea: ideas[$0], novelty: .novel, experiment: "not run: the launch stopped first", succeeded: false) }
+    }
+
+    /// What the workers share.
+    struct Shared {
+        var next = 0
+        var results: [Int: IdeaResult] = [:]
+        var budgetStop: String?
+        var interrupted = false
+    }
+
+    /// The paper of an idea whose experiments completed.
+    func write(_ result: IdeaResult, options writeup: WriteupStage.Options, progress: @escaping @Sendable (String) -> Void,
+               shared: borrowing Mutex<Shared>) -> IdeaResult {
+        var result = result
+        var writeupOptions = writeup
+        writeupOptions.socket = writeup.socket ?? options.experiment.socket
+        progress("writeup: \(result.idea.proposal.name): starting")
+        do throws(ScientistError) {
+            let outcome = try WriteupStage(session: session, options: writeupOptions, sink: sink, canceller: canceller).run(idea: result.idea, template: template)
+            result.paper = outcome.status
+            result.pdf = outcome.pdf
+        } catch .interrupted {
+            shared.withLock { $0.interrupted = true }
+            result.paper = "interrupted"
+        } catch where error.isBudgetStop {
+            shared.withLock { $0.budgetStop = error.description }
+            result.paper = "stopped: \(error.description)"
+        } catch {
+            result.paper = "failed: \(error.description)"
+        }
+        progress("writeup: \(result.idea.proposal.name): \(result.paper ?? "")")
+        return result
     }
 
     static func describe(_ outcome: IdeaGenerationReport.Outcome) -> String {
