@@ -270,4 +270,64 @@ final class WriteupTests: XCTestCase {
         XCTAssertTrue(edited.stdout.contains("MISMATCH: template.tex: changed since the write-up"), edited.stdout)
         XCTAssertTrue(edited.stdout.contains("MISMATCH: template.tex line \(line): the number 2.5 matches no run's metric or time"), edited.stdout)
     }
+
+    /// `scientist launch` as the unprivileged user nobody, from a new idea to its compiled paper, then
+    /// `scientist verify` as nobody on what it wrote.
+    func testALaunchAsAnUnprivilegedUserEndsWithAVerifiedPaper() throws {
+        let home = directory.file("home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let config = home + "/scientist.toml"
+        try """
+            [model]
+            base_url = "\(lab.server.baseURL)/v1"
+            name = "local-model"
+
+            [literature]
+            engine = "semanticscholar"
+            base_url = "\(lab.server.baseURL)"
+            min_interval = 0.01
+
+            [ideas]
+            reflections = 0
+
+            [novelty]
+            rounds = 2
+
+            [archive]
+            path = "\(home)/scientist.db"
+            """.write(toFile: config, atomically: false, encoding: .utf8)
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        lab.say(ScriptedLab.idea("doubled", title: "Doubling the Score", done: true))
+        lab.say(ScriptedLab.query("doubling a score"))
+        lab.find(LiteratureWire.semanticScholar([("n1", "Unrelated")]))
+        lab.say(ScriptedLab.decision("novel", "Nothing like it."))
+        lab.say(ExperimentLoopTests.edit("SCORE = 1.0", "SCORE = 2.0"))
+        lab.say("ALL_COMPLETED")
+        lab.say("plot.py is fine as it is.")
+        lab.say(ExperimentLoopTests.edit("", "scores.png: the score of the baseline and of run 1.", file: "notes.txt"))
+        scriptWriteup()
+
+        let scientist = DaemonFixture.buildDirectory + "/scientist"
+        let environment = ["PATH": "/usr/bin:/bin", "HOME": home]
+        let result = try DaemonFixture.run(ExperimentLoopTests.asNobody + [
+                                            scientist, "launch", "--template", "toy", "--ideas", "1", "--citation-rounds", "2",
+                                            "--config", config, "--templates-dir", directory.path, "--results", home + "/results",
+                                            "--socket", daemon.socket], environment: environment)
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("writeup: doubled: compiled\n"), result.stdout)
+        let store = try ScientistStore(path: home + "/scientist.db")
+        let idea = try XCTUnwrap(store.idea(named: "doubled", template: "toy"))
+        let paper = try XCTUnwrap(store.papers(ideaID: idea.id).last)
+        XCTAssertEqual(paper.status, "compiled")
+        let pdf = try XCTUnwrap(paper.pdf)
+        var st = stat()
+        XCTAssertEqual(stat(pdf, &st), 0)
+        XCTAssertEqual(st.st_uid, 65534, "the paper belongs to the user who launched it")
+        XCTAssertTrue(result.stdout.contains("  paper: compiled (\(pdf))"), result.stdout)
+
+        let verify = try DaemonFixture.run(ExperimentLoopTests.asNobody + [scientist, "verify", paper.directory, "--config", config,
+                                                                            "--socket", daemon.socket], environment: environment)
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+        XCTAssertTrue(verify.stdout.hasSuffix("no mismatch\n"), verify.stdout)
+    }
 }
