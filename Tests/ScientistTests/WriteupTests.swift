@@ -157,7 +157,7 @@ final class WriteupTests: XCTestCase {
         lab.say(Self.edits([
             ("Scores matter~\\citep{smith2020imaginary}. We raise the score of a toy task and measure the effect.",
              "Scores matter~\\citep{p1}. We raise the score of a toy task and measure the effect."),
-            ("The runs used an NVIDIA A100 and \\gbCPU, with Python \\gbPython.", "The runs used \\gbGPU{} and \\gbCPU, with Python \\gbPython."),
+            ("The runs used an NVIDIA A100 and \\gbCPU, with Python \\gbPython.", "The runs used \\gbGPU{} and \\gbCPU, with Python \\gbPython; Table~\\ref{tab:compute} gives their compute."),
             ("The score rose to 3.14 in run 1.", "The score rose to 2.0 in run 1, from 1.0 for the baseline."),
             ("\\includegraphics[width=0.5\\linewidth]{accuracy_curve.png}", "\\includegraphics[width=0.5\\linewidth]{scores.png}"),
         ]), when: "The paper has problems")

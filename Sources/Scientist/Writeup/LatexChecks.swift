@@ -5,8 +5,9 @@ import Foundation
 /// figure used twice, a section header that appears twice, a \ref to a label that is not defined.
 public enum LatexChecks {
     /// The problems of `tex` (the paper's text, bibliography embedded with filecontents or in `bibliography`),
-    /// whose figures are looked up among `figures` (file names the paper's directory can reach).
-    public static func problems(tex: String, bibliography: String = "", figures: Set<String>) -> [String] {
+    /// whose figures are looked up among `figures` (file names the paper's directory can reach). The labels of
+    /// `included` (the generated files the paper inputs: results.tex, compute.tex) may be referenced too.
+    public static func problems(tex: String, bibliography: String = "", figures: Set<String>, included: String = "") -> [String] {
         let text = withoutComments(tex)
         var problems: [String] = []
         let keys = Set(matches(#"@\w+\s*\{\s*([^,\s]+)\s*,"#, in: text + "\n" + bibliography))
@@ -33,7 +34,7 @@ public enum LatexChecks {
             headers[header, default: 0] += 1
             if headers[header] == 2 { problems.append("the section header \"\(header)\" appears twice; merge the two sections") }
         }
-        let labels = Set(matches(#"\\label\{([^}]*)\}"#, in: text))
+        let labels = Set(matches(#"\\label\{([^}]*)\}"#, in: text + "\n" + withoutComments(included)))
         var missingRefs = Set<String>()
         for label in matches(#"\\(?:auto|eq|c|C)?ref\{([^}]*)\}"#, in: text) where !labels.contains(label) {
             if missingRefs.insert(label).inserted { problems.append("\\ref{\(label)}: no \\label{\(label)} in the paper") }

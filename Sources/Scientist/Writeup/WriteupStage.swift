@@ -350,7 +350,8 @@ struct PaperWriter {
     /// left, and the claims check, each with its line.
     func checks(manifest: ClaimsManifest) throws(ScientistError) -> [String] {
         let tex = try paper()
-        var problems = LatexChecks.problems(tex: tex, figures: Set(figures))
+        let generated = ["results.tex", "compute.tex"].compactMap { try? String(contentsOfFile: latex + "/" + $0, encoding: .utf8) }
+        var problems = LatexChecks.problems(tex: tex, figures: Set(figures), included: generated.joined(separator: "\n"))
         for (section, placeholder) in PaperDraft.sections where tex.contains(placeholder) {
             problems.append("the \(section) section still holds its placeholder \(placeholder); write it")
         }
