@@ -33,7 +33,8 @@ packages=(
   # source in a virtual environment)
   python3-venv python3-dev g++ cmake
   # the scientist's papers, compiled through gloveboxd under policies/latex.toml: the smallest TeX Live that
-  # builds the templates (article, natbib, booktabs, hyperref, graphicx, geometry; Latin Modern fonts) and chktex
+  # builds the templates (article, natbib, booktabs, hyperref, graphicx, geometry; Computer Modern as Type 1
+  # fonts, so nothing runs METAFONT) and chktex
   texlive-latex-base texlive-latex-recommended texlive-fonts-recommended chktex
   # the papers' tests render their pages and read their text (pdftoppm, pdftotext); the reviewer reads PDFs
   # with pdftotext through gloveboxd

@@ -20,13 +20,14 @@ public struct LatexCompiler: Sendable {
     }
 
     /// The fixed script of the four steps, run by /bin/sh inside the sandbox with the document's base name as
-    /// $1. Each step's failure stops it; the log stays for the errors.
+    /// $1. Each step's failure stops it; the log (and bibtex's) stays for the errors, so the tools' own chatter
+    /// (font generation included) is not shown.
     static let script = """
         set -e
-        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null
-        if grep -q '\\\\citation' "$1.aux" 2>/dev/null; then bibtex "$1" >/dev/null || true; fi
-        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null
-        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null
+        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null 2>&1
+        if grep -q '\\\\citation' "$1.aux" 2>/dev/null; then bibtex "$1" >/dev/null 2>&1 || true; fi
+        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null 2>&1
+        pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape "$1.tex" >/dev/null 2>&1
         """
 
     /// Compiles `directory/document.tex`; the PDF and the log come back into `directory`.
