@@ -126,7 +126,7 @@ final class WriteupTests: XCTestCase {
         "Method": ("METHOD HERE", "We change the constant that sets the score."),
         "Experimental Setup": ("EXPERIMENTAL SETUP HERE", "The runs used an NVIDIA A100 and \\gbCPU, with Python \\gbPython."),
         "Results": ("RESULTS HERE", """
-            The score rose to 3.14 in run 1.
+            The score rose to 0.87316 in run 1.
             \\begin{figure}[t]
             \\centering
             \\includegraphics[width=0.5\\linewidth]{accuracy_curve.png}
@@ -158,7 +158,7 @@ final class WriteupTests: XCTestCase {
             ("Scores matter~\\citep{smith2020imaginary}. We raise the score of a toy task and measure the effect.",
              "Scores matter~\\citep{p1}. We raise the score of a toy task and measure the effect."),
             ("The runs used an NVIDIA A100 and \\gbCPU, with Python \\gbPython.", "The runs used \\gbGPU{} and \\gbCPU, with Python \\gbPython; Table~\\ref{tab:compute} gives their compute."),
-            ("The score rose to 3.14 in run 1.", "The score rose to 2.0 in run 1, from 1.0 for the baseline."),
+            ("The score rose to 0.87316 in run 1.", "The score rose to 2.0 in run 1, from 1.0 for the baseline."),
             ("\\includegraphics[width=0.5\\linewidth]{accuracy_curve.png}", "\\includegraphics[width=0.5\\linewidth]{scores.png}"),
         ]), when: "The paper has problems")
     }
@@ -197,9 +197,9 @@ final class WriteupTests: XCTestCase {
         XCTAssertTrue(fix.contains("\\cite{smith2020imaginary}: no entry smith2020imaginary in the bibliography"), fix)
         XCTAssertTrue(fix.contains("figure accuracy_curve.png does not exist; the figures are scores.png"), fix)
         XCTAssertTrue(fix.contains("the text names the GPU \"A100\", but the runs used no GPU; use \\gbGPU"), fix)
-        XCTAssertTrue(fix.contains("the number 3.14 matches no run's metric or time"), fix)
+        XCTAssertTrue(fix.contains("the number 0.87316 matches no run's metric or time"), fix)
         let tex = try String(contentsOfFile: experiment.workspace + "/latex/template.tex", encoding: .utf8)
-        for gone in ["A100", "3.14", "smith2020imaginary", "accuracy_curve"] { XCTAssertFalse(tex.contains(gone), gone) }
+        for gone in ["A100", "0.87316", "smith2020imaginary", "accuracy_curve"] { XCTAssertFalse(tex.contains(gone), gone) }
 
         // The citation is the literature server's BibTeX, and it resolved.
         let record = outcome.record
@@ -263,12 +263,12 @@ final class WriteupTests: XCTestCase {
 
         let path = experiment.workspace + "/latex/template.tex"
         let tex = try String(contentsOfFile: path, encoding: .utf8)
-        try tex.replacingOccurrences(of: "rose to 2.0 in run 1", with: "rose to 2.5 in run 1").write(toFile: path, atomically: false, encoding: .utf8)
+        try tex.replacingOccurrences(of: "rose to 2.0 in run 1", with: "rose to 2.71828 in run 1").write(toFile: path, atomically: false, encoding: .utf8)
         let line = tex.prefix(upTo: try XCTUnwrap(tex.range(of: "rose to 2.0")).lowerBound).filter { $0 == "\n" }.count + 1
         let edited = try DaemonFixture.run(verify)
         XCTAssertEqual(edited.status, 1, edited.stdout + edited.stderr)
         XCTAssertTrue(edited.stdout.contains("MISMATCH: template.tex: changed since the write-up"), edited.stdout)
-        XCTAssertTrue(edited.stdout.contains("MISMATCH: template.tex line \(line): the number 2.5 matches no run's metric or time"), edited.stdout)
+        XCTAssertTrue(edited.stdout.contains("MISMATCH: template.tex line \(line): the number 2.71828 matches no run's metric or time"), edited.stdout)
     }
 
     /// `scientist launch` as the unprivileged user nobody, from a new idea to its compiled paper, then
