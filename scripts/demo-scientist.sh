@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# demo-scientist.sh: one idea's whole experiment loop, with no API key and no network. Builds Glovebox,
+# demo-scientist.sh: one idea's experiments and paper, with no API key and no network. Builds Glovebox,
 # starts gloveboxd from the build directory with the repository's policies, starts a scripted stand-in for
 # an LLM API (demo/scientist/scripted_model.py, OpenAI's wire format on 127.0.0.1), and then, as the
 # unprivileged user nobody: `scientist ideas` archives an idea for templates/toy_regression, and
 # `scientist experiment` runs it: the model's edits become commits, each run goes through gloveboxd, the
-# results go back to the model, plot.py runs in the sandbox too, and notes.txt gets the figures. Everything
-# lives in a temporary directory removed at the end (also on failure or Ctrl-C).
+# results go back to the model, plot.py runs in the sandbox too, and notes.txt gets the figures; then
+# `scientist writeup` writes the paper, whose facts come from gloveboxd's records, compiles it through
+# gloveboxd under the latex policy, and `scientist verify` checks it. Everything lives in a temporary
+# directory removed at the end (also on failure or Ctrl-C).
 # Usage: sudo scripts/demo-scientist.sh        (about a minute after the build)
 set -euo pipefail
 
@@ -69,6 +71,18 @@ echo "== scientist experiment wider_hidden_layer (as nobody; each run goes throu
 as_user "$bin/scientist" experiment wider_hidden_layer --templates-dir "$repo/templates" --results "$home/results" --max-runs 3
 
 workspace=$(ls -d "$home"/results/*_wider_hidden_layer)
+echo
+echo "== scientist writeup wider_hidden_layer (as nobody; LaTeX compiles only through gloveboxd)"
+as_user "$bin/scientist" writeup wider_hidden_layer --templates-dir "$repo/templates" --citation-rounds 0
+echo
+echo "== environment.tex: the paper's facts, generated from gloveboxd's records and the software probe"
+grep '^\\newcommand' "$workspace/latex/environment.tex" | cut -c1-110 | sed 's/^/   /'
+echo
+echo "== the paper's first lines (pdftotext)"
+pdftotext -l 1 "$workspace/latex/template.pdf" - | grep -v '^$' | head -12 | sed 's/^/   /'
+echo
+echo "== scientist verify: the paper against the archive and gloveboxd's records"
+as_user "$bin/scientist" verify "$workspace"
 echo
 echo "== what the model saw, call by call (the first line of each last message)"
 sed 's/^/   /' "$tmp/model.log"

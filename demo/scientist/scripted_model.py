@@ -1,17 +1,23 @@
-"""A stand-in for an LLM API: an OpenAI-compatible /v1/chat/completions on 127.0.0.1 that answers each call
-with the next reply of a script (a JSON list of strings), for scripts/demo-scientist.sh. It speaks the real
-wire format, so the scientist talks to it as to any OpenAI-compatible server; it needs no key and no network.
+"""A stand-in for an LLM API: an OpenAI-compatible /v1/chat/completions on 127.0.0.1 that answers from a
+script, for scripts/demo-scientist.sh. It speaks the real wire format, so the scientist talks to it as to any
+OpenAI-compatible server; it needs no key and no network.
 
     python3 scripted_model.py SCRIPT.json PORT_FILE [LOG_FILE]
 
-It writes the port it listens on to PORT_FILE, and for each call the first line of the last message it was
-sent to LOG_FILE (what the model "saw"). When the script is used up it answers 503."""
+The script is a JSON object: "by_prompt" maps a text to the replies, in order, for conversations whose first
+user message contains it; "replies" are the replies, in order, for every other call; "default" answers
+whatever call has no reply left. It writes the port it listens on to PORT_FILE, and for each call the
+first line of the last message it was sent to LOG_FILE (what the model "saw"). When nothing is left to say it
+answers 503."""
 import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-replies = json.load(open(sys.argv[1]))
+script = json.load(open(sys.argv[1]))
+replies = script.get("replies", [])
+by_prompt = script.get("by_prompt", {})
+default = script.get("default")
 port_file = sys.argv[2]
 log = open(sys.argv[3], "a") if len(sys.argv) > 3 else None
 lock = threading.Lock()
@@ -22,8 +28,14 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         if not self.path.endswith("/chat/completions"):
             return self.answer(404, {"error": {"message": "unknown path " + self.path}})
+        messages = body.get("messages") or []
+        opening = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
         with lock:
-            reply = replies.pop(0) if replies else None
+            key = next((k for k in sorted(by_prompt) if k in opening), None)
+            if key is not None:
+                reply = by_prompt[key].pop(0) if by_prompt[key] else default
+            else:
+                reply = replies.pop(0) if replies else default
         if log:
             last = (body.get("messages") or [{}])[-1].get("content", "")
             log.write("model saw: " + (last.strip().splitlines() or [""])[0][:120] + "\n")
