@@ -48,6 +48,15 @@ final class PaperPartsTests: XCTestCase {
         XCTAssertTrue(clash?.bibtex.hasPrefix("@article{lovelace2021other,") ?? false)
     }
 
+    func testAPaperWrittenAgainKeepsWhereItsReferencesCameFrom() {
+        let tex = "\\begin{filecontents}{references.bib}\n@inproceedings{p1,\n title={A}\n}\n\n@misc{mine,\n title={B}\n}\n\\end{filecontents}\n"
+        let earlier = [BibEntry(key: "p1", bibtex: "@inproceedings{p1,\n title={A}\n}", source: "semanticscholar", paperID: "p1", title: "A", query: "a"),
+                       BibEntry(key: "mine", bibtex: "@misc{mine,\n title={Changed}\n}", source: "openalex")]
+        let bibliography = Bibliography.fromTemplate(tex).withSources(from: earlier)
+        XCTAssertEqual(bibliography.entries.map(\.source), ["semanticscholar", "template"], "an entry whose BibTeX changed is not the recorded one")
+        XCTAssertEqual(bibliography.entries.first?.query, "a")
+    }
+
     // MARK: - What the scientist keeps in the paper
 
     static let skeleton = """

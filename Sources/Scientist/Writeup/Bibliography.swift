@@ -34,6 +34,14 @@ public struct Bibliography: Sendable, Equatable {
         return Bibliography(entries: split(String(tex[range])).map { BibEntry(key: $0.key, bibtex: $0.text, source: "template") })
     }
 
+    /// The entries with the source, paper id, title and query an earlier write-up recorded for the same key and
+    /// BibTeX (a paper written again keeps where its references came from).
+    public func withSources(from earlier: [BibEntry]) -> Bibliography {
+        Bibliography(entries: entries.map { entry in
+            earlier.first { $0.key == entry.key && $0.bibtex.trimmingCharacters(in: .whitespacesAndNewlines) == entry.bibtex } ?? entry
+        })
+    }
+
     /// The block's text: each entry, a blank line between.
     public var text: String { entries.map { $0.bibtex.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: "\n\n") }
 

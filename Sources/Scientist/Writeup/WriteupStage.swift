@@ -195,7 +195,7 @@ struct PaperWriter {
 
     func write(experiment: ExperimentRow, started: Double) throws(ScientistError) -> WriteupStage.Outcome {
         let state = State()
-        state.bibliography = Bibliography.fromTemplate(try paper())
+        state.bibliography = Bibliography.fromTemplate(try paper()).withSources(from: previousRecord()?.bibliography ?? [])
         try keep(state, previous: try paper(), message: "write-up: the bibliography and the generated files included")
         let system = try systemPrompt()
         let tips = Self.tips(prompts.render("writeup_tips", [:]))
@@ -252,6 +252,13 @@ struct PaperWriter {
         state.restored = restored
         do { try workspace.files.write(Self.paperFile, text) } catch { throw .workspace("\(error)") }
         _ = try workspace.commit([Self.paperFile], message: message)
+    }
+
+    /// The paper.json of an earlier write-up of this workspace, if any: its bibliography says where each entry
+    /// the paper already holds came from.
+    func previousRecord() -> PaperRecord? {
+        guard let data = FileManager.default.contents(atPath: latex + "/" + PaperRecord.fileName) else { return nil }
+        return try? PaperRecord.decode(data)
     }
 
     /// What was put back after the last edit, for the next prompt.
