@@ -1,0 +1,61 @@
+import Foundation
+import GloveboxSystem
+
+/// A paper's text, for the reviewer: `pdftotext` on the PDF through gloveboxd under the `pdftotext` policy.
+/// A PDF is untrusted input (it came out of model-written LaTeX, or from anyone), so the scientist never parses
+/// one itself; only the text comes back. A `.txt` or `.md` file is read as it is.
+public struct PaperText: Sendable {
+    public let runner: any ExperimentRunner
+    public static let defaultPolicy = "pdftotext"
+    /// PDFs larger than this are refused before anything runs.
+    public static let sizeLimit = 64 << 20
+
+    public init(runner: any ExperimentRunner) { self.runner = runner }
+
+    public struct Extracted: Sendable, Equatable {
+        public var text: String
+        /// The SHA-256 of the file read.
+        public var sha256: String
+        /// gloveboxd's run id of the extraction (nil for a text file).
+        public var runID: Int64?
+    }
+
+    public func extract(_ path: String, label: String) throws(ScientistError) -> Extracted {
+        let data = try Self.readPlain(path)
+        let digest = SHA256.hex(Array(data))
+        let lower = path.lowercased()
+        if lower.hasSuffix(".txt") || lower.hasSuffix(".md") {
+            return Extracted(text: String(decoding: data, as: UTF8.self), sha256: digest, runID: nil)
+        }
+        guard data.starts(with: Array("%PDF-".utf8)) else { throw .workspace("\(path) is not a PDF (nor a .txt or .md text)") }
+        let scratch = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        do { try data.write(to: URL(fileURLWithPath: scratch + "/paper.pdf")) }
+        catch { throw .workspace("cannot copy \(path) for pdftotext: \(error.localizedDescription)") }
+        let run = try runner.run(argv: ["/usr/bin/pdftotext", "-enc", "UTF-8", "-nopgbrk", "paper.pdf", "paper.txt"], workdir: scratch,
+                                 outputs: ["paper.txt"], label: label)
+        guard run.status == "ok", let text = FileManager.default.contents(atPath: scratch + "/paper.txt") else {
+            if run.status == "cancelled" { throw .interrupted }
+            throw .run("pdftotext could not read \(path): \(RunFailureReport.describe(run, number: 0)) \(run.stderrTail.suffix(300))")
+        }
+        return Extracted(text: String(decoding: text, as: UTF8.self), sha256: digest, runID: run.runID)
+    }
+
+    /// A regular file's bytes, never through a symbolic link, at most `sizeLimit`.
+    static func readPlain(_ path: String) throws(ScientistError) -> Data {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw .workspace("\(path): \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .workspace("\(path) is not a regular file") }
+        guard st.st_size <= sizeLimit else { throw .workspace("\(path) is larger than \(sizeLimit >> 20) MiB") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .workspace("cannot read \(path)") }
+        return data
+    }
+
+    /// A private directory for one extraction, removed after it.
+    static func scratchDirectory() throws(ScientistError) -> String {
+        let base = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+        var template = Array((base + "/scientist-pdf.XXXXXX").utf8CString)
+        guard mkdtemp(&template) != nil else { throw .workspace("mkdtemp: \(String(cString: strerror(errno)))") }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
