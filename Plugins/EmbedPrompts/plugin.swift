@@ -1,8 +1,8 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds prompts/*.txt and paper/*.tex (at the package's top) into the target as `ShippedPrompts.texts` and
-/// `ShippedPaper.files`.
+/// Embeds prompts/*.txt, paper/*.tex and review-examples/*.{txt,json} (at the package's top) into the target as
+/// `ShippedPrompts.texts`, `ShippedPaper.files` and `ShippedReviewExamples.files`.
 @main
 struct EmbedPrompts: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -11,7 +11,7 @@ struct EmbedPrompts: BuildToolPlugin {
                 .filter { $0.pathExtension == suffix }
                 .sorted { $0.lastPathComponent < $1.lastPathComponent }
         }
-        let files = try files("prompts", "txt") + files("paper", "tex")
+        let files = try files("prompts", "txt") + files("paper", "tex") + files("review-examples", "txt") + files("review-examples", "json")
         let output = context.pluginWorkDirectoryURL.appending(path: "ShippedPrompts.swift")
         return [.buildCommand(displayName: "Embedding \(files.count) prompts",
                               executable: try context.tool(named: "embed-prompts").url,

@@ -1,6 +1,7 @@
-// embed-prompts: writes the scientist's shipped prompts (prompts/NAME.txt) and default paper (paper/NAME.tex)
-// into a Swift file, so that they are text files in the repository and still part of the executable (no
-// resource bundle to install beside it). Run by the EmbedPrompts build-tool plugin.
+// embed-prompts: writes the scientist's shipped prompts (prompts/NAME.txt), default paper (paper/NAME.tex) and
+// reviewer's examples (review-examples/NAME.txt and NAME.json) into a Swift file, so that they are text files in
+// the repository and still part of the executable (no resource bundle to install beside it). Run by the
+// EmbedPrompts build-tool plugin.
 //     embed-prompts OUTPUT.swift FILE.txt|FILE.tex...
 import Foundation
 
@@ -11,13 +12,16 @@ guard let output = arguments.first else {
 }
 var entries: [(String, String)] = []
 var paper: [(String, String)] = []
+var examples: [(String, String)] = []
 for path in arguments.dropFirst().sorted() {
     let url = URL(fileURLWithPath: path)
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         FileHandle.standardError.write(Data("embed-prompts: cannot read \(path) as UTF-8\n".utf8))
         exit(1)
     }
-    if url.pathExtension == "tex" {
+    if url.deletingLastPathComponent().lastPathComponent == "review-examples" {
+        examples.append((url.lastPathComponent, text))
+    } else if url.pathExtension == "tex" {
         paper.append((url.lastPathComponent, text))
     } else {
         entries.append((url.deletingPathExtension().lastPathComponent, text))
@@ -42,6 +46,11 @@ for (name, text) in paper {
     source += "        \"\(name)\": \(literal(text)),\n"
 }
 if paper.isEmpty { source += "        :\n" }
+source += "    ]\n}\n\nenum ShippedReviewExamples {\n    static let files: [String: String] = [\n"
+for (name, text) in examples {
+    source += "        \"\(name)\": \(literal(text)),\n"
+}
+if examples.isEmpty { source += "        :\n" }
 source += "    ]\n}\n"
 do {
     try source.write(toFile: output, atomically: true, encoding: .utf8)

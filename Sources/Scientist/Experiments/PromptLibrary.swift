@@ -1,6 +1,6 @@
 import Foundation
 
-/// The scientist's prompts, every stage's (ideas, novelty, experiments, plots, write-up): text with named placeholders
+/// The scientist's prompts, every stage's (ideas, novelty, experiments, plots, write-up, review): text with named placeholders
 /// (`{run}`), so the workflow can be changed without touching Swift. The shipped defaults are the repository's
 /// prompts/NAME.txt, built in; a template's `prompts/NAME.txt`, and then the user's
 /// `~/.config/glovebox/prompts/NAME.txt`, replace them. An unknown prompt name or placeholder in a file is an
@@ -35,6 +35,13 @@ public struct PromptLibrary: Sendable {
         "writeup_citation_choose": ["results"],
         "writeup_citation_apply": ["entries", "description", "paper"],
         "writeup_tips": [],
+        "review_system": [],
+        "review_form": [],
+        "review_paper": ["form", "examples", "provenance", "paper"],
+        "review_provenance": ["record"],
+        "review_reflection": ["round", "rounds"],
+        "review_meta_system": [],
+        "review_meta": ["form", "count", "reviews"],
     ]
 
     /// The shipped prompts: the files prompts/NAME.txt at the repository's top, embedded at build time by the

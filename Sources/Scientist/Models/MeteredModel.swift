@@ -18,6 +18,11 @@ public struct MeteredModel: Sendable {
         self.logger = logger
     }
 
+    /// The same model, metered by the same ledger, sampled at `temperature` (a review ensemble's).
+    public func with(temperature: Double) -> MeteredModel {
+        MeteredModel(provider: provider, ledger: ledger, maxTokens: maxTokens, temperature: temperature, logger: logger)
+    }
+
     /// One call: refused before sending when it could pass the budget; recorded (even when it fails after the
     /// server answered) with its tokens and cost. Returns the reply and the call's row id.
     public func chat(system: String, messages: [ChatMessage], stage: String, ideaID: Int64? = nil,
