@@ -1,8 +1,8 @@
-/// The archive's tables (PRAGMA user_version 4; version 2 added experiments and experiment_runs, version 3
-/// software_probes, version 4 papers). Every
+/// The archive's tables (PRAGMA user_version 5; version 2 added experiments and experiment_runs, version 3
+/// software_probes, version 4 papers, version 5 reviews). Every
 /// statement is `IF NOT EXISTS`, so opening an older archive adds what it lacks.
 enum ArchiveSchema {
-    static let version: Int64 = 4
+    static let version: Int64 = 5
 
     static let create = """
     CREATE TABLE IF NOT EXISTS launches (
@@ -154,5 +154,27 @@ enum ArchiveSchema {
         message TEXT
     );
     CREATE INDEX IF NOT EXISTS papers_idea ON papers(idea_id);
+    CREATE TABLE IF NOT EXISTS reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idea_id INTEGER REFERENCES ideas(id),
+        paper_id INTEGER REFERENCES papers(id),
+        launch_id INTEGER REFERENCES launches(id),
+        source TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        text_run_id INTEGER,
+        model TEXT NOT NULL,
+        review TEXT NOT NULL,
+        ensemble TEXT NOT NULL,
+        failures TEXT NOT NULL,
+        reflections INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        overall INTEGER NOT NULL,
+        compute_flag TEXT,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS reviews_idea ON reviews(idea_id);
     """
 }

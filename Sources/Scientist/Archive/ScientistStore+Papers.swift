@@ -81,4 +81,16 @@ extension ScientistStore {
                        costUSD: s.optionalDouble(5), startedAt: s.double(6), outcome: s.string(7))
         }
     }
+
+    /// The model calls of `ids`, oldest first.
+    public func calls(ids: [Int64]) throws(SQLiteError) -> [StoredCall] {
+        guard !ids.isEmpty else { return [] }
+        return try read("list model calls", """
+            SELECT id, stage, model, input_tokens, output_tokens, cost_usd, started_at, outcome FROM llm_calls
+            WHERE id IN (\(ids.map(String.init).joined(separator: ", "))) ORDER BY id
+            """) { s in
+            StoredCall(id: s.int64(0), stage: s.string(1), model: s.string(2), inputTokens: Int(s.int64(3)), outputTokens: Int(s.int64(4)),
+                       costUSD: s.optionalDouble(5), startedAt: s.double(6), outcome: s.string(7))
+        }
+    }
 }
