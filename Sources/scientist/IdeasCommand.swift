@@ -106,8 +106,10 @@ struct IdeasCommand: ParsableCommand {
                     throw ScientistError.template("no idea \(idea) in \(store.path)")
                 }
                 let checks = try store.noveltyChecks(ideaID: found.id)
-                if json { return try JSONOutput.print(IdeaDetail(idea: found, noveltyChecks: checks)) }
-                print(IdeaText.detail(found, checks: checks))
+                let papers = try store.papers(ideaID: found.id)
+                let reviews = try store.reviews(ideaID: found.id)
+                if json { return try JSONOutput.print(IdeaDetail(idea: found, noveltyChecks: checks, papers: papers, reviews: reviews)) }
+                print(IdeaText.detail(found, checks: checks) + IdeaText.papers(papers, reviews: reviews))
             }
         }
     }
@@ -116,6 +118,8 @@ struct IdeasCommand: ParsableCommand {
 struct IdeaDetail: Encodable {
     let idea: ArchivedIdea
     let noveltyChecks: [NoveltyCheckRecord]
+    let papers: [PaperRow]
+    let reviews: [ReviewRow]
 }
 
 enum IdeaLookup {

@@ -8,14 +8,15 @@ import Glibc
 struct LaunchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
-        abstract: "The pipeline in one launch: new ideas, novelty checks, experiments for the novel ones, and their papers.",
+        abstract: "The pipeline in one launch: new ideas, novelty checks, experiments for the novel ones, their papers and reviews.",
         discussion: """
         Generates --ideas new ideas from the template (as scientist ideas), checks each for novelty (as scientist \
         novelty), runs the experiments and plots of those judged novel (as scientist experiment), and writes the \
-        paper of each whose experiments completed (as scientist writeup; --no-writeup skips it), up to \
-        --parallel ideas at once. Every run, LaTeX included, goes through gloveboxd under the template's policy \
-        (or the latex policy), which is checked before anything is spent; GPUs are leased by gloveboxd's queue, \
-        never counted here. Workspaces are <results>/launch<N>_<idea>. The review joins the pipeline later.
+        paper of each whose experiments completed (as scientist writeup; --no-writeup skips it) and reviews it \
+        (as scientist review; --no-review skips it), up to --parallel ideas at once. Every run, LaTeX and \
+        pdftotext included, goes through gloveboxd under the template's policy (or the latex and pdftotext \
+        policies), which is checked before anything is spent; GPUs are leased by gloveboxd's queue, never \
+        counted here. Workspaces are <results>/launch<N>_<idea>.
 
         The budget (--budget-usd, --budget-tokens) covers the whole launch; when it runs out, every stage stops \
         before its next model call and everything finished is kept. Ctrl-C cancels the runs in flight; running \
@@ -52,6 +53,11 @@ struct LaunchCommand: ParsableCommand {
     @Flag(help: "Stop after the experiments: write no paper.")
     var noWriteup = false
 
+    @OptionGroup var review: ReviewOptions
+
+    @Flag(help: "Write the papers but do not review them.")
+    var noReview = false
+
     func validate() throws {
         if !(1...100).contains(ideas) { throw ValidationError("--ideas must be between 1 and 100") }
         if !(1...32).contains(parallel) { throw ValidationError("--parallel must be between 1 and 32") }
@@ -74,6 +80,7 @@ struct LaunchCommand: ParsableCommand {
             options.experiment = experiments.stage
             options.experiment.prefix = "launch\(session.launchID)"
             options.writeup = noWriteup ? nil : writeup.stage(socket: nil, resultsPerQuery: config.literature.resultsPerQuery)
+            options.review = noReview || noWriteup ? nil : try review.stage(socket: nil)
             let canceller = RunCanceller()
             let interrupts = Interrupts.install(canceller)
             defer { interrupts.forEach { $0.cancel() } }
@@ -89,6 +96,7 @@ struct LaunchCommand: ParsableCommand {
             for result in report.results {
                 Console.line("\(result.idea.proposal.name): \(result.experiment)\(result.workspace.map { " (\($0))" } ?? "")")
                 if let paper = result.paper { Console.line("  paper: \(paper)\(result.pdf.map { " (\($0))" } ?? "")") }
+                if let review = result.review { Console.line("  review: \(review)") }
             }
             Console.line("\(report.generated) idea(s) generated; \(IdeaText.spent(session.model.ledger))")
             if let stop = report.budgetStop {

@@ -70,6 +70,18 @@ enum IdeaText {
         return text
     }
 
+    /// An idea's papers and their reviews, for `ideas show`.
+    static func papers(_ papers: [PaperRow], reviews: [ReviewRow]) -> String {
+        var text = ""
+        for paper in papers {
+            text += "\n\nPaper \(paper.id): \(paper.status)" + (paper.pdf.map { " (\($0))" } ?? "") + (paper.message.map { "\n  \($0.replacingOccurrences(of: "\n", with: "\n  "))" } ?? "")
+        }
+        for review in reviews {
+            text += "\n\n" + ReviewText.detail(review)
+        }
+        return text
+    }
+
     static func usage(_ totals: [UsageTotal]) -> String {
         guard !totals.isEmpty else { return "  no model calls" }
         var rows = [["", "CALLS", "TOKENS IN", "TOKENS OUT", "COST"]]
@@ -95,5 +107,24 @@ enum IdeaText {
 enum Console {
     static func line(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}
+
+enum ReviewText {
+    /// A review as text: the decision and scores, the summary, strengths, weaknesses, questions, the compute
+    /// flag, and its cost.
+    static func detail(_ row: ReviewRow) -> String {
+        let r = row.review
+        var lines = ["Review \(row.id) of \(row.source) by \(row.model): \(r.decision), overall \(r.overall)/10, confidence \(r.confidence)/5",
+                     "  Originality \(r.originality), quality \(r.quality), clarity \(r.clarity), significance \(r.significance); soundness \(r.soundness), presentation \(r.presentation), contribution \(r.contribution) (each of 4)",
+                     "  \(row.ensemble.count) review(s) in the ensemble, \(row.reflections) reflection round(s); \(IdeaText.cost(row.costUSD)), \(row.inputTokens) tokens in, \(row.outputTokens) out",
+                     "  Summary: \(r.summary)"]
+        lines += r.strengths.map { "  + \($0)" }
+        lines += r.weaknesses.map { "  - \($0)" }
+        lines += r.questions.map { "  ? \($0)" }
+        if r.ethicalConcerns { lines.append("  Ethical concerns: yes") }
+        if let flag = row.computeFlag { lines.append("  Compute flag: \(flag)") }
+        lines += row.failures.map { "  (\($0))" }
+        return lines.joined(separator: "\n")
     }
 }

@@ -14,8 +14,10 @@ public struct LaunchPipeline: Sendable {
         public var noveltyRounds = 10
         public var resultsPerQuery = 10
         public var experiment = ExperimentStage.Options()
-        /// Nil: no write-up.
+        /// Nil: no write-up (and so no review).
         public var writeup: WriteupStage.Options? = WriteupStage.Options()
+        /// Nil: no review.
+        public var review: ReviewStage.Options? = ReviewStage.Options()
         public init() {}
     }
 
@@ -40,6 +42,8 @@ public struct LaunchPipeline: Sendable {
         /// The write-up's status ("compiled", "compiled with problems", …, or why it did not run), nil when none was asked.
         public var paper: String? = nil
         public var pdf: String? = nil
+        /// The review's decision and overall score, or why there is none; nil when none was asked.
+        public var review: String? = nil
     }
 
     public struct Report: Sendable {
@@ -134,6 +138,9 @@ public struct LaunchPipeline: Sendable {
                     var finished = result
                     if result.succeeded, let writeup = options.writeup {
                         finished = write(result, options: writeup, progress: progress, shared: shared)
+                        if finished.pdf != nil, let review = options.review {
+                            finished = self.review(finished, options: review, progress: progress, shared: shared)
+                        }
                     }
                     shared.withLock { $0.results[index] = finished }
                 }
@@ -175,6 +182,31 @@ public struct LaunchPipeline: Sendable {
             result.paper = "failed: \(error.description)"
         }
         progress("writeup: \(result.idea.proposal.name): \(result.paper ?? "")")
+        return result
+    }
+
+    /// The review of an idea's compiled paper.
+    func review(_ result: IdeaResult, options review: ReviewStage.Options, progress: @escaping @Sendable (String) -> Void,
+                shared: borrowing Mutex<Shared>) -> IdeaResult {
+        var result = result
+        var reviewOptions = review
+        reviewOptions.socket = review.socket ?? options.experiment.socket
+        progress("review: \(result.idea.proposal.name): starting")
+        do throws(ScientistError) {
+            let prompts = try PromptLibrary.load(for: template)
+            let outcome = try ReviewStage(session: session, options: reviewOptions, sink: sink, canceller: canceller).review(idea: result.idea, prompts: prompts)
+            result.review = "\(outcome.row.review.decision), overall \(outcome.row.review.overall)/10"
+                + (outcome.row.computeFlag.map { "; compute flag \($0.hasPrefix("added") ? "added" : "named")" } ?? "")
+        } catch .interrupted {
+            shared.withLock { $0.interrupted = true }
+            result.review = "interrupted"
+        } catch where error.isBudgetStop {
+            shared.withLock { $0.budgetStop = error.description }
+            result.review = "stopped: \(error.description)"
+        } catch {
+            result.review = "failed: \(error.description)"
+        }
+        progress("review: \(result.idea.proposal.name): \(result.review ?? "")")
         return result
     }
 
