@@ -42,8 +42,8 @@ final class WriteupTests: XCTestCase {
         super.setUp()
         signal(SIGPIPE, SIG_IGN)
         do {
-            let latex = try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/latex.toml", encoding: .utf8)
-            daemon = try DaemonFixture(policies: ["toy": ExperimentLoopTests.policy, "latex": latex])
+            let shipped = { (name: String) in try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/\(name).toml", encoding: .utf8) }
+            daemon = try DaemonFixture(policies: ["toy": ExperimentLoopTests.policy, "latex": try shipped("latex"), "pdftotext": try shipped("pdftotext")])
         } catch { fatalError("cannot start gloveboxd: \(error)") }
     }
 
@@ -271,9 +271,9 @@ final class WriteupTests: XCTestCase {
         XCTAssertTrue(edited.stdout.contains("MISMATCH: template.tex line \(line): the number 2.71828 matches no run's metric or time"), edited.stdout)
     }
 
-    /// `scientist launch` as the unprivileged user nobody, from a new idea to its compiled paper, then
-    /// `scientist verify` as nobody on what it wrote.
-    func testALaunchAsAnUnprivilegedUserEndsWithAVerifiedPaper() throws {
+    /// `scientist launch` as the unprivileged user nobody, from a new idea to its compiled and reviewed paper,
+    /// then `scientist verify` as nobody on what it wrote.
+    func testALaunchAsAnUnprivilegedUserEndsWithAVerifiedReviewedPaper() throws {
         let home = directory.file("home")
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let config = home + "/scientist.toml"
@@ -306,11 +306,13 @@ final class WriteupTests: XCTestCase {
         lab.say("plot.py is fine as it is.")
         lab.say(ExperimentLoopTests.edit("", "scores.png: the score of the baseline and of run 1.", file: "notes.txt"))
         scriptWriteup()
+        lab.say(ReviewTests.review(4, weaknesses: ["A single toy task."]))
 
         let scientist = DaemonFixture.buildDirectory + "/scientist"
         let environment = ["PATH": "/usr/bin:/bin", "HOME": home]
         let result = try DaemonFixture.run(ExperimentLoopTests.asNobody + [
                                             scientist, "launch", "--template", "toy", "--ideas", "1", "--citation-rounds", "2",
+                                            "--reviews", "1", "--reflections", "0",
                                             "--config", config, "--templates-dir", directory.path, "--results", home + "/results",
                                             "--socket", daemon.socket], environment: environment)
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
@@ -324,6 +326,11 @@ final class WriteupTests: XCTestCase {
         XCTAssertEqual(stat(pdf, &st), 0)
         XCTAssertEqual(st.st_uid, 65534, "the paper belongs to the user who launched it")
         XCTAssertTrue(result.stdout.contains("  paper: compiled (\(pdf))"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("  review: Reject, overall 4/10"), result.stdout)
+        let review = try XCTUnwrap(store.reviews(ideaID: idea.id).last)
+        XCTAssertEqual(review.paperID, paper.id)
+        XCTAssertEqual(review.source, pdf)
+        XCTAssertNotNil(review.textRunID, "the PDF was read by pdftotext through gloveboxd")
 
         let verify = try DaemonFixture.run(ExperimentLoopTests.asNobody + [scientist, "verify", paper.directory, "--config", config,
                                                                             "--socket", daemon.socket], environment: environment)
