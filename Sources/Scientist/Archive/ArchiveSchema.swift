@@ -1,5 +1,5 @@
 /// The archive's tables (PRAGMA user_version 5; version 2 added experiments and experiment_runs, version 3
-/// software_probes, version 4 papers, version 5 reviews). Every
+/// software_probes, version 4 papers, version 5 reviews and the calibration cache). Every
 /// statement is `IF NOT EXISTS`, so opening an older archive adds what it lacks.
 enum ArchiveSchema {
     static let version: Int64 = 5
@@ -176,5 +176,14 @@ enum ArchiveSchema {
         created_at REAL NOT NULL
     );
     CREATE INDEX IF NOT EXISTS reviews_idea ON reviews(idea_id);
+    CREATE TABLE IF NOT EXISTS calibration_reviews (
+        file_sha256 TEXT NOT NULL,
+        model TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        review_id INTEGER NOT NULL REFERENCES reviews(id),
+        dataset TEXT NOT NULL,
+        paper TEXT NOT NULL,
+        PRIMARY KEY (file_sha256, model, settings)
+    );
     """
 }

@@ -60,11 +60,19 @@ extension ScientistStore {
 
     /// An idea's reviews, oldest first (every review when nil).
     public func reviews(ideaID: Int64? = nil) throws(SQLiteError) -> [ReviewRow] {
+        try reviewRows("WHERE ?1 IS NULL OR idea_id = ?1") { (s) throws(SQLiteError) in try s.bind(1, ideaID) }
+    }
+
+    public func review(id: Int64) throws(SQLiteError) -> ReviewRow? {
+        try reviewRows("WHERE id = ?1") { (s) throws(SQLiteError) in try s.bind(1, id) }.first
+    }
+
+    private func reviewRows(_ filter: String, bind: (borrowing Statement) throws(SQLiteError) -> Void) throws(SQLiteError) -> [ReviewRow] {
         try read("list reviews", """
             SELECT id, idea_id, paper_id, launch_id, source, source_sha256, model, review, ensemble, failures, reflections, compute_flag,
                    input_tokens, output_tokens, cost_usd, created_at, text_run_id
-            FROM reviews WHERE ?1 IS NULL OR idea_id = ?1 ORDER BY id
-            """, bind: { (s) throws(SQLiteError) in try s.bind(1, ideaID) }) { s in
+            FROM reviews \(filter) ORDER BY id
+            """, bind: bind) { s in
             let decoder = JSONDecoder()
             return ReviewRow(id: s.int64(0), ideaID: s.optionalInt64(1), paperID: s.optionalInt64(2), launchID: s.optionalInt64(3),
                              source: s.string(4), sourceSHA256: s.string(5), textRunID: s.optionalInt64(16), model: s.string(6),
@@ -73,6 +81,35 @@ extension ScientistStore {
                              failures: (try? decoder.decode([String].self, from: Data(s.string(9).utf8))) ?? [],
                              reflections: Int(s.int64(10)), computeFlag: s.optionalString(11), inputTokens: Int(s.int64(12)),
                              outputTokens: Int(s.int64(13)), costUSD: s.optionalDouble(14), createdAt: s.double(15))
+        }
+    }
+}
+
+extension ScientistStore {
+    /// The review a calibration made of the file with this digest, by this model with these settings.
+    public func cachedCalibrationReview(sha256: String, model: String, settings: String) throws(SQLiteError) -> ReviewRow? {
+        let ids = try read("read the calibration cache", """
+            SELECT review_id FROM calibration_reviews WHERE file_sha256 = ?1 AND model = ?2 AND settings = ?3
+            """, bind: { (s) throws(SQLiteError) in
+            try s.bind(1, sha256)
+            try s.bind(2, model)
+            try s.bind(3, settings)
+        }) { s in s.int64(0) }
+        guard let id = ids.first else { return nil }
+        return try review(id: id)
+    }
+
+    public func cacheCalibrationReview(sha256: String, model: String, settings: String, reviewID: Int64, dataset: String,
+                                       paper: String) throws(SQLiteError) {
+        try write("write the calibration cache", """
+            INSERT OR REPLACE INTO calibration_reviews (file_sha256, model, settings, review_id, dataset, paper) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """) { (s) throws(SQLiteError) in
+            try s.bind(1, sha256)
+            try s.bind(2, model)
+            try s.bind(3, settings)
+            try s.bind(4, reviewID)
+            try s.bind(5, dataset)
+            try s.bind(6, paper)
         }
     }
 }
