@@ -212,4 +212,74 @@ final class ReviewTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("1 review(s) in the ensemble, 1 reflection round(s)"), result.stdout)
         XCTAssertEqual(try ScientistStore(path: home + "/scientist.db").reviews().count, 1)
     }
+
+    // MARK: - Calibration
+
+    /// Each sample paper's scripted review: (its title, the decision, the overall score).
+    static let sampleReviews = [("Training Small Residual Networks", "Accept", 7), ("A Novel Deep Architecture", "Accept", 6),
+                                ("How Much Do Random Seeds Move", "Reject", 6), ("The Constant 0.7183 Improves", "Reject", 2)]
+
+    private func scriptSample(_ only: Set<Int> = [0, 1, 2, 3]) {
+        for (index, (title, decision, overall)) in Self.sampleReviews.enumerated() where only.contains(index) {
+            lab.say(Self.review(overall, decision: decision), when: title)
+        }
+    }
+
+    /// The shipped sample reviewed by a scripted reviewer: the figures are those computed by hand, and a second
+    /// run takes every review from the cache.
+    func testCalibrationOnTheSampleMatchesAHandComputation() throws {
+        let set = try CalibrationSet.load(directory: DaemonFixture.repositoryRoot + "/datasets/review-sample")
+        XCTAssertEqual(set.papers.map(\.id), ["sample-1", "sample-2", "sample-3", "sample-4"])
+        XCTAssertEqual(set.papers.map(\.accepted), [true, false, true, false])
+        XCTAssertEqual(set.papers.first?.humanOverall, 6.7)
+        scriptSample()
+        let calibrator = Calibrator(stage: stage(ensemble: 1, reflections: 0), prompts: PromptLibrary())
+        let report = try calibrator.run(set) { _ in }
+        // Human A, R, A, R; reviewer A (7), A (6), R (6), R (2): TP 1, FN 1, FP 1, TN 1.
+        let m = report.metrics
+        XCTAssertEqual([m.truePositives, m.falseNegatives, m.falsePositives, m.trueNegatives], [1, 1, 1, 1])
+        XCTAssertEqual(m.accuracy, 0.5)
+        XCTAssertEqual(m.balancedAccuracy, 0.5)
+        XCTAssertEqual(m.f1, 0.5, "2·1 / (2·1 + 1 + 1)")
+        XCTAssertEqual(m.auc, 0.875, "accepted {7, 6} against rejected {6, 2}: 1 + 1 + ½ (the tie) + 1 of 4 pairs")
+        XCTAssertEqual(m.costUSD, 4 * (100 * 2.5 + 100 * 10) / 1_000_000, accuracy: 1e-12)
+        XCTAssertEqual(report.results.map(\.cached), [false, false, false, false])
+        XCTAssertEqual(lab.chatRequests.count, 4)
+
+        let again = try calibrator.run(set) { _ in }
+        XCTAssertEqual(lab.chatRequests.count, 4, "nothing is paid for twice")
+        XCTAssertEqual(again.results.map(\.cached), [true, true, true, true])
+        XCTAssertEqual(again.metrics, report.metrics)
+
+        XCTAssertEqual(CalibrationMetrics([(true, true, 1), (true, true, 2)], costUSD: 0, unpricedReviews: 0).auc, nil, "one class only")
+        XCTAssertEqual(CalibrationMetrics([(false, false, 1)], costUSD: 0, unpricedReviews: 0).f1, nil, "no accept anywhere")
+    }
+
+    /// `scientist calibrate` as nobody stops when the model fails, keeps what it reviewed, and resumes there.
+    func testACalibrationResumesAfterAFailureWithoutPayingTwice() throws {
+        let home = directory.file("calibrating")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        XCTAssertEqual(try DaemonFixture.run(["/bin/cp", "-r", DaemonFixture.repositoryRoot + "/datasets/review-sample", home + "/sample"]).status, 0)
+        try String(contentsOfFile: directory.file("scientist.toml"), encoding: .utf8)
+            .replacingOccurrences(of: directory.file("scientist.db"), with: home + "/scientist.db")
+            .appending("\n[http]\nattempts = 1\n")
+            .write(toFile: home + "/scientist.toml", atomically: false, encoding: .utf8)
+        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        let command = ExperimentLoopTests.asNobody + [DaemonFixture.buildDirectory + "/scientist", "calibrate", home + "/sample", "--reviews", "1",
+                                                      "--reflections", "0", "--config", home + "/scientist.toml", "--socket", daemon.socket]
+        let environment = ["PATH": "/usr/bin:/bin", "HOME": home]
+        scriptSample([0, 1])
+        let failed = try DaemonFixture.run(command, environment: environment)
+        XCTAssertEqual(failed.status, 1, failed.stdout + failed.stderr)
+        XCTAssertTrue(failed.stdout.contains("sample-2: human Reject, reviewer Accept (overall 6)\n"), failed.stdout)
+        let paid = lab.chatRequests.count
+
+        scriptSample([2, 3])
+        let resumed = try DaemonFixture.run(command, environment: environment)
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("sample-1: human Accept, reviewer Accept (overall 7), cached\n"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("sample-3: human Accept, reviewer Reject (overall 6)\n"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("accuracy 0.500, balanced accuracy 0.500, F1 0.500, AUC 0.875"), resumed.stdout)
+        XCTAssertEqual(lab.chatRequests.count - paid, 2, "only the two papers not yet reviewed")
+    }
 }
