@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SQLiteSupport
 
 /// One launch of a scientist command, wired from the config: the archive, a launch row with its budget, the
 /// metered model, and (on demand) the literature search. `finish` records how the launch ended.
@@ -11,7 +12,9 @@ public struct Session: Sendable {
     let http: HTTPClient
     let logger: Logger
 
-    public static func open(config: ScientistConfig, command: String, logger: Logger,
+    /// `resuming`: the id of an earlier launch to go on with (`launch --resume`): its row is marked running
+    /// again and its paid replies are replayed to requests made again.
+    public static func open(config: ScientistConfig, command: String, logger: Logger, resuming: Int64? = nil,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(ScientistError) -> Session {
         let settings = config.model
         let key: APIKey?
@@ -35,11 +38,28 @@ public struct Session: Sendable {
         }
         let store: ScientistStore
         let launchID: Int64
+        var replay: ReplayCache?
         do {
             store = try ScientistStore(path: config.archivePath)
-            launchID = try store.beginLaunch(command: command, model: settings.name, budget: config.budget)
-        } catch {
+            if let resuming {
+                guard let earlier = try store.launches(limit: Int.max).first(where: { $0.id == resuming }) else {
+                    throw ScientistError.template("no launch \(resuming) in \(config.archivePath) (scientist usage --by launch lists them)")
+                }
+                guard earlier.model == settings.name else {
+                    throw ScientistError.template("launch \(resuming) used the model \(earlier.model); resume it with the same model (--model \(earlier.model))")
+                }
+                try store.reopenLaunch(resuming)
+                launchID = resuming
+                replay = ReplayCache(replies: try store.replies(launchID: resuming))
+            } else {
+                launchID = try store.beginLaunch(command: command, model: settings.name, budget: config.budget)
+            }
+        } catch let error as ScientistError {
+            throw error
+        } catch let error as SQLiteError {
             throw .archive(error)
+        } catch {
+            throw .archive(SQLiteError(operation: "open the launch", code: 1, message: "\(error)"))
         }
         let ledger: UsageLedger
         do {
@@ -49,7 +69,7 @@ public struct Session: Sendable {
             throw .budget(error)
         }
         let model = MeteredModel(provider: provider, ledger: ledger, maxTokens: settings.maxTokens,
-                                 temperature: settings.temperature, logger: logger)
+                                 temperature: settings.temperature, logger: logger, replay: replay)
         return Session(config: config, store: store, launchID: launchID, model: model, http: http, logger: logger)
     }
 

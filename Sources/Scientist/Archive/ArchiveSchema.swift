@@ -1,5 +1,5 @@
 /// The archive's tables (PRAGMA user_version 5; version 2 added experiments and experiment_runs, version 3
-/// software_probes, version 4 papers, version 5 reviews and the calibration cache). Every
+/// software_probes, version 4 papers, version 5 reviews, the calibration cache, the replies of model calls and launch plans). Every
 /// statement is `IF NOT EXISTS`, so opening an older archive adds what it lacks.
 enum ArchiveSchema {
     static let version: Int64 = 5
@@ -149,6 +149,7 @@ enum ArchiveSchema {
         started_at REAL NOT NULL,
         finished_at REAL,
         status TEXT NOT NULL DEFAULT 'writing',
+        base_commit TEXT,
         pdf TEXT,
         record_sha256 TEXT,
         message TEXT
@@ -184,6 +185,15 @@ enum ArchiveSchema {
         dataset TEXT NOT NULL,
         paper TEXT NOT NULL,
         PRIMARY KEY (file_sha256, model, settings)
+    );
+    CREATE TABLE IF NOT EXISTS call_replies (
+        call_id INTEGER PRIMARY KEY REFERENCES llm_calls(id),
+        request_sha256 TEXT NOT NULL,
+        reply TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS launch_plans (
+        launch_id INTEGER PRIMARY KEY REFERENCES launches(id),
+        plan TEXT NOT NULL
     );
     """
 }
