@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Scientist
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,10 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var templates: TemplateOptions
 
     @Option(help: ArgumentHelp("A template directory, or a template name (see --templates-dir).", valueName: "T"))
-    var template: String
+    var template: String?
+
+    @Option(help: ArgumentHelp("Go on with launch N from the last finished step of every idea, with the options it was started with.", valueName: "N"))
+    var resume: Int64?
 
     @Option(help: "How many new ideas to generate.")
     var ideas = 2
@@ -62,57 +66,109 @@ struct LaunchCommand: ParsableCommand {
         if !(1...100).contains(ideas) { throw ValidationError("--ideas must be between 1 and 100") }
         if !(1...32).contains(parallel) { throw ValidationError("--parallel must be between 1 and 32") }
         if let engine, LiteratureEngine(rawValue: engine) == nil { throw ValidationError("--engine must be semanticscholar or openalex") }
+        if template == nil && resume == nil { throw ValidationError("give --template T for a new launch, or --resume N to go on with one") }
+        if template != nil && resume != nil { throw ValidationError("--resume goes on with the launch's own template and options; give no --template") }
     }
 
     func run() throws {
         try reporting {
             let logger = common.logger()
-            var config = try common.resolved()
-            if let engine, let kind = LiteratureEngine(rawValue: engine) { config.literature.engine = kind }
-            let researchTemplate = try templates.load(template)
-            let session = try Session.open(config: config, command: "launch --template \(researchTemplate.name) --ideas \(ideas)", logger: logger)
-            var options = LaunchPipeline.Options()
-            options.ideas = ideas
-            options.parallel = parallel
-            options.reflections = config.reflections
-            options.noveltyRounds = config.noveltyRounds
-            options.resultsPerQuery = config.literature.resultsPerQuery
-            options.experiment = experiments.stage
-            options.experiment.prefix = "launch\(session.launchID)"
-            options.writeup = noWriteup ? nil : writeup.stage(socket: nil, resultsPerQuery: config.literature.resultsPerQuery)
-            options.review = noReview || noWriteup ? nil : try review.stage(socket: nil)
-            let canceller = RunCanceller()
-            let interrupts = Interrupts.install(canceller)
-            defer { interrupts.forEach { $0.cancel() } }
-            let pipeline = LaunchPipeline(session: session, template: researchTemplate, options: options, sink: OutputSink(fd: 1), canceller: canceller)
-            let report: LaunchPipeline.Report
-            do throws(ScientistError) {
-                report = try pipeline.run { line in Console.line(line) }
-            } catch {
-                session.finish(status: "failed", message: error.description)
-                throw error
+            let config = try common.resolved()
+            if let resume {
+                // The launch's own options, as it was started with them; the model, budget and archive flags are this run's.
+                let store = try common.store()
+                guard let text = try store.launchPlan(launchID: resume),
+                      let arguments = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+                    throw ScientistError.template("launch \(resume) in \(store.path) is not a scientist launch that can be resumed (it has no plan)")
+                }
+                var planned = try LaunchCommand.parse(arguments)
+                planned.common = common
+                try planned.launch(config: config, logger: logger, resuming: resume, arguments: arguments)
+            } else {
+                try launch(config: config, logger: logger, resuming: nil, arguments: Array(CommandLine.arguments.drop { $0 != "launch" }.dropFirst()))
             }
-            Console.line("")
-            for result in report.results {
-                Console.line("\(result.idea.proposal.name): \(result.experiment)\(result.workspace.map { " (\($0))" } ?? "")")
-                if let paper = result.paper { Console.line("  paper: \(paper)\(result.pdf.map { " (\($0))" } ?? "")") }
-                if let review = result.review { Console.line("  review: \(review)") }
-            }
-            Console.line("\(report.generated) idea(s) generated; \(IdeaText.spent(session.model.ledger))")
-            if let stop = report.budgetStop {
-                session.finish(status: "budget exhausted", message: stop)
-                throw BudgetStop(message: stop)
-            }
-            if report.interrupted {
-                session.finish(status: "interrupted", message: nil)
-                throw ExitCode(130)
-            }
-            let novel = report.results.filter { $0.novelty == .novel }
-            if !novel.isEmpty && !novel.contains(where: \.succeeded) {
-                session.finish(status: "failed", message: "every novel idea's experiments failed")
-                throw ExitCode.failure
-            }
-            session.finish(status: "completed", message: nil)
         }
+    }
+
+    /// What the launch left undone: ideas not generated, novelty checks that failed, experiments, papers or
+    /// reviews that did not finish.
+    static func unfinished(_ report: LaunchPipeline.Report, asked: Int) -> [String] {
+        var undone: [String] = []
+        if report.generated < asked { undone.append("\(report.generated) of \(asked) idea(s) generated") }
+        for result in report.results {
+            let name = result.idea.proposal.name
+            if result.novelty == nil || result.novelty == .failed { undone.append("\(name): novelty not decided") }
+            if result.novelty == .novel && !result.succeeded { undone.append("\(name): experiments \(result.experiment)") }
+            if let paper = result.paper, !paper.hasPrefix("compiled") { undone.append("\(name): paper \(paper)") }
+            if let review = result.review, review.hasPrefix("failed") || review.hasPrefix("interrupted") || review.hasPrefix("stopped") {
+                undone.append("\(name): review \(review)")
+            }
+        }
+        return undone
+    }
+
+    /// Runs the launch; `arguments` are its options, kept as its plan so that --resume can go on with them.
+    func launch(config: ScientistConfig, logger: Logger, resuming: Int64?, arguments: [String]) throws {
+        var config = config
+        if let engine, let kind = LiteratureEngine(rawValue: engine) { config.literature.engine = kind }
+        let researchTemplate = try templates.load(template ?? "")
+        let session = try Session.open(config: config, command: "launch --template \(researchTemplate.name) --ideas \(ideas)", logger: logger,
+                                       resuming: resuming)
+        if resuming == nil {
+            let plan = String(decoding: try JSONEncoder().encode(arguments), as: UTF8.self)
+            do { try session.store.saveLaunchPlan(launchID: session.launchID, plan: plan) } catch { throw ScientistError.archive(error) }
+            Console.line("launch \(session.launchID) (scientist launch --resume \(session.launchID) goes on with it)")
+        } else {
+            Console.line("launch \(session.launchID), resumed")
+        }
+        var options = LaunchPipeline.Options()
+        options.ideas = ideas
+        options.parallel = parallel
+        options.reflections = config.reflections
+        options.noveltyRounds = config.noveltyRounds
+        options.resultsPerQuery = config.literature.resultsPerQuery
+        options.experiment = experiments.stage
+        options.experiment.prefix = "launch\(session.launchID)"
+        options.writeup = noWriteup ? nil : writeup.stage(socket: nil, resultsPerQuery: config.literature.resultsPerQuery)
+        options.review = noReview || noWriteup ? nil : try review.stage(socket: nil)
+        let canceller = RunCanceller()
+        let interrupts = Interrupts.install(canceller)
+        defer { interrupts.forEach { $0.cancel() } }
+        let pipeline = LaunchPipeline(session: session, template: researchTemplate, options: options, sink: OutputSink(fd: 1), canceller: canceller)
+        let report: LaunchPipeline.Report
+        do throws(ScientistError) {
+            report = try pipeline.run { line in Console.line(line) }
+        } catch {
+            session.finish(status: "failed", message: error.description)
+            throw error
+        }
+        Console.line("")
+        for result in report.results {
+            Console.line("\(result.idea.proposal.name): \(result.experiment)\(result.workspace.map { " (\($0))" } ?? "")")
+            if let paper = result.paper { Console.line("  paper: \(paper)\(result.pdf.map { " (\($0))" } ?? "")") }
+            if let review = result.review { Console.line("  review: \(review)") }
+        }
+        Console.line("\(report.generated) idea(s); \(IdeaText.spent(session.model.ledger))")
+        if let stop = report.budgetStop {
+            session.finish(status: "budget exhausted", message: stop)
+            throw BudgetStop(message: stop + "; scientist launch --resume \(session.launchID) goes on")
+        }
+        if report.interrupted {
+            session.finish(status: "interrupted", message: nil)
+            FileHandle.standardError.write(Data("scientist: interrupted; scientist launch --resume \(session.launchID) goes on\n".utf8))
+            throw ExitCode(130)
+        }
+        let novel = report.results.filter { $0.novelty == .novel }
+        if !novel.isEmpty && !novel.contains(where: \.succeeded) {
+            session.finish(status: "failed", message: "every novel idea's experiments failed")
+            throw ExitCode.failure
+        }
+        let unfinished = Self.unfinished(report, asked: ideas)
+        if !unfinished.isEmpty {
+            session.finish(status: "failed", message: unfinished.joined(separator: "; "))
+            FileHandle.standardError.write(Data("scientist: not finished: \(unfinished.joined(separator: "; ")); scientist launch --resume \(session.launchID) goes on\n".utf8))
+            throw ExitCode.failure
+        }
+        session.finish(status: "completed", message: nil)
     }
 }

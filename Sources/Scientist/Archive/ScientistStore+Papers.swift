@@ -12,6 +12,9 @@ public struct PaperRow: Sendable, Equatable, Codable {
     public var finishedAt: Double?
     /// writing, compiled, compiled with problems, not compiled, failed, interrupted, budget exhausted
     public var status: String
+    /// The workspace's commit the write-up started from: a resumed write-up starts from it again, so its
+    /// requests are the ones already paid for.
+    public var baseCommit: String?
     public var pdf: String?
     public var recordSHA256: String?
     public var message: String?
@@ -30,15 +33,16 @@ public struct StoredCall: Sendable, Equatable, Codable {
 }
 
 extension ScientistStore {
-    public func beginPaper(ideaID: Int64, experimentID: Int64, launchID: Int64?, directory: String) throws(SQLiteError) -> Int64 {
+    public func beginPaper(ideaID: Int64, experimentID: Int64, launchID: Int64?, directory: String, baseCommit: String) throws(SQLiteError) -> Int64 {
         try write("begin paper", """
-            INSERT INTO papers (idea_id, experiment_id, launch_id, directory, started_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            INSERT INTO papers (idea_id, experiment_id, launch_id, directory, started_at, base_commit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             """) { (s) throws(SQLiteError) in
             try s.bind(1, ideaID)
             try s.bind(2, experimentID)
             try s.bind(3, launchID)
             try s.bind(4, directory)
             try s.bind(5, Self.now)
+            try s.bind(6, baseCommit)
         }
     }
 
@@ -58,11 +62,11 @@ extension ScientistStore {
     /// An idea's papers, oldest first (every idea's when nil).
     public func papers(ideaID: Int64? = nil) throws(SQLiteError) -> [PaperRow] {
         try read("list papers", """
-            SELECT id, idea_id, experiment_id, launch_id, directory, started_at, finished_at, status, pdf, record_sha256, message
+            SELECT id, idea_id, experiment_id, launch_id, directory, started_at, finished_at, status, pdf, record_sha256, message, base_commit
             FROM papers WHERE ?1 IS NULL OR idea_id = ?1 ORDER BY id
             """, bind: { (s) throws(SQLiteError) in try s.bind(1, ideaID) }) { s in
             PaperRow(id: s.int64(0), ideaID: s.int64(1), experimentID: s.int64(2), launchID: s.optionalInt64(3), directory: s.string(4),
-                     startedAt: s.double(5), finishedAt: s.optionalDouble(6), status: s.string(7), pdf: s.optionalString(8),
+                     startedAt: s.double(5), finishedAt: s.optionalDouble(6), status: s.string(7), baseCommit: s.optionalString(11), pdf: s.optionalString(8),
                      recordSHA256: s.optionalString(9), message: s.optionalString(10))
         }
     }

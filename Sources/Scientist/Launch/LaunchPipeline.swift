@@ -66,12 +66,20 @@ public struct LaunchPipeline: Sendable {
         let prompts = try PromptLibrary.load(for: template)
         let generator = IdeaGenerator(model: session.model, store: session.store, template: template,
                                       reflections: options.reflections, prompts: prompts, logger: session.logger)
-        let generated = try generator.generate(count: options.ideas) { progress("idea: " + Self.describe($0)) }
-        var report = Report(generated: generated.archived.count)
-        if let stop = generated.stoppedByBudget {
-            report.budgetStop = stop
-            report.results = generated.archived.map { IdeaResult(idea: $0, novelty: nil, experiment: "not run: the budget ran out", succeeded: false) }
-            return report
+        // A resumed launch keeps the ideas it archived and generates only the rest.
+        let kept = try launchIdeas()
+        for idea in kept { progress("idea: kept \(idea.proposal.name) from before") }
+        var ideas = kept
+        var report = Report(generated: kept.count)
+        if options.ideas > kept.count {
+            let generated = try generator.generate(count: options.ideas - kept.count) { progress("idea: " + Self.describe($0)) }
+            ideas += generated.archived
+            report.generated = ideas.count
+            if let stop = generated.stoppedByBudget {
+                report.budgetStop = stop
+                report.results = ideas.map { IdeaResult(idea: $0, novelty: nil, experiment: "not run: the budget ran out", succeeded: false) }
+                return report
+            }
         }
 
         var novel: [ArchivedIdea] = []
@@ -79,8 +87,15 @@ public struct LaunchPipeline: Sendable {
         let checker = NoveltyChecker(model: session.model, literature: literature, store: session.store, template: template,
                                      rounds: options.noveltyRounds, resultsPerQuery: options.resultsPerQuery, prompts: prompts,
                                      logger: session.logger)
-        for idea in generated.archived {
+        for idea in ideas {
             if canceller.isCancelled { report.interrupted = true; break }
+            if let decided = idea.novelty, decided != .failed {
+                progress("novelty: \(idea.proposal.name): \(decided.rawValue) (checked before)")
+                if decided == .novel { novel.append(idea) } else {
+                    report.results.append(IdeaResult(idea: idea, novelty: decided, experiment: "not run: judged \(decided.rawValue)", succeeded: false))
+                }
+                continue
+            }
             do throws(ScientistError) {
                 let outcome = try checker.check(idea)
                 progress("novelty: \(idea.proposal.name): \(outcome.decision.rawValue): \(outcome.reasons)")
@@ -101,6 +116,25 @@ public struct LaunchPipeline: Sendable {
 
     var stageSocket: String { ExperimentStage.resolvedSocket(options.experiment.socket) }
 
+    /// The ideas this launch generated before (on `--resume`), oldest first.
+    func launchIdeas() throws(ScientistError) -> [ArchivedIdea] {
+        do { return try session.store.ideas(template: template.name).filter { $0.launchID == session.launchID && $0.source == .generated } }
+        catch { throw .archive(error) }
+    }
+
+    /// The idea's experiment in this launch, when it completed before (on `--resume`).
+    func completedExperiment(_ idea: ArchivedIdea) -> ExperimentRow? {
+        (try? session.store.experiments(ideaID: idea.id))?.last { $0.launchID == session.launchID && $0.status == "completed" }
+    }
+
+    /// The idea's paper from this launch's experiment, when it was compiled before.
+    func compiledPaper(_ idea: ArchivedIdea, experiment: String?) -> PaperRow? {
+        guard let experiment else { return nil }
+        let experiments = (try? session.store.experiments(ideaID: idea.id)) ?? []
+        guard let row = experiments.last(where: { $0.workspace == experiment }) else { return nil }
+        return (try? session.store.papers(ideaID: idea.id))?.last { $0.experimentID == row.id && $0.pdf != nil }
+    }
+
     /// The novel ideas' experiments, `parallel` at a time; each worker takes the next idea until none is left
     /// or the launch is stopping.
     func experiments(_ ideas: [ArchivedIdea], stage: ExperimentStage, progress: @escaping @Sendable (String) -> Void,
@@ -119,22 +153,7 @@ public struct LaunchPipeline: Sendable {
                     }
                     guard let index else { return }
                     let idea = ideas[index]
-                    progress("experiment: \(idea.proposal.name): starting")
-                    let result: IdeaResult
-                    do throws(ScientistError) {
-                        let outcome = try stage.run(idea: idea, template: template)
-                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "\(outcome.report.ending.rawValue): \(outcome.report.message)",
-                                            workspace: outcome.workspace, succeeded: outcome.report.ending != .failed)
-                    } catch .interrupted {
-                        shared.withLock { $0.interrupted = true }
-                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "interrupted", succeeded: false)
-                    } catch where error.isBudgetStop {
-                        shared.withLock { $0.budgetStop = error.description }
-                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "stopped: \(error.description)", succeeded: false)
-                    } catch {
-                        result = IdeaResult(idea: idea, novelty: .novel, experiment: "failed: \(error.description)", succeeded: false)
-                    }
-                    progress("experiment: \(idea.proposal.name): \(result.experiment)")
+                    let result = experiment(idea, stage: stage, progress: progress, shared: shared)
                     var finished = result
                     if result.succeeded, let writeup = options.writeup {
                         finished = write(result, options: writeup, progress: progress, shared: shared)
@@ -161,10 +180,42 @@ public struct LaunchPipeline: Sendable {
         var interrupted = false
     }
 
+    /// An idea's experiments, unless they completed before in this launch.
+    func experiment(_ idea: ArchivedIdea, stage: ExperimentStage, progress: @escaping @Sendable (String) -> Void,
+                    shared: borrowing Mutex<Shared>) -> IdeaResult {
+        if let done = completedExperiment(idea) {
+            progress("experiment: \(idea.proposal.name): completed before")
+            return IdeaResult(idea: idea, novelty: .novel, experiment: "completed before: \(done.message ?? "")", workspace: done.workspace, succeeded: true)
+        }
+        progress("experiment: \(idea.proposal.name): starting")
+        let result: IdeaResult
+        do throws(ScientistError) {
+            let outcome = try stage.run(idea: idea, template: template)
+            result = IdeaResult(idea: idea, novelty: .novel, experiment: "\(outcome.report.ending.rawValue): \(outcome.report.message)",
+                                workspace: outcome.workspace, succeeded: outcome.report.ending != .failed)
+        } catch .interrupted {
+            shared.withLock { $0.interrupted = true }
+            result = IdeaResult(idea: idea, novelty: .novel, experiment: "interrupted", succeeded: false)
+        } catch where error.isBudgetStop {
+            shared.withLock { $0.budgetStop = error.description }
+            result = IdeaResult(idea: idea, novelty: .novel, experiment: "stopped: \(error.description)", succeeded: false)
+        } catch {
+            result = IdeaResult(idea: idea, novelty: .novel, experiment: "failed: \(error.description)", succeeded: false)
+        }
+        progress("experiment: \(idea.proposal.name): \(result.experiment)")
+        return result
+    }
+
     /// The paper of an idea whose experiments completed.
     func write(_ result: IdeaResult, options writeup: WriteupStage.Options, progress: @escaping @Sendable (String) -> Void,
                shared: borrowing Mutex<Shared>) -> IdeaResult {
         var result = result
+        if let paper = compiledPaper(result.idea, experiment: result.workspace) {
+            result.paper = paper.status
+            result.pdf = paper.pdf
+            progress("writeup: \(result.idea.proposal.name): \(paper.status) before")
+            return result
+        }
         var writeupOptions = writeup
         writeupOptions.socket = writeup.socket ?? options.experiment.socket
         progress("writeup: \(result.idea.proposal.name): starting")
@@ -189,6 +240,12 @@ public struct LaunchPipeline: Sendable {
     func review(_ result: IdeaResult, options review: ReviewStage.Options, progress: @escaping @Sendable (String) -> Void,
                 shared: borrowing Mutex<Shared>) -> IdeaResult {
         var result = result
+        let paper = compiledPaper(result.idea, experiment: result.workspace)
+        if let paper, let earlier = (try? session.store.reviews(ideaID: result.idea.id))?.last(where: { $0.paperID == paper.id }) {
+            result.review = "\(earlier.review.decision), overall \(earlier.review.overall)/10 (reviewed before)"
+            progress("review: \(result.idea.proposal.name): \(result.review ?? "")")
+            return result
+        }
         var reviewOptions = review
         reviewOptions.socket = review.socket ?? options.experiment.socket
         progress("review: \(result.idea.proposal.name): starting")

@@ -64,12 +64,14 @@ public struct WriteupStage: Sendable {
             software = try session.store.softwareProbes(experimentID: experiment.id).last
         } catch { throw .archive(error) }
         let figures = try prepare(workspace, rows: rows, software: software)
+        try restartFromUnfinished(workspace, experiment: experiment)
         let paperID: Int64
         let started = Date().timeIntervalSince1970
         do {
             paperID = try session.store.beginPaper(ideaID: idea.id, experimentID: experiment.id, launchID: session.launchID,
-                                                   directory: workspace.path + "/latex")
-        } catch { throw .archive(error) }
+                                                   directory: workspace.path + "/latex", baseCommit: try workspace.head())
+        } catch let error as ScientistError { throw error } catch let error as SQLiteError { throw .archive(error) }
+        catch { throw .workspace("\(error)") }
         let compiler = LatexCompiler(runner: GloveboxRunner(socketPath: socket, policy: options.policy, sink: sink, canceller: canceller))
         let writer = PaperWriter(stage: self, idea: idea, template: template, workspace: workspace, rows: rows, software: software,
                                  figures: figures, compiler: compiler, prompts: try PromptLibrary.load(for: template))
@@ -105,6 +107,18 @@ public struct WriteupStage: Sendable {
         }
         _ = try workspace.commit(["latex/template.tex", "latex/paper.json"], message: "write-up: \(outcome.status)")
         return SHA256.hex(Array(data))
+    }
+
+    /// A write-up of this experiment that did not finish (interrupted, failed, stopped by the budget) started from
+    /// a commit: the paper is put back as it was then, so the resumed write-up asks what it asked before and a
+    /// resumed launch replays the replies it paid for.
+    func restartFromUnfinished(_ workspace: IdeaWorkspace, experiment: ExperimentRow) throws(ScientistError) {
+        let papers: [PaperRow]
+        do { papers = try session.store.papers(ideaID: nil).filter { $0.experimentID == experiment.id } } catch { throw .archive(error) }
+        guard let last = papers.last, last.pdf == nil, let base = last.baseCommit else { return }
+        let text = try workspace.git(["show", "\(base):latex/template.tex"])
+        do { try workspace.files.write("latex/template.tex", text) } catch { throw .workspace("\(error)") }
+        _ = try workspace.commit(["latex/template.tex"], message: "write-up: started again from \(base.prefix(10))")
     }
 
     /// The idea's last experiment that completed; the write-up needs its runs.
