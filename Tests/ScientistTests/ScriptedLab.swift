@@ -11,6 +11,9 @@ final class ScriptedLab: Sendable {
         /// Replies for conversations whose first message contains the key (two ideas' loops at once).
         var chatFor: [String: [(text: String, input: Int, output: Int)]] = [:]
         var literature: [TestHTTPServer.Reply] = []
+        /// Markers of requests to refuse once (HTTP 400), matched against the last message; and how many were.
+        var failures: [String] = []
+        var failed = 0
     }
     /// Shared by reference with the server's handler.
     private final class Box: Sendable {
@@ -25,6 +28,14 @@ final class ScriptedLab: Sendable {
         server = try TestHTTPServer { request in
             if request.path.hasSuffix("/chat/completions") {
                 let opening = ((request.json?["messages"] as? [[String: String]])?.first { $0["role"] == "user" }?["content"]) ?? ""
+                let last = ((request.json?["messages"] as? [[String: String]])?.last?["content"]) ?? ""
+                let refused = queues.withLock { queues -> Bool in
+                    guard let index = queues.failures.firstIndex(where: { last.contains($0) }) else { return false }
+                    queues.failures.remove(at: index)
+                    queues.failed += 1
+                    return true
+                }
+                if refused { return .text("refused once for the test", status: 400) }
                 let next = queues.withLock { queues -> (text: String, input: Int, output: Int)? in
                     if let key = queues.chatFor.keys.sorted().first(where: { opening.contains($0) }) {
                         return queues.chatFor[key]!.isEmpty ? nil : queues.chatFor[key]!.removeFirst()
@@ -51,6 +62,15 @@ final class ScriptedLab: Sendable {
     func say(_ text: String, when marker: String, input: Int = 100, output: Int = 100) {
         queues.withLock { $0.chatFor[marker, default: []].append((text, input, output)) }
     }
+
+    /// Refuses (HTTP 400, not retried) the first chat request whose last message contains `marker`: a stage
+    /// failing there, to be resumed.
+    func failOnce(when marker: String) {
+        queues.withLock { $0.failures.append(marker) }
+    }
+
+    /// How many requests were refused by `failOnce`.
+    var refusedCount: Int { queues.withLock { $0.failed } }
 
     func find(_ reply: TestHTTPServer.Reply) {
         queues.withLock { $0.literature.append(reply) }

@@ -141,7 +141,9 @@ final class WriteupTests: XCTestCase {
     /// The replies of a whole write-up: each section written and refined (no change), one citation round
     /// that adds p1 and cites it, then a query of null; the second pass (no change); one fix round that fixes
     /// the four planted faults.
-    private func scriptWriteup() {
+    private func scriptWriteup() { Self.scriptWriteup(lab) }
+
+    static func scriptWriteup(_ lab: ScriptedLab) {
         for (section, _) in PaperDraft.sections {
             let (search, replace) = Self.sectionTexts[section]!
             lab.say(Self.paperEdit(search, replace), when: "Write the \(section) section")
