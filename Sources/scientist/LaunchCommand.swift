@@ -15,7 +15,7 @@ struct LaunchCommand: ParsableCommand {
         novelty), runs the experiments and plots of those judged novel (as scientist experiment), and writes the \
         paper of each whose experiments completed (as scientist writeup; --no-writeup skips it) and reviews it \
         (as scientist review; --no-review skips it), up to --parallel ideas at once. Every run, LaTeX and \
-        pdftotext included, goes through gloveboxd under the template's policy (or the latex and pdftotext \
+        pdftotext included, goes through gloveboxd under the template's policy (or the latex and poppler \
         policies), which is checked before anything is spent; GPUs are leased by gloveboxd's queue, never \
         counted here. Workspaces are <results>/launch<N>_<idea>.
 

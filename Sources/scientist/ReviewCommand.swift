@@ -16,7 +16,7 @@ struct ReviewOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A directory of example papers with their reviews (NAME.txt and NAME.json), instead of the shipped one.", valueName: "dir"))
     var reviewExamples: String?
 
-    @Option(help: ArgumentHelp("The gloveboxd policy pdftotext runs under.", valueName: "name"))
+    @Option(help: ArgumentHelp("The gloveboxd policy pdftotext and pdftoppm run under.", valueName: "name"))
     var pdfPolicy = PaperText.defaultPolicy
 
     func validate() throws {
@@ -45,7 +45,7 @@ struct ReviewCommand: ParsableCommand {
         discussion: """
         PDF_OR_IDEA is a paper's PDF (or a .txt or .md text), or an idea's name or id, whose last compiled paper \
         is reviewed. A PDF is untrusted input: its text is read by pdftotext through gloveboxd, under the \
-        pdftotext policy; the scientist never parses it.
+        poppler policy; the scientist never parses it.
 
         The review follows the AI Scientist's: --reviews reviews in the NeurIPS form (summary, strengths, \
         weaknesses, originality, quality, clarity, significance, questions, limitations, ethical concerns, \

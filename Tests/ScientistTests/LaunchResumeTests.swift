@@ -18,7 +18,7 @@ final class LaunchResumeTests: XCTestCase {
         signal(SIGPIPE, SIG_IGN)
         do {
             let shipped = { (name: String) in try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/\(name).toml", encoding: .utf8) }
-            daemon = try DaemonFixture(policies: ["toy": ExperimentLoopTests.policy, "latex": try shipped("latex"), "pdftotext": try shipped("pdftotext")])
+            daemon = try DaemonFixture(policies: ["toy": ExperimentLoopTests.policy, "latex": try shipped("latex"), "poppler": try shipped("poppler")])
         } catch { fatalError("cannot start gloveboxd: \(error)") }
     }
 

@@ -5,7 +5,7 @@ import XCTest
 @testable import Scientist
 
 /// The reviewer against a scripted model, with a paper's PDF read by pdftotext through a real gloveboxd under
-/// the shipped pdftotext policy (and compiled under the shipped latex policy).
+/// the shipped poppler policy (and compiled under the shipped latex policy).
 final class ReviewTests: XCTestCase {
     nonisolated(unsafe) private static var daemon: DaemonFixture!
     private var lab: ScriptedLab!
@@ -18,7 +18,7 @@ final class ReviewTests: XCTestCase {
         signal(SIGPIPE, SIG_IGN)
         do {
             let shipped = { (name: String) in try String(contentsOfFile: DaemonFixture.repositoryRoot + "/policies/\(name).toml", encoding: .utf8) }
-            daemon = try DaemonFixture(policies: ["latex": try shipped("latex"), "pdftotext": try shipped("pdftotext")])
+            daemon = try DaemonFixture(policies: ["latex": try shipped("latex"), "poppler": try shipped("poppler")])
         } catch { fatalError("cannot start gloveboxd: \(error)") }
     }
 
@@ -127,7 +127,7 @@ final class ReviewTests: XCTestCase {
         XCTAssertEqual(stored.inputTokens, 700, "every call's tokens: seven calls of 100")
         XCTAssertEqual(try XCTUnwrap(stored.costUSD), 7 * (100 * 2.5 + 100 * 10) / 1_000_000, accuracy: 1e-12)
         let text = try DaemonQueries.show(socketPath: daemon.socket, runID: try XCTUnwrap(stored.textRunID))
-        XCTAssertEqual(text.template, "pdftotext", "pdftotext ran under its policy")
+        XCTAssertEqual(text.template, "poppler", "pdftotext ran under the poppler policy")
         XCTAssertEqual(text.status.rawValue, "ok")
     }
 

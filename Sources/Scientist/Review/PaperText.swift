@@ -6,7 +6,7 @@ import GloveboxSystem
 /// one itself; only the text comes back. A `.txt` or `.md` file is read as it is.
 public struct PaperText: Sendable {
     public let runner: any ExperimentRunner
-    public static let defaultPolicy = "pdftotext"
+    public static let defaultPolicy = "poppler"
     /// PDFs larger than this are refused before anything runs.
     public static let sizeLimit = 64 << 20
 

@@ -43,7 +43,7 @@ public struct ReviewStage: Sendable {
         let socket = ExperimentStage.resolvedSocket(options.socket)
         if !file.lowercased().hasSuffix(".txt") && !file.lowercased().hasSuffix(".md") {
             try ExperimentStage.checkServed(options.policy, socket: socket,
-                                            missing: "the operator installs the shipped policies/pdftotext.toml as /etc/glovebox/policies/pdftotext.toml")
+                                            missing: "the operator installs the shipped policies/poppler.toml as /etc/glovebox/policies/poppler.toml")
         }
         let reader = PaperText(runner: GloveboxRunner(socketPath: socket, policy: options.policy, sink: sink, canceller: canceller))
         let extracted = try reader.extract(file, label: label)
