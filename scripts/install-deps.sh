@@ -37,8 +37,10 @@ packages=(
   # fonts, so nothing runs METAFONT) and chktex
   texlive-latex-base texlive-latex-recommended texlive-fonts-recommended chktex
   # the papers' tests render their pages and read their text (pdftoppm, pdftotext); the reviewer reads PDFs
-  # with pdftotext through gloveboxd
+  # with pdftotext through gloveboxd, the launch's report draws first pages with pdftoppm
   poppler-utils
+  # the launch report's test opens it in a real headless browser
+  chromium
 )
 
 missing=()

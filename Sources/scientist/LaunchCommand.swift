@@ -149,26 +149,37 @@ struct LaunchCommand: ParsableCommand {
             if let review = result.review { Console.line("  review: \(review)") }
         }
         Console.line("\(report.generated) idea(s); \(IdeaText.spent(session.model.ledger))")
+        let (status, message, ending) = Self.ending(report, asked: ideas, launchID: session.launchID)
+        session.finish(status: status, message: message)
+        let reporter = LaunchReport(store: session.store, pages: PaperText(runner: GloveboxRunner(
+            socketPath: ExperimentStage.resolvedSocket(experiments.socket), policy: review.pdfPolicy, sink: OutputSink(fd: 2), canceller: RunCanceller())))
+        do throws(ScientistError) {
+            Console.line("report: " + (try reporter.write(launchID: session.launchID, results: options.experiment.results)))
+        } catch {
+            FileHandle.standardError.write(Data("scientist: the report could not be written: \(error)\n".utf8))
+        }
+        if let ending { throw ending }
+    }
+
+    /// How the launch ended: its status and message for the archive, and the error that sets the exit status.
+    static func ending(_ report: LaunchPipeline.Report, asked: Int, launchID: Int64) -> (String, String?, Error?) {
+        let resume = "scientist launch --resume \(launchID) goes on"
         if let stop = report.budgetStop {
-            session.finish(status: "budget exhausted", message: stop)
-            throw BudgetStop(message: stop + "; scientist launch --resume \(session.launchID) goes on")
+            return ("budget exhausted", stop, BudgetStop(message: stop + "; " + resume))
         }
         if report.interrupted {
-            session.finish(status: "interrupted", message: nil)
-            FileHandle.standardError.write(Data("scientist: interrupted; scientist launch --resume \(session.launchID) goes on\n".utf8))
-            throw ExitCode(130)
+            FileHandle.standardError.write(Data("scientist: interrupted; \(resume)\n".utf8))
+            return ("interrupted", nil, ExitCode(130))
         }
         let novel = report.results.filter { $0.novelty == .novel }
         if !novel.isEmpty && !novel.contains(where: \.succeeded) {
-            session.finish(status: "failed", message: "every novel idea's experiments failed")
-            throw ExitCode.failure
+            return ("failed", "every novel idea's experiments failed", ExitCode.failure)
         }
-        let unfinished = Self.unfinished(report, asked: ideas)
+        let unfinished = unfinished(report, asked: asked)
         if !unfinished.isEmpty {
-            session.finish(status: "failed", message: unfinished.joined(separator: "; "))
-            FileHandle.standardError.write(Data("scientist: not finished: \(unfinished.joined(separator: "; ")); scientist launch --resume \(session.launchID) goes on\n".utf8))
-            throw ExitCode.failure
+            FileHandle.standardError.write(Data("scientist: not finished: \(unfinished.joined(separator: "; ")); \(resume)\n".utf8))
+            return ("failed", unfinished.joined(separator: "; "), ExitCode.failure)
         }
-        session.finish(status: "completed", message: nil)
+        return ("completed", nil, nil)
     }
 }

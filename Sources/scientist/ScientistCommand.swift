@@ -41,7 +41,7 @@ struct ScientistCommand: ParsableCommand {
           scientist ideas --template toy_regression --model llama3 \\
             --base-url http://127.0.0.1:8080/v1 --budget-tokens 200000
         """,
-        subcommands: [IdeasCommand.self, NoveltyCommand.self, ExperimentCommand.self, WriteupCommand.self, VerifyCommand.self, ReviewCommand.self, CalibrateCommand.self, LaunchCommand.self,
+        subcommands: [IdeasCommand.self, NoveltyCommand.self, ExperimentCommand.self, WriteupCommand.self, VerifyCommand.self, ReviewCommand.self, CalibrateCommand.self, LaunchCommand.self, ReportCommand.self,
                       RunsCommand.self, UsageCommand.self]
     )
 }

@@ -1,7 +1,8 @@
 import Foundation
 import GloveboxSystem
 
-/// A paper's text, for the reviewer: `pdftotext` on the PDF through gloveboxd under the `pdftotext` policy.
+/// A paper's text, for the reviewer, and its first page, for the report: `pdftotext` and `pdftoppm` on the PDF
+/// through gloveboxd under the `poppler` policy.
 /// A PDF is untrusted input (it came out of model-written LaTeX, or from anyone), so the scientist never parses
 /// one itself; only the text comes back. A `.txt` or `.md` file is read as it is.
 public struct PaperText: Sendable {
@@ -39,6 +40,24 @@ public struct PaperText: Sendable {
             throw .run("pdftotext could not read \(path): \(RunFailureReport.describe(run, number: 0)) \(run.stderrTail.suffix(300))")
         }
         return Extracted(text: String(decoding: text, as: UTF8.self), sha256: digest, runID: run.runID)
+    }
+
+    /// The PDF's first page as a PNG, `dpi` dots per inch, drawn by pdftoppm through gloveboxd.
+    public func firstPage(_ path: String, dpi: Int = 40, label: String) throws(ScientistError) -> Data {
+        let data = try Self.readPlain(path)
+        guard data.starts(with: Array("%PDF-".utf8)) else { throw .workspace("\(path) is not a PDF") }
+        let scratch = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        do { try data.write(to: URL(fileURLWithPath: scratch + "/paper.pdf")) }
+        catch { throw .workspace("cannot copy \(path) for pdftoppm: \(error.localizedDescription)") }
+        let run = try runner.run(argv: ["/usr/bin/pdftoppm", "-png", "-r", "\(dpi)", "-f", "1", "-l", "1", "-singlefile", "paper.pdf", "page"],
+                                 workdir: scratch, outputs: ["page.png"], label: label)
+        guard run.status == "ok", let image = FileManager.default.contents(atPath: scratch + "/page.png"),
+              image.starts(with: [0x89, 0x50, 0x4E, 0x47]) else {
+            if run.status == "cancelled" { throw .interrupted }
+            throw .run("pdftoppm could not draw \(path): \(RunFailureReport.describe(run, number: 0)) \(run.stderrTail.suffix(300))")
+        }
+        return image
     }
 
     /// A regular file's bytes, never through a symbolic link, at most `sizeLimit`.
