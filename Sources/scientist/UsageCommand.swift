@@ -5,12 +5,17 @@ import Scientist
 struct UsageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "usage",
-        abstract: "Tokens and cost of the model calls in the archive, by stage, idea or launch.",
-        discussion: "Example: scientist usage --by idea --launch 7")
+        abstract: "Tokens and cost of the model calls in the archive, by stage, idea, paper or launch.",
+        discussion: """
+        By paper: every call of an idea that has a compiled paper, from its drafting to the paper's review, which \
+        is what the paper cost (the AI Scientist reports "less than $15 per paper").
+
+        Example: scientist usage --by paper --launch 7
+        """)
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "stage, idea or launch (default: all three).")
+    @Option(help: "stage, idea, paper or launch (default: all four).")
     var by: [ScientistStore.UsageGrouping] = []
 
     @Option(help: "Only the calls of this launch.")

@@ -106,23 +106,29 @@ extension ScientistStore {
         }
     }
 
-    public enum UsageGrouping: String, Sendable, CaseIterable { case stage, idea, launch }
+    public enum UsageGrouping: String, Sendable, CaseIterable { case stage, idea, paper, launch }
 
-    /// Totals grouped by stage, idea or launch; only those of `launchID` when given.
-    public func usage(by grouping: UsageGrouping, launchID: Int64? = nil) throws(SQLiteError) -> [UsageTotal] {
+    /// Totals grouped by stage, idea, paper or launch; only those of `launchID` and of `ideaID` when given. A
+    /// paper's total is every call of its idea, from the idea's drafting to the paper's review: what the paper
+    /// cost (ideas without a compiled paper are left out).
+    public func usage(by grouping: UsageGrouping, launchID: Int64? = nil, ideaID: Int64? = nil) throws(SQLiteError) -> [UsageTotal] {
         let key = switch grouping {
         case .stage: "c.stage"
-        case .idea: "COALESCE(i.template || '/' || i.name, '(no idea)')"
+        case .idea, .paper: "COALESCE(i.template || '/' || i.name, '(no idea)')"
         case .launch: "COALESCE(CAST(c.launch_id AS TEXT) || ' ' || l.command, '(none)')"
         }
+        let papers = grouping == .paper ? "AND c.idea_id IN (SELECT idea_id FROM papers WHERE pdf IS NOT NULL)" : ""
         let sql = """
         SELECT \(key) AS k, COUNT(*), SUM(c.input_tokens), SUM(c.output_tokens), TOTAL(c.cost_usd),
                SUM(c.cost_usd IS NULL)
         FROM llm_calls c LEFT JOIN ideas i ON i.id = c.idea_id LEFT JOIN launches l ON l.id = c.launch_id
-        WHERE ?1 IS NULL OR c.launch_id = ?1
+        WHERE (?1 IS NULL OR c.launch_id = ?1) AND (?2 IS NULL OR c.idea_id = ?2) \(papers)
         GROUP BY k ORDER BY MIN(c.id)
         """
-        return try read("summarise usage", sql, bind: { (s) throws(SQLiteError) in try s.bind(1, launchID) }) { s in
+        return try read("summarise usage", sql, bind: { (s) throws(SQLiteError) in
+            try s.bind(1, launchID)
+            try s.bind(2, ideaID)
+        }) { s in
             UsageTotal(key: s.string(0), calls: Int(s.int64(1)), inputTokens: Int(s.int64(2)), outputTokens: Int(s.int64(3)),
                        costUSD: s.double(4), unpricedCalls: Int(s.int64(5)))
         }
