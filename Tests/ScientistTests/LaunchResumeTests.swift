@@ -154,4 +154,68 @@ final class LaunchResumeTests: XCTestCase {
             }
         }
     }
+
+    /// The launch's report: a static page whose every image and link resolves, that a real headless Chromium
+    /// loads and draws; the screenshot is kept in .build/test-artefacts/.
+    func testTheReportOpensInAHeadlessBrowser() throws {
+        let lab = try ScriptedLab()
+        defer { lab.server.stop() }
+        let home = try home("home-report", lab: lab)
+        script(lab)
+        let result = try launch(lab, home: home)
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        let report = home + "/results/launch1/report/index.html"
+        XCTAssertTrue(result.stdout.contains("report: \(report)\n"), result.stdout)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssertFalse(html.contains("<script"), "the page needs no JavaScript")
+        for name in ["first", "second"] {
+            XCTAssertTrue(html.contains("<section id=\"idea-\(name)\">"), name)
+            XCTAssertTrue(html.contains("<a href=\"papers/\(name).pdf\">"), name)
+            XCTAssertTrue(html.contains("alt=\"the first page of \(name).pdf\""), "the first page, drawn through gloveboxd: \(name)")
+        }
+        XCTAssertTrue(html.contains("<b>Review: Reject</b>, overall 4/10"), html)
+        XCTAssertTrue(html.contains("Unrelated"), "the papers the novelty check consulted")
+
+        // Every image is embedded and decodes to an image; every link reaches a file or an anchor of the page.
+        var images = 0
+        for source in LatexChecks.matches(#"<img [^>]*src="([^"]*)""#, in: html) {
+            let parts = source.split(separator: ",", maxSplits: 1)
+            XCTAssertEqual(parts.count, 2, source.prefix(40) + "")
+            let data = try XCTUnwrap(Data(base64Encoded: String(parts[1])), source.prefix(40) + "")
+            XCTAssertTrue(data.starts(with: [0x89, 0x50, 0x4E, 0x47]) || String(decoding: data.prefix(200), as: UTF8.self).contains("<svg"), source.prefix(40) + "")
+            images += 1
+        }
+        XCTAssertEqual(images, 4, "two plots and two first pages")
+        for target in LatexChecks.matches(#"<a href="([^"]*)""#, in: html) {
+            if target.hasPrefix("#") {
+                XCTAssertTrue(html.contains("id=\"\(target.dropFirst())\""), target)
+            } else {
+                let file = home + "/results/launch1/report/" + target
+                XCTAssertTrue(FileManager.default.contents(atPath: file)?.starts(with: Array("%PDF-".utf8)) ?? false, target)
+            }
+        }
+
+        // A real browser loads it and draws it.
+        let chromium = "/usr/bin/chromium"
+        guard FileManager.default.isExecutableFile(atPath: chromium) else {
+            throw XCTSkip("chromium is not installed (scripts/install-deps.sh installs it): the page was checked without a browser")
+        }
+        let profile = directory.file("chromium-profile")
+        let artefacts = DaemonFixture.repositoryRoot + "/.build/test-artefacts"
+        try FileManager.default.createDirectory(atPath: artefacts, withIntermediateDirectories: true)
+        let screenshot = artefacts + "/launch-report.png"
+        try? FileManager.default.removeItem(atPath: screenshot)
+        let flags = ["/usr/bin/timeout", "60", chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + profile,
+                     "--window-size=1280,2400"]
+        let environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path]
+        let dom = try DaemonFixture.run(flags + ["--dump-dom", "file://" + report], environment: environment)
+        XCTAssertEqual(dom.status, 0, dom.stderr)
+        XCTAssertTrue(dom.stdout.contains("<h1>Launch 1</h1>"), dom.stdout.prefix(500) + "")
+        XCTAssertTrue(dom.stdout.contains("first: The First Idea"), "the browser parsed the whole page")
+        let drawn = try DaemonFixture.run(flags + ["--screenshot=" + screenshot, "file://" + report], environment: environment)
+        XCTAssertEqual(drawn.status, 0, drawn.stderr)
+        let png = try XCTUnwrap(FileManager.default.contents(atPath: screenshot), "the screenshot is kept at \(screenshot)")
+        XCTAssertTrue(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        XCTAssertGreaterThan(png.count, 20_000, "a drawn page, not a blank one")
+    }
 }
