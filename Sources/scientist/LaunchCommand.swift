@@ -134,10 +134,14 @@ struct LaunchCommand: ParsableCommand {
         let canceller = RunCanceller()
         let interrupts = Interrupts.install(canceller)
         defer { interrupts.forEach { $0.cancel() } }
-        let pipeline = LaunchPipeline(session: session, template: researchTemplate, options: options, sink: OutputSink(fd: 1), canceller: canceller)
+        // On a terminal, a line per idea redrawn in place, and the runs' output in a log; otherwise plain lines.
+        let inPlace = isatty(1) != 0 && ProcessInfo.processInfo.environment["TERM"].map { $0 != "dumb" } ?? false
+        let board = LaunchProgress(store: session.store, launchID: session.launchID, inPlace: inPlace)
+        let sink = inPlace ? OutputSink(fd: try Self.log(options.experiment.results, launchID: session.launchID)) : OutputSink(fd: 1)
+        let pipeline = LaunchPipeline(session: session, template: researchTemplate, options: options, sink: sink, canceller: canceller)
         let report: LaunchPipeline.Report
         do throws(ScientistError) {
-            report = try pipeline.run { line in Console.line(line) }
+            report = try pipeline.run { board.record($0) }
         } catch {
             session.finish(status: "failed", message: error.description)
             throw error
@@ -159,6 +163,16 @@ struct LaunchCommand: ParsableCommand {
             FileHandle.standardError.write(Data("scientist: the report could not be written: \(error)\n".utf8))
         }
         if let ending { throw ending }
+    }
+
+    /// The runs' output's log when the progress is drawn in place: <results>/launch<N>.log.
+    static func log(_ results: String, launchID: Int64) throws -> Int32 {
+        try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)
+        let path = results + "/launch\(launchID).log"
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw ScientistError.workspace("cannot open \(path): \(String(cString: strerror(errno)))") }
+        Console.line("the runs' output goes to \(path)")
+        return fd
     }
 
     /// How the launch ended: its status and message for the archive, and the error that sets the exit status.

@@ -142,3 +142,39 @@ final class PaperPartsTests: XCTestCase {
         XCTAssertEqual(claims[3].sentence, "We used a rate of \\gbExternal{0.001}.")
     }
 }
+
+/// The launch's progress: plain lines off a terminal; on one, a line per idea redrawn in place.
+final class LaunchProgressTests: XCTestCase {
+    private func output(inPlace: Bool, _ events: [LaunchEvent]) throws -> String {
+        let directory = try TemporaryDirectory("launch-progress")
+        defer { directory.remove() }
+        let store = try ScientistStore(path: directory.file("scientist.db"))
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let progress = LaunchProgress(store: store, launchID: 1, fd: fds[1], inPlace: inPlace)
+        for event in events { progress.record(event) }
+        close(fds[1])
+        let text = String(decoding: FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile(), as: UTF8.self)
+        return text
+    }
+
+    static let events = [LaunchEvent(idea: nil, stage: "idea", detail: "archived first: The First Idea"),
+                         LaunchEvent(idea: "first", stage: "novelty", detail: "novel: nothing like it"),
+                         LaunchEvent(idea: "second", stage: "novelty", detail: "not novel"),
+                         LaunchEvent(idea: "first", stage: "experiment", detail: "run 2")]
+
+    func testOffATerminalEachEventIsAPlainLine() throws {
+        XCTAssertEqual(try output(inPlace: false, Self.events),
+                       "idea: archived first: The First Idea\nnovelty: first: novel: nothing like it\nnovelty: second: not novel\nexperiment: first: run 2\n")
+    }
+
+    func testOnATerminalEachIdeaHasALineRedrawnInPlace() throws {
+        let text = try output(inPlace: true, Self.events)
+        let frames = text.components(separatedBy: "\u{1B}[2F")
+        XCTAssertEqual(frames.count, 2, "the third and fourth events go back over the two ideas' lines: \(text.debugDescription)")
+        let last = frames.last ?? ""
+        XCTAssertTrue(last.contains("\u{1B}[2Kfirst     experiment  0:00  $0.0000  run 2\n"), last.debugDescription)
+        XCTAssertTrue(last.contains("\u{1B}[2Ksecond    novelty     0:00  $0.0000  not novel\n"), last.debugDescription)
+        XCTAssertTrue(text.hasPrefix("\u{1B}[2Kidea: archived first: The First Idea\n"), "a launch's own step is a line above the board")
+    }
+}

@@ -17,6 +17,8 @@ public struct ExperimentLoop: Sendable {
         public var maxAttempts = 4
         /// The template's interpreter (the default is Debian's Python).
         public var interpreter = "/usr/bin/python3"
+        /// Told the number of each run as it starts, for the user's progress.
+        public var onRun: @Sendable (Int) -> Void = { _ in }
         public init() {}
     }
 
@@ -148,6 +150,7 @@ public struct ExperimentLoop: Sendable {
     /// results on success, the stderr tail on failure (the row's message holds gloveboxd's facts).
     func execute(number: Int, attempt: Int, stage: ExperimentRunRow.Stage = .experiment) throws(ScientistError) -> (ExperimentRunRow, String) {
         let directory = "run_\(number)"
+        settings.onRun(number)
         let commit = try workspace.head()
         try removeStaleOutput(directory)
         let started = Date().timeIntervalSince1970

@@ -17,6 +17,8 @@ public struct ExperimentStage: Sendable {
         public var policy: String?
         /// The workspace directory's prefix: the launch's name, or today's date.
         public var prefix: String = ExperimentStage.today
+        /// Told (idea, "run N") as each run starts, for the user's progress.
+        public var progress: @Sendable (String, String) -> Void = { _, _ in }
         public init() {}
     }
 
@@ -85,6 +87,8 @@ public struct ExperimentStage: Sendable {
         loopSettings.maxRuns = options.maxRuns
         loopSettings.maxAttempts = options.maxAttempts
         loopSettings.interpreter = settings.interpreter
+        let name = idea.proposal.name, progress = options.progress
+        loopSettings.onRun = { progress(name, $0 == 0 ? "the baseline run" : "run \($0)") }
         let loop = ExperimentLoop(model: session.model, store: session.store, launchID: session.launchID, template: template, idea: idea,
                                   workspace: workspace, experiment: experiment,
                                   runner: GloveboxRunner(socketPath: socket, policy: policy, sink: sink, canceller: canceller),

@@ -57,10 +57,12 @@ public struct LaunchPipeline: Sendable {
     /// Runs every stage; `progress` gets a line per step. Throws only for what ends the whole launch at once
     /// (the archive, an unreachable gloveboxd before anything ran); a budget stop or an interrupt ends it with
     /// a report of what finished.
-    public func run(progress: @escaping @Sendable (String) -> Void) throws(ScientistError) -> Report {
+    public func run(progress: @escaping @Sendable (LaunchEvent) -> Void) throws(ScientistError) -> Report {
         // Refuse up front, before spending anything, when gloveboxd does not serve the template's policy.
         let settings = try TemplateSettings.load(template: template)
-        let stage = ExperimentStage(session: session, options: options.experiment, sink: sink, canceller: canceller)
+        var experimentOptions = options.experiment
+        experimentOptions.progress = { idea, detail in progress(LaunchEvent(idea: idea, stage: "experiment", detail: detail)) }
+        let stage = ExperimentStage(session: session, options: experimentOptions, sink: sink, canceller: canceller)
         _ = try stage.policy(for: template, settings: settings, socket: stageSocket)
 
         let prompts = try PromptLibrary.load(for: template)
@@ -68,11 +70,11 @@ public struct LaunchPipeline: Sendable {
                                       reflections: options.reflections, prompts: prompts, logger: session.logger)
         // A resumed launch keeps the ideas it archived and generates only the rest.
         let kept = try launchIdeas()
-        for idea in kept { progress("idea: kept \(idea.proposal.name) from before") }
+        for idea in kept { progress(LaunchEvent(idea: nil, stage: "idea", detail: "kept \(idea.proposal.name) from before")) }
         var ideas = kept
         var report = Report(generated: kept.count)
         if options.ideas > kept.count {
-            let generated = try generator.generate(count: options.ideas - kept.count) { progress("idea: " + Self.describe($0)) }
+            let generated = try generator.generate(count: options.ideas - kept.count) { progress(LaunchEvent(idea: nil, stage: "idea", detail: Self.describe($0))) }
             ideas += generated.archived
             report.generated = ideas.count
             if let stop = generated.stoppedByBudget {
@@ -90,7 +92,7 @@ public struct LaunchPipeline: Sendable {
         for idea in ideas {
             if canceller.isCancelled { report.interrupted = true; break }
             if let decided = idea.novelty, decided != .failed {
-                progress("novelty: \(idea.proposal.name): \(decided.rawValue) (checked before)")
+                progress(LaunchEvent(idea: idea.proposal.name, stage: "novelty", detail: "\(decided.rawValue) (checked before)"))
                 if decided == .novel { novel.append(idea) } else {
                     report.results.append(IdeaResult(idea: idea, novelty: decided, experiment: "not run: judged \(decided.rawValue)", succeeded: false))
                 }
@@ -98,7 +100,7 @@ public struct LaunchPipeline: Sendable {
             }
             do throws(ScientistError) {
                 let outcome = try checker.check(idea)
-                progress("novelty: \(idea.proposal.name): \(outcome.decision.rawValue): \(outcome.reasons)")
+                progress(LaunchEvent(idea: idea.proposal.name, stage: "novelty", detail: "\(outcome.decision.rawValue): \(outcome.reasons)"))
                 if outcome.decision == .novel { novel.append(idea) } else {
                     report.results.append(IdeaResult(idea: idea, novelty: outcome.decision, experiment: "not run: judged \(outcome.decision.rawValue)", succeeded: false))
                 }
@@ -137,7 +139,7 @@ public struct LaunchPipeline: Sendable {
 
     /// The novel ideas' experiments, `parallel` at a time; each worker takes the next idea until none is left
     /// or the launch is stopping.
-    func experiments(_ ideas: [ArchivedIdea], stage: ExperimentStage, progress: @escaping @Sendable (String) -> Void,
+    func experiments(_ ideas: [ArchivedIdea], stage: ExperimentStage, progress: @escaping @Sendable (LaunchEvent) -> Void,
                      report: inout Report) -> [IdeaResult] {
         let shared = Mutex(Shared())
         let group = DispatchGroup()
@@ -181,13 +183,13 @@ public struct LaunchPipeline: Sendable {
     }
 
     /// An idea's experiments, unless they completed before in this launch.
-    func experiment(_ idea: ArchivedIdea, stage: ExperimentStage, progress: @escaping @Sendable (String) -> Void,
+    func experiment(_ idea: ArchivedIdea, stage: ExperimentStage, progress: @escaping @Sendable (LaunchEvent) -> Void,
                     shared: borrowing Mutex<Shared>) -> IdeaResult {
         if let done = completedExperiment(idea) {
-            progress("experiment: \(idea.proposal.name): completed before")
+            progress(LaunchEvent(idea: idea.proposal.name, stage: "experiment", detail: "completed before"))
             return IdeaResult(idea: idea, novelty: .novel, experiment: "completed before: \(done.message ?? "")", workspace: done.workspace, succeeded: true)
         }
-        progress("experiment: \(idea.proposal.name): starting")
+        progress(LaunchEvent(idea: idea.proposal.name, stage: "experiment", detail: "starting"))
         let result: IdeaResult
         do throws(ScientistError) {
             let outcome = try stage.run(idea: idea, template: template)
@@ -202,23 +204,27 @@ public struct LaunchPipeline: Sendable {
         } catch {
             result = IdeaResult(idea: idea, novelty: .novel, experiment: "failed: \(error.description)", succeeded: false)
         }
-        progress("experiment: \(idea.proposal.name): \(result.experiment)")
+        progress(LaunchEvent(idea: idea.proposal.name, stage: "experiment", detail: result.experiment))
         return result
     }
 
     /// The paper of an idea whose experiments completed.
-    func write(_ result: IdeaResult, options writeup: WriteupStage.Options, progress: @escaping @Sendable (String) -> Void,
+    func write(_ result: IdeaResult, options writeup: WriteupStage.Options, progress: @escaping @Sendable (LaunchEvent) -> Void,
                shared: borrowing Mutex<Shared>) -> IdeaResult {
         var result = result
         if let paper = compiledPaper(result.idea, experiment: result.workspace) {
             result.paper = paper.status
             result.pdf = paper.pdf
-            progress("writeup: \(result.idea.proposal.name): \(paper.status) before")
+            progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: "\(paper.status) before"))
             return result
         }
         var writeupOptions = writeup
         writeupOptions.socket = writeup.socket ?? options.experiment.socket
-        progress("writeup: \(result.idea.proposal.name): starting")
+        let name = result.idea.proposal.name
+        writeupOptions.progress = { line in
+            progress(LaunchEvent(idea: name, stage: "writeup", detail: line.hasPrefix(name + ": ") ? String(line.dropFirst(name.count + 2)) : line))
+        }
+        progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: "starting"))
         do throws(ScientistError) {
             let outcome = try WriteupStage(session: session, options: writeupOptions, sink: sink, canceller: canceller).run(idea: result.idea, template: template)
             result.paper = outcome.status
@@ -232,23 +238,23 @@ public struct LaunchPipeline: Sendable {
         } catch {
             result.paper = "failed: \(error.description)"
         }
-        progress("writeup: \(result.idea.proposal.name): \(result.paper ?? "")")
+        progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: result.paper ?? ""))
         return result
     }
 
     /// The review of an idea's compiled paper.
-    func review(_ result: IdeaResult, options review: ReviewStage.Options, progress: @escaping @Sendable (String) -> Void,
+    func review(_ result: IdeaResult, options review: ReviewStage.Options, progress: @escaping @Sendable (LaunchEvent) -> Void,
                 shared: borrowing Mutex<Shared>) -> IdeaResult {
         var result = result
         let paper = compiledPaper(result.idea, experiment: result.workspace)
         if let paper, let earlier = (try? session.store.reviews(ideaID: result.idea.id))?.last(where: { $0.paperID == paper.id }) {
             result.review = "\(earlier.review.decision), overall \(earlier.review.overall)/10 (reviewed before)"
-            progress("review: \(result.idea.proposal.name): \(result.review ?? "")")
+            progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: result.review ?? ""))
             return result
         }
         var reviewOptions = review
         reviewOptions.socket = review.socket ?? options.experiment.socket
-        progress("review: \(result.idea.proposal.name): starting")
+        progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: "starting"))
         do throws(ScientistError) {
             let prompts = try PromptLibrary.load(for: template)
             let outcome = try ReviewStage(session: session, options: reviewOptions, sink: sink, canceller: canceller).review(idea: result.idea, prompts: prompts)
@@ -263,7 +269,7 @@ public struct LaunchPipeline: Sendable {
         } catch {
             result.review = "failed: \(error.description)"
         }
-        progress("review: \(result.idea.proposal.name): \(result.review ?? "")")
+        progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: result.review ?? ""))
         return result
     }
 
