@@ -18,12 +18,28 @@ script = json.load(open(sys.argv[1]))
 replies = script.get("replies", [])
 by_prompt = script.get("by_prompt", {})
 default = script.get("default")
+pad = " ".join(["Considering the request, the evidence and what the answer must hold,"] * (script.get("pad_words", 0) // 12))
+literature = script.get("literature", [])
 port_file = sys.argv[2]
 log = open(sys.argv[3], "a") if len(sys.argv) > 3 else None
 lock = threading.Lock()
 
 
+def tokens(text):
+    return (len(text) + 3) // 4
+
+
 class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if not self.path.startswith("/graph/v1/paper/search"):
+            return self.answer(404, {"error": {"message": "unknown path " + self.path}})
+        data = [{"paperId": p["id"], "title": p["title"], "year": p.get("year", 2020), "venue": "ICML",
+                 "abstract": "Abstract of " + p["title"] + ".", "citationCount": 10,
+                 "authors": [{"authorId": "1", "name": "Ada Lovelace"}],
+                 "citationStyles": {"bibtex": "@inproceedings{" + p["id"] + ",\n title={" + p["title"] + "},\n author={Lovelace, Ada},\n booktitle={ICML},\n year={" + str(p.get("year", 2020)) + "}\n}"}}
+                for p in literature]
+        self.answer(200, {"total": len(data), "offset": 0, "data": data})
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         if not self.path.endswith("/chat/completions"):
@@ -42,11 +58,14 @@ class Handler(BaseHTTPRequestHandler):
             log.flush()
         if reply is None:
             return self.answer(503, {"error": {"message": "the demo's script is used up"}})
-        words = sum(len(m.get("content", "").split()) for m in body.get("messages", []))
+        if pad:
+            reply = "THOUGHT: " + pad + "\n\n" + reply
+        prompt = sum(tokens(m.get("content", "")) + 4 for m in body.get("messages", []))
+        completion = tokens(reply)
         self.answer(200, {
             "id": "demo", "object": "chat.completion", "model": body.get("model", "demo"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": words, "completion_tokens": len(reply.split()), "total_tokens": words + len(reply.split())},
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         })
 
     def answer(self, status, obj):
