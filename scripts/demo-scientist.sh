@@ -6,8 +6,8 @@
 # `scientist experiment` runs it: the model's edits become commits, each run goes through gloveboxd, the
 # results go back to the model, plot.py runs in the sandbox too, and notes.txt gets the figures; then
 # `scientist writeup` writes the paper, whose facts come from gloveboxd's records, compiles it through
-# gloveboxd under the latex policy, and `scientist verify` checks it. Everything lives in a temporary
-# directory removed at the end (also on failure or Ctrl-C).
+# gloveboxd under the latex policy, `scientist verify` checks it and `scientist review` reviews it. Everything
+# lives in a temporary directory removed at the end (also on failure or Ctrl-C).
 # Usage: sudo scripts/demo-scientist.sh        (about a minute after the build)
 set -euo pipefail
 
@@ -83,6 +83,9 @@ pdftotext -l 1 "$workspace/latex/template.pdf" - | grep -v '^$' | head -12 | sed
 echo
 echo "== scientist verify: the paper against the archive and gloveboxd's records"
 as_user "$bin/scientist" verify "$workspace"
+echo
+echo "== scientist review wider_hidden_layer (as nobody; pdftotext reads the PDF through gloveboxd)"
+as_user "$bin/scientist" review wider_hidden_layer --reviews 1 --reflections 0
 echo
 echo "== what the model saw, call by call (the first line of each last message)"
 sed 's/^/   /' "$tmp/model.log"
