@@ -84,7 +84,7 @@ final class PolicyLoadTests: XCTestCase {
         let policies = Self.repositoryRoot() + "/policies"
         let (loaded, errors) = Policy.loadDirectory(policies)
         XCTAssertEqual(errors, [])
-        XCTAssertEqual(Set(loaded.keys), ["default", "python", "toy_regression", "modular_arithmetic", "latex"])
+        XCTAssertEqual(Set(loaded.keys), ["default", "python", "toy_regression", "modular_arithmetic", "latex", "poppler"])
 
         let defaults = try XCTUnwrap(loaded["default"])
         XCTAssertEqual(defaults.limits, Limits(timeoutSeconds: 600, memoryBytes: 1 << 30, pids: 256, cpus: 1,
@@ -100,6 +100,13 @@ final class PolicyLoadTests: XCTestCase {
         XCTAssertEqual(python.environment["MPLBACKEND"], "Agg")
         XCTAssertEqual(python.users, ["*"])
         XCTAssertEqual(python.readOnlyPaths, defaults.readOnlyPaths)
+
+        // The PDF readers get nothing they do not need: no network, no GPU, read-only programs, short limits.
+        let poppler = try XCTUnwrap(loaded["poppler"])
+        XCTAssertEqual(poppler.limits, Limits(timeoutSeconds: 60, memoryBytes: 512 << 20, pids: 8, cpus: 1,
+                                              storageBytes: 128 << 20, gpus: 0, outputFileBytes: 32 << 20))
+        XCTAssertEqual(poppler.readOnlyPaths, ["/usr", "/lib", "/lib64", "/bin", "/etc/alternatives", "/etc/fonts"])
+        XCTAssertEqual(try XCTUnwrap(loaded["latex"]).readOnlyPaths.last, "/etc/chktexrc")
     }
 
     /// The directory above Tests/ that holds policies/, found from this file's path.
