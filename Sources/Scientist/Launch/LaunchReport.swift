@@ -192,7 +192,11 @@ public struct LaunchReport: Sendable {
                 + "<ul>" + r.strengths.map { "<li class=\"plus\">\(escape($0))</li>" }.joined() + r.weaknesses.map { "<li class=\"minus\">\(escape($0))</li>" }.joined() + "</ul>\n"
             if let flag = row.computeFlag { html += "<p class=\"flag\">Compute flag: \(escape(flag))</p>\n" }
             if row.ensemble.count > 1 {
-                html += "<p class=\"meta\">The ensemble: " + row.ensemble.map { "\($0.decision) \($0.overall)/10" }.joined(separator: ", ") + "</p>\n"
+                html += "<details open><summary>The ensemble's \(row.ensemble.count) reviews: " + row.ensemble.map { "\(escape($0.decision)) \($0.overall)/10" }.joined(separator: ", ")
+                    + "</summary>\n<ol>" + row.ensemble.map { review in
+                        "<li><b>\(escape(review.decision))</b>, overall \(review.overall)/10: \(escape(review.summary))<ul>"
+                            + review.weaknesses.map { "<li class=\"minus\">\(escape($0))</li>" }.joined() + "</ul></li>"
+                    }.joined(separator: "\n") + "</ol></details>\n"
             }
             html += "</div>\n"
         }
