@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependency direction (leaf first):
-//   CSandbox, CSeccomp, CCap, CSQLite  (C)
+//   CSystem, CSandbox, CSeccomp, CCap, CSQLite  (C: CSystem the wrappers both sides use; CSandbox the root
+//                                      launcher and the daemon's own wrappers)
 //   GloveboxSystem                     syscall helpers, descriptors, SHA-256
 //   PolicyModel, RecordModel           the policy and run-record types (all the client needs)
 //   SQLiteSupport, TOMLSupport         the SQLite layer (connection, statements, errors) and TOML line
@@ -34,6 +35,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        // The syscall wrappers both sides use (SCM_RIGHTS, SO_PEERCRED, openat2): all the client links of C.
+        .target(name: "CSystem", cSettings: [.define("_GNU_SOURCE")]),
+        // The root launcher (clone3, the setup child) and the daemon's own wrappers (mounts, loops, namespaces).
         .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")]),
         // pid 1 of every run, executed by the setup child in launch.c: C without a C library (sys.h), static
         // (after pivot_root the run's root need not hold a dynamic loader or libc), about 10 KB to execute.
@@ -44,7 +48,7 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "GloveboxSystem", dependencies: ["CSandbox"]),
+        .target(name: "GloveboxSystem", dependencies: ["CSystem"]),
         .target(name: "PolicyModel", dependencies: ["GloveboxSystem"]),
         // Leaf layers both the daemon and the scientist use: SQLite (connection, statements, errors) and TOML
         // (line numbers for file:line errors).
@@ -53,13 +57,13 @@ let package = Package(
         .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"]),
         .target(name: "RecordModel", dependencies: ["GloveboxSystem"]),
         .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"]),
-        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "PolicyModel", "RecordModel"]),
-        .target(name: "Sandbox", dependencies: ["CSandbox", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
+        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"]),
+        .target(name: "Sandbox", dependencies: ["CSandbox", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Supervisor", dependencies: ["Sandbox", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
+        .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
                                                    .product(name: "Logging", package: "swift-log")]),
-        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSandbox", "PolicyModel", "RecordModel"]),
-        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "Policy", "GloveboxSystem",
+        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"]),
+        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSystem", "Policy", "GloveboxSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
@@ -69,7 +73,7 @@ let package = Package(
         .executableTarget(name: "embed-prompts", path: "Plugins/EmbedPromptsTool"),
         .plugin(name: "EmbedPrompts", capability: .buildTool(), dependencies: ["embed-prompts"]),
         .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "SQLiteSupport", "TOMLSupport", "TOMLKit", "GloveboxClient", "GloveboxProtocol",
-                                                  "RecordModel", "PolicyModel", "GloveboxSystem", "CSandbox",
+                                                  "RecordModel", "PolicyModel", "GloveboxSystem", "CSystem",
                                                   .product(name: "Logging", package: "swift-log")],
                 plugins: ["EmbedPrompts"]),
         .executableTarget(name: "scientist", dependencies: ["Scientist",

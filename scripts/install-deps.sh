@@ -17,8 +17,9 @@ fi
 
 packages=(
   # build: the system libraries of the CSeccomp, CCap and CSQLite targets, found through pkg-config;
-  # the C compiler and headers for the CSandbox target; git to fetch the Swift package dependencies
-  libseccomp-dev libcap-dev libsqlite3-dev sqlite3 pkg-config gcc libc6-dev git ca-certificates
+  # the C compiler and headers for the CSystem and CSandbox targets; nm (binutils) for the test that the client
+  # links none of the daemon's C; git to fetch the Swift package dependencies
+  libseccomp-dev libcap-dev libsqlite3-dev sqlite3 pkg-config gcc libc6-dev binutils git ca-certificates
   # the CCurl target: libcurl (with OpenSSL) for the scientist's model and literature APIs
   libcurl4-openssl-dev
   # tests and demo: the programs run inside sandboxes, mkfs/losetup/mount, ps/pgrep, ip

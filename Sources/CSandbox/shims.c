@@ -70,86 +70,12 @@ int gb_access_as(int fd, uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
     return rc;
 }
 
-int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
-    *pid = cred.pid;
-    *uid = cred.uid;
-    *gid = cred.gid;
-    return 0;
-}
-
-ssize_t gb_send_with_fd(int sock, const void *buf, size_t len, int fd) {
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
-    if (fd >= 0) {
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    ssize_t n;
-    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    return n;
-}
-
-static void close_received(struct msghdr *msg) {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            close(fd);
-        }
-    }
-}
-
-ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out) {
-    *fd_out = -1;
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } control;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t n;
-    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    if (n < 0) return -1;
-    if (msg.msg_controllen == 0) return n;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    int valid = (msg.msg_flags & MSG_CTRUNC) == 0 && c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                c->cmsg_len == CMSG_LEN(sizeof(int)) && CMSG_NXTHDR(&msg, c) == NULL;
-    if (!valid) {
-        close_received(&msg);
-        errno = EBADMSG;
-        return -1;
-    }
-    memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-    return n;
-}
-
-int gb_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int gb_set_pipe_size(int fd, int bytes) { return fcntl(fd, F_SETPIPE_SZ, bytes); }
 
 int gb_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 
 int gb_close_range(unsigned first, unsigned last) { return (int)syscall(SYS_close_range, first, last, 0); }
-
-int gb_openat_beneath(int dirfd, const char *path, int flags, unsigned mode) {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.mode = (flags & O_CREAT) ? mode : 0;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    int fd;
-    do { fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how); } while (fd < 0 && errno == EINTR);
-    return fd;
-}
 
 int gb_open_no_symlinks(const char *path, int flags) {
     struct open_how how;
@@ -268,27 +194,6 @@ int gb_accept(int listener) {
 }
 
 int gb_seccomp_available(void) { return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 ? -1 : 0; }
-
-static volatile sig_atomic_t cancel_socket = -1;
-
-static void send_cancel(int sig) {
-    (void)sig;
-    static const unsigned char frame[5] = {0, 0, 0, 1, 2};  // length 1, kind 2 (cancel)
-    int saved = errno;
-    if (cancel_socket >= 0) (void)send(cancel_socket, frame, sizeof frame, MSG_NOSIGNAL | MSG_DONTWAIT);
-    errno = saved;
-}
-
-int gb_forward_cancel_signals(int sock) {
-    cancel_socket = sock;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = send_cancel;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0) return -1;
-    return 0;
-}
 
 int gb_loop_attach(int backing_fd, char *name, size_t name_cap) {
     int control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);

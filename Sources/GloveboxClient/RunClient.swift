@@ -1,4 +1,4 @@
-import CSandbox
+import CSystem
 import GloveboxProtocol
 import GloveboxSystem
 import PolicyModel

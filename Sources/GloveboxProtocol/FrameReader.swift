@@ -1,4 +1,4 @@
-import CSandbox
+import CSystem
 import GloveboxSystem
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import CSandbox
+import CSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import CSandbox
+import CSystem
 import GloveboxSystem
 #if canImport(Glibc)
 import Glibc

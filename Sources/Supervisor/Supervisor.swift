@@ -1,4 +1,5 @@
 import CSandbox
+import CSystem
 import GloveboxProtocol
 import GloveboxSystem
 import Logging

@@ -1,13 +1,10 @@
-// Thin wrappers for what Swift cannot call directly: variadic syscalls, _GNU_SOURCE declarations,
-// CMSG_* macros, struct ucred.
+// The daemon's wrappers for what Swift cannot call directly: mounts, loop devices, idmapped mounts, device
+// filters, namespaces, timers and the like, all root's. The wrappers the client uses too are CSystem's.
 #ifndef GB_SHIMS_H
 #define GB_SHIMS_H
 
 #include <stdint.h>
 #include <sys/types.h>
-
-// SO_PEERCRED of a connected Unix socket.
-int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
 // SO_PEERGROUPS of a connected Unix socket: the peer's supplementary groups when it connected. Returns their
 // number (at most `max` stored), -(needed + 1) when `max` is too small, or INT32_MIN with errno.
@@ -21,23 +18,11 @@ enum { NGROUPS_MAX_CHECKED = 65536 };
 // 0, or -1 with errno (EACCES: not allowed).
 int gb_access_as(int fd, uid_t uid, gid_t gid, const gid_t *groups, int ngroups, int mode);
 
-// sendmsg/recvmsg of a byte buffer with at most one descriptor (SCM_RIGHTS).
-// gb_recv_with_fd stores -1 in *fd_out when none came; received descriptors are close-on-exec.
-// A message carrying more than one descriptor, or other control data, closes them all and fails with EBADMSG.
-ssize_t gb_send_with_fd(int sock, const void *buf, size_t len, int fd);
-ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out);
-
-// pipe2(O_CLOEXEC) (a _GNU_SOURCE declaration).
-int gb_pipe_cloexec(int fds[2]);
-
 // fcntl(F_SETPIPE_SZ): the pipe's capacity, at least `bytes` (rounded up by the kernel); returns it.
 int gb_set_pipe_size(int fd, int bytes);
 
 int gb_pidfd_send_signal(int pidfd, int sig);
 int gb_close_range(unsigned first, unsigned last);
-
-// openat2 with RESOLVE_* flags (see linux/openat2.h): resolve beneath dirfd, never through symlinks.
-int gb_openat_beneath(int dirfd, const char *path, int flags, unsigned mode);
 
 // openat2 of an absolute path that must not pass through any symlink (mount crossings allowed).
 int gb_open_no_symlinks(const char *path, int flags);
@@ -79,10 +64,6 @@ int gb_accept(int listener);
 
 // prctl(PR_GET_SECCOMP): 0 when seccomp is available and not applied, -1 with errno otherwise.
 int gb_seccomp_available(void);
-
-// Client side: SIGINT, SIGTERM and SIGHUP send a cancel frame on `sock` (send(2) is async-signal-safe)
-// instead of killing the client, so the daemon ends the run and the client still gets its record.
-int gb_forward_cancel_signals(int sock);
 
 // statfs(2).f_type of a path, or -1 with errno.
 long gb_fs_magic(const char *path);

@@ -1,4 +1,4 @@
-import CSandbox
+import CSystem
 import Foundation
 import GloveboxSystem
 #if canImport(Glibc)
