@@ -1,25 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependency direction (leaf first):
-//   CSystem, CSandbox, CSeccomp, CCap, CSQLite  (C: CSystem the wrappers both sides use; CSandbox the root
-//                                      launcher and the daemon's own wrappers)
-//   GloveboxSystem                     syscall helpers, descriptors, SHA-256
-//   PolicyModel, RecordModel           the policy and run-record types (all the client needs)
-//   SQLiteSupport, TOMLSupport         the SQLite layer (connection, statements, errors) and TOML line
-//                                      numbers, shared by the daemon's modules and the scientist
-//   Policy                             reading and validating policy and config files (TOML)
-//   Records                            SQLite run records and the audit log
-//   GloveboxProtocol                   wire framing shared by daemon and client
-//   Sandbox                            cgroups, mounts, storage, seccomp, launch
-//   Supervisor                         admission, run lifecycle, socket server
-//   GloveboxClient                     client library
-//   gloveboxd, glovebox                thin executables
-//   glovebox-init                      (C, static) each run's pid 1, executed by Sandbox's launcher
-//   CCurl                              (C) libcurl, with shims for its variadic calls
-//   Scientist                          LLM providers over libcurl, budgets, literature, ideas, experiments
-//                                      (through GloveboxClient only), the idea archive
-//   scientist                          thin executable
+// The sources are grouped by where they run, which is what they may be trusted with:
+//   Sources/Shared/     linked by every side, and nothing in it needs privilege: CSystem (the C wrappers both
+//                       sides use), GloveboxSystem (syscall helpers, descriptors, SHA-256), PolicyModel and
+//                       RecordModel (the types the client needs), GloveboxProtocol (wire framing),
+//                       SQLiteSupport and TOMLSupport (the SQLite layer, TOML line numbers), CSQLite
+//   Sources/Daemon/     gloveboxd, root: Policy (reading policy files), Records (run records, the audit log),
+//                       Sandbox (cgroups, mounts, storage, seccomp, launch), Supervisor (admission, run
+//                       lifecycle, the socket server), CSandbox (the C launcher), CSeccomp, CCap
+//   Sources/InRun/      inside each run: glovebox-init, its pid 1 (static C, executed by the launcher)
+//   Sources/Client/     the user's side: GloveboxClient and the glovebox executable
+//   Sources/Scientist/  the user's side too: the Scientist library (Library/), its executable (Command/), CCurl
+// Dependencies point to Shared, and from the scientist to GloveboxClient (its only way to gloveboxd); nothing
+// outside the daemon depends on it, and Shared depends on nothing outside itself. (glovebox-init still reads
+// the launcher's handover header from Daemon/CSandbox; that header moves with launch.c's split.)
 let package = Package(
     name: "glovebox",
     platforms: [.macOS(.v15)],
@@ -35,50 +30,56 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        // MARK: Shared: linked by every side; nothing here needs privilege.
         // The syscall wrappers both sides use (SCM_RIGHTS, SO_PEERCRED, openat2): all the client links of C.
-        .target(name: "CSystem", cSettings: [.define("_GNU_SOURCE")]),
-        // The root launcher (clone3, the setup child) and the daemon's own wrappers (mounts, loops, namespaces).
-        .target(name: "CSandbox", cSettings: [.define("_GNU_SOURCE")]),
-        // pid 1 of every run, executed by the setup child in launch.c: C without a C library (sys.h), static
-        // (after pivot_root the run's root need not hold a dynamic loader or libc), about 10 KB to execute.
-        .executableTarget(name: "glovebox-init",
-                          cSettings: [.headerSearchPath("../CSandbox/include"), .headerSearchPath("../CSandbox"),
-                                      .unsafeFlags(["-ffreestanding", "-fno-stack-protector", "-fno-builtin"])],
-                          linkerSettings: [.unsafeFlags(["-static-executable", "-Xclang-linker", "-nostdlib"])]),
-        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "GloveboxSystem", dependencies: ["CSystem"]),
-        .target(name: "PolicyModel", dependencies: ["GloveboxSystem"]),
+        .target(name: "CSystem", path: "Sources/Shared/CSystem", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CSQLite", path: "Sources/Shared/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "GloveboxSystem", dependencies: ["CSystem"], path: "Sources/Shared/GloveboxSystem"),
+        .target(name: "PolicyModel", dependencies: ["GloveboxSystem"], path: "Sources/Shared/PolicyModel"),
+        .target(name: "RecordModel", dependencies: ["GloveboxSystem"], path: "Sources/Shared/RecordModel"),
         // Leaf layers both the daemon and the scientist use: SQLite (connection, statements, errors) and TOML
         // (line numbers for file:line errors).
-        .target(name: "SQLiteSupport", dependencies: ["CSQLite"]),
-        .target(name: "TOMLSupport", dependencies: ["TOMLKit"]),
-        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"]),
-        .target(name: "RecordModel", dependencies: ["GloveboxSystem"]),
-        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"]),
-        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"]),
+        .target(name: "SQLiteSupport", dependencies: ["CSQLite"], path: "Sources/Shared/SQLiteSupport"),
+        .target(name: "TOMLSupport", dependencies: ["TOMLKit"], path: "Sources/Shared/TOMLSupport"),
+        .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"], path: "Sources/Shared/GloveboxProtocol"),
+        // MARK: Daemon: gloveboxd, root.
+        // The root launcher (clone3, the setup child) and the daemon's own wrappers (mounts, loops, namespaces).
+        .target(name: "CSandbox", path: "Sources/Daemon/CSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CSeccomp", path: "Sources/Daemon/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", path: "Sources/Daemon/CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"], path: "Sources/Daemon/Policy"),
+        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"], path: "Sources/Daemon/Records"),
         .target(name: "Sandbox", dependencies: ["CSandbox", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
-                                                .product(name: "Logging", package: "swift-log")]),
+                                                .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Sandbox"),
         .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
-                                                   .product(name: "Logging", package: "swift-log")]),
-        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"]),
+                                                   .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Supervisor"),
         .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSystem", "Policy", "GloveboxSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                                            .product(name: "Logging", package: "swift-log")]),
+                                                            .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/gloveboxd"),
+        // MARK: In the run: its pid 1.
+        // pid 1 of every run, executed by the setup child in launch.c: C without a C library (sys.h), static
+        // (after pivot_root the run's root need not hold a dynamic loader or libc), about 10 KB to execute.
+        .executableTarget(name: "glovebox-init", path: "Sources/InRun/glovebox-init",
+                          cSettings: [.headerSearchPath("../../Daemon/CSandbox/include"), .headerSearchPath("../../Daemon/CSandbox"),
+                                      .unsafeFlags(["-ffreestanding", "-fno-stack-protector", "-fno-builtin"])],
+                          linkerSettings: [.unsafeFlags(["-static-executable", "-Xclang-linker", "-nostdlib"])]),
+        // MARK: Client: the user's side.
+        .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"], path: "Sources/Client/GloveboxClient"),
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",
-                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Sources/Client/glovebox"),
+        // MARK: Scientist: the user's side too; gloveboxd only through GloveboxClient.
+        .systemLibrary(name: "CCurl", path: "Sources/Scientist/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // The scientist's shipped prompts are the text files in prompts/, embedded at build time.
         .executableTarget(name: "embed-prompts", path: "Plugins/EmbedPromptsTool"),
         .plugin(name: "EmbedPrompts", capability: .buildTool(), dependencies: ["embed-prompts"]),
         .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "SQLiteSupport", "TOMLSupport", "TOMLKit", "GloveboxClient", "GloveboxProtocol",
                                                   "RecordModel", "PolicyModel", "GloveboxSystem", "CSystem",
-                                                  .product(name: "Logging", package: "swift-log")],
+                                                  .product(name: "Logging", package: "swift-log")], path: "Sources/Scientist/Library",
                 plugins: ["EmbedPrompts"]),
         .executableTarget(name: "scientist", dependencies: ["Scientist",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                                            .product(name: "Logging", package: "swift-log")]),
+                                                            .product(name: "Logging", package: "swift-log")], path: "Sources/Scientist/Command"),
+        // MARK: Tests.
         // A real gloveboxd for the tests of the daemon, the client and the scientist (not shipped).
         .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel"],
                 path: "Tests/GloveboxTestSupport"),

@@ -4,7 +4,7 @@ import GloveboxSystem
 import Glibc
 #endif
 
-/// glovebox-init (Sources/glovebox-init), the small static program each run's setup child executes as
+/// glovebox-init (Sources/InRun/glovebox-init), the small static program each run's setup child executes as
 /// the run's pid 1. Found once, beside the running executable (`gloveboxd` in a build directory) or in
 /// `../libexec/glovebox/` from it (an installed `gloveboxd` in /usr/local/bin), and kept open (O_PATH) for
 /// the daemon's life, so that every run executes the file that was checked at start.

@@ -1,6 +1,6 @@
 // The run's setup child: made with clone3(CLONE_VM | CLONE_VFORK) into new namespaces, it enters a copy
 // of a prepared root, receives its run, drops privileges and executes glovebox-init
-// (Sources/glovebox-init) as the run's pid 1, which starts the program. Everything it needs is prepared by
+// (Sources/InRun/glovebox-init) as the run's pid 1, which starts the program. Everything it needs is prepared by
 // Swift in the parent: strings, arrays, the seccomp program. It shares the daemon's memory until that
 // execve and makes only raw system calls; a failure writes {step, errno} to the control socket (before
 // the run is received) or to a close-on-exec pipe (after), and _exits.
