@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"], path: "Sources/Shared/GloveboxProtocol"),
         // MARK: Daemon: gloveboxd, root.
         // The root launcher (clone3, the setup child) and the daemon's own wrappers (mounts, loops, namespaces).
-        .target(name: "CSandbox", path: "Sources/Daemon/CSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "CSandbox", dependencies: ["CSystem"], path: "Sources/Daemon/CSandbox", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CSeccomp", path: "Sources/Daemon/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", path: "Sources/Daemon/CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"], path: "Sources/Daemon/Policy"),
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "Sandbox", "Supervisor", "Records", "Policy",
+        .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "CSystem", "Sandbox", "Supervisor", "Records", "Policy",
                                                          "GloveboxTestSupport"]),
     ]
 )

@@ -15,7 +15,7 @@ final class TrustZoneTests: XCTestCase {
         })
     }
 
-    static let shared: Set<String> = ["gb_forward_cancel_signals", "gb_openat_beneath", "gb_peer_credentials", "gb_pipe_cloexec",
+    static let shared: Set<String> = ["gb_forward_cancel_signals", "gb_openat_beneath", "gb_peer_credentials", "gb_pipe_cloexec", "gb_recv_fds", "gb_send_fds",
                                       "gb_recv_with_fd", "gb_send_with_fd"]
 
     func testTheClientAndTheScientistLinkOnlyTheSharedWrappers() throws {

@@ -19,6 +19,7 @@
 
 #include "gb_launch.h"
 #include "gb_shims.h"
+#include "gb_system.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -308,19 +309,9 @@ static void make_run_mount_point(int root, int err_fd, const struct gb_mount *m)
 // two descriptors.
 static int send_root(int sock, int ns_fd, int root_fd) {
     struct gb_error_report ok = {.step = 0, .err = 0};
-    struct iovec iov = {.iov_base = &ok, .iov_len = sizeof ok};
-    union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
     const int fds[2] = {ns_fd, root_fd};
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
-    long n;
-    do { n = syscall(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    if (n == (long)sizeof ok) return 0;
+    ssize_t n = gb_send_fds(sock, &ok, sizeof ok, fds, 2);
+    if (n == (ssize_t)sizeof ok) return 0;
     if (n >= 0) errno = EIO;
     return -1;
 }
@@ -529,18 +520,7 @@ int gb_hand_over(int control, const struct gb_launch *run) {
     int nfds = run_descriptors(run, fds);
     if (nfds < 0) return -1;
     struct run_message payload = {.magic = GB_RUN_MAGIC, .run = run};
-    struct iovec iov = {.iov_base = &payload, .iov_len = sizeof payload};
-    union { char buf[CMSG_SPACE(MAX_RUN_FDS * sizeof(int))]; struct cmsghdr align; } control_buf;
-    memset(&control_buf, 0, sizeof control_buf);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control_buf.buf,
-                         .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
-    ssize_t n;
-    do { n = sendmsg(control, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    ssize_t n = gb_send_fds(control, &payload, sizeof payload, fds, nfds);
     if (n == (ssize_t)sizeof payload) return 0;
     if (n >= 0) errno = EIO;
     return -1;
@@ -556,23 +536,12 @@ struct received_run {
 
 static void receive_run(int control, struct received_run *out) {
     struct run_message payload = {0};
-    struct iovec iov = {.iov_base = &payload, .iov_len = sizeof payload};
-    union { char buf[CMSG_SPACE(MAX_RUN_FDS * sizeof(int))]; struct cmsghdr align; } control_buf;
-    memset(&control_buf, 0, sizeof control_buf);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control_buf.buf, .msg_controllen = sizeof control_buf.buf};
-    ssize_t n;
-    do { n = recvmsg(control, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    if (n < 0) report_and_exit(control, GB_STEP_RECEIVE_RUN, errno);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    int got = 0;
     int fds[MAX_RUN_FDS];
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(0)) {
-        got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        memcpy(fds, CMSG_DATA(c), (size_t)got * sizeof(int));
-    }
-    // Whatever arrived belongs to this child and dies with it: a malformed message only needs reporting.
-    if (n != (ssize_t)sizeof payload || payload.magic != GB_RUN_MAGIC || !payload.run || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-        (c && CMSG_NXTHDR(&msg, c))) {
+    int got = 0;
+    // A message that is not exactly the daemon's has its descriptors closed (EBADMSG) and is reported.
+    ssize_t n = gb_recv_fds(control, &payload, sizeof payload, fds, MAX_RUN_FDS, &got, 0);
+    if (n < 0) report_and_exit(control, GB_STEP_RECEIVE_RUN, errno == EBADMSG ? EPROTO : errno);
+    if (n != (ssize_t)sizeof payload || payload.magic != GB_RUN_MAGIC || !payload.run) {
         report_and_exit(control, GB_STEP_RECEIVE_RUN, EPROTO);
     }
     out->run = *payload.run;
@@ -788,33 +757,17 @@ static long clone_vfork(struct clone_args *args, int (*fn)(void *), void *arg, i
 // arrived is closed.
 static int receive_root(int sock, struct gb_prepared_root *out, struct gb_error_report *failure) {
     struct gb_error_report report = {0};
-    struct iovec iov = {.iov_base = &report, .iov_len = sizeof report};
-    union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t n;
-    do { n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     int fds[2] = {-1, -1};
-    int nfds = 0, unexpected = 0;
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) { unexpected = 1; continue; }
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
-            if (nfds < 2) fds[nfds] = fd; else close(fd);
-            nfds++;
-        }
-    }
-    if (n == (ssize_t)sizeof report && report.step == 0 && nfds == 2 && !unexpected &&
-        !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    int nfds = 0;
+    ssize_t n = gb_recv_fds(sock, &report, sizeof report, fds, 2, &nfds, MSG_DONTWAIT);
+    if (n == (ssize_t)sizeof report && report.step == 0 && nfds == 2) {
         out->ns_fd = fds[0];
         out->root_fd = fds[1];
         return 0;
     }
-    for (int i = 0; i < 2; i++) if (fds[i] >= 0) close(fds[i]);
+    for (int i = 0; i < nfds; i++) close(fds[i]);
     if (n == (ssize_t)sizeof report && report.step != 0) *failure = report;
-    else if (n > 0) *failure = (struct gb_error_report){.step = GB_STEP_ROOT_NAMESPACE, .err = EPROTO};
+    else if (n > 0 || (n < 0 && errno == EBADMSG)) *failure = (struct gb_error_report){.step = GB_STEP_ROOT_NAMESPACE, .err = EPROTO};
     return -1;
 }
 

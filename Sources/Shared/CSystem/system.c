@@ -19,25 +19,27 @@ int gb_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     return 0;
 }
 
-ssize_t gb_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+ssize_t gb_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    if (nfds < 0 || nfds > GB_MAX_PASSED_FDS) { errno = EINVAL; return -1; }
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
-    if (fd >= 0) {
+    union { char buf[CMSG_SPACE(GB_MAX_PASSED_FDS * sizeof(int))]; struct cmsghdr align; } control;
+    if (nfds > 0) {
         memset(&control, 0, sizeof control);
         msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
+        msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
     }
-    ssize_t n;
-    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    return n;
+    long n;
+    do { n = syscall(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return (ssize_t)n;
 }
 
+// Closes every descriptor a received message carried.
 static void close_received(struct msghdr *msg) {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -50,24 +52,40 @@ static void close_received(struct msghdr *msg) {
     }
 }
 
-ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out) {
-    *fd_out = -1;
+ssize_t gb_recv_fds(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags) {
+    *nfds = 0;
+    if (max < 0 || max > GB_MAX_PASSED_FDS) { errno = EINVAL; return -1; }
     struct iovec iov = {.iov_base = buf, .iov_len = len};
-    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } control;
+    union { char buf[CMSG_SPACE(GB_MAX_PASSED_FDS * sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t n;
-    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    long n;
+    do { n = syscall(SYS_recvmsg, sock, &msg, flags | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n < 0) return -1;
-    if (msg.msg_controllen == 0) return n;
+    if (msg.msg_controllen == 0 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) return (ssize_t)n;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    int valid = (msg.msg_flags & MSG_CTRUNC) == 0 && c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                c->cmsg_len == CMSG_LEN(sizeof(int)) && CMSG_NXTHDR(&msg, c) == NULL;
+    size_t count = c ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+    int valid = !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len >= CMSG_LEN(sizeof(int)) && count <= (size_t)max && CMSG_NXTHDR(&msg, c) == NULL;
     if (!valid) {
         close_received(&msg);
         errno = EBADMSG;
         return -1;
     }
-    memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+    memcpy(fds, CMSG_DATA(c), count * sizeof(int));
+    *nfds = (int)count;
+    return (ssize_t)n;
+}
+
+ssize_t gb_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+    return gb_send_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+ssize_t gb_recv_with_fd(int sock, void *buf, size_t len, int *fd_out) {
+    int count = 0;
+    *fd_out = -1;
+    ssize_t n = gb_recv_fds(sock, buf, len, fd_out, 1, &count, 0);
+    if (count == 0) *fd_out = -1;
     return n;
 }
 
