@@ -8,7 +8,7 @@ import Glibc
 /// The common `glovebox run [OPTIONS] -- PROGRAM...` command line, parsed without ArgumentParser.
 ///
 /// ArgumentParser builds its parser by reflecting over every command type, and each first-time dynamic
-/// cast scans the binary's protocol conformances: about 4 ms of a client start that should take 4. The
+/// cast scans the binary's protocol conformances: as long again as the rest of a client start (BENCHMARKS.md). The
 /// fast path accepts only command lines it understands exactly, each option at most once (the lists
 /// excepted) and every value checked the way `RunCommand` checks it; for anything else, `--help`
 /// included, it returns nil and ArgumentParser parses the line as usual, with its messages. So the fast
@@ -22,7 +22,7 @@ enum RunFastPath {
 
     /// The values given. Named fields rather than a Dictionary keyed by Name: a Dictionary's storage is
     /// generic metadata made at run time, whose Hashable requirement scans every protocol conformance in
-    /// the binary, about 0.1 ms, a tenth of the client's CPU (BENCHMARKS.md).
+    /// the binary, a good part of the client's CPU (BENCHMARKS.md).
     private struct Values {
         var socket, template, workdir, timeout, memory, pids, cpus, storage, gpus, record: String?
         var outputs: [String] = []

@@ -432,7 +432,7 @@ static void enter_network(const struct gb_setup *setup) {
 // cgroup v1 has no CLONE_INTO_CGROUP: the child moves itself into each hierarchy before it does anything
 // else, so no step of the setup runs outside the run's cgroups. It writes to `tasks`, which moves its only
 // thread and so all of it: moving oneself that way does not take the kernel's global threadgroup lock,
-// whose write side waits for an RCU grace period when it was not taken just before (about 8 ms here).
+// whose write side waits for an RCU grace period when it was not taken just before (BENCHMARKS.md).
 // Its cgroup namespace is made after that (not at the clone), so that the run sees its own cgroups as the
 // root in every hierarchy.
 static void join_cgroups(const struct gb_setup *setup) {

@@ -13,7 +13,7 @@ import Glibc
 /// freezer cgroup at all (one hierarchy fewer to make, join and remove per run).
 ///
 /// Making a run's v1 cgroups (a directory in each hierarchy, the device list, the OOM eventfd, the
-/// `tasks` descriptors) is most of a run's preparation, about 0.8 ms: once `startSpares` is called,
+/// `tasks` descriptors) is most of a run's preparation (BENCHMARKS.md): once `startSpares` is called,
 /// a thread keeps two sets made ahead of need, named `spare-N`. A run takes one, renames it `run-N` (v1
 /// renames within a parent) and writes its own limits; with none ready it makes its own, as before.
 public final class CgroupV1Driver: Sendable {
@@ -233,8 +233,8 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     /// each hierarchy with one write of "0", which moves the calling thread: the setup child is a process
     /// of one thread, so this moves all of it. Through `cgroup.procs` the same move takes the kernel's
     /// global threadgroup lock for writing, which waits for an RCU grace period whenever no other cgroup
-    /// write happened in the last few milliseconds: about 8 ms for each run that does not follow another
-    /// closely (BENCHMARKS.md). Moving one's own thread skips that lock (Linux 6.0 and later).
+    /// write happened just before: several milliseconds for each run that does not follow another closely
+    /// (BENCHMARKS.md). Moving one's own thread skips that lock (Linux 6.0 and later).
     private var taskFiles: [FileDescriptor] = []
 
     /// A run's or a spare's cgroups, to be made in `bases` (the hierarchies a run joins).

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Network namespaces made ahead of need. Creating one (its loopback device, its sysctl tables) is the
-/// costliest part of a run's clone, about 0.9 ms; a thread of its own makes them between runs, so that a
+/// costliest part of a run's clone (BENCHMARKS.md); a thread of its own makes them between runs, so that a
 /// run joins one that is ready (`setns` in the child) instead of waiting for CLONE_NEWNET.
 ///
 /// Each namespace is fresh, has only its loopback (up), belongs to the initial user namespace exactly as

@@ -32,7 +32,7 @@ public final class PreparedRoot: Sendable {
 /// A root is a snapshot of the host's mounts under the policy's read-only paths, and of the files those
 /// paths and the device nodes lead to: a root serves runs only while the host looks the same there
 /// (HostView). A run that takes a root found unchanged more than `recheckAfter` ago looks at the host
-/// again first (about 0.05 ms: mountinfo and a stat of each path); a root found out of date is let go and
+/// again first (mountinfo and a stat of each path); a root found out of date is let go and
 /// the run builds a new one. So a filesystem mounted on the host below a read-only path, or a file the host
 /// replaced by renaming another over it, reaches every run that starts more than two seconds later, however
 /// long the root has been kept. Contents changed in place are seen at once, through the binds. Building

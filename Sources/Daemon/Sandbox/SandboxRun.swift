@@ -48,7 +48,7 @@ public final class SandboxRun: @unchecked Sendable {
     private var process: LaunchedProcess?
     /// The run's mount namespace, held from the launch to the cleanup: when the run's last process exits,
     /// the kernel then has no mount tree to tear down on the way (an RCU grace period and every mount's
-    /// release, about 0.2 ms of each run's end); it goes in the cleanup, after the client has its record.
+    /// release, BENCHMARKS.md); it goes in the cleanup, after the client has its record.
     private var mountNamespace: FileDescriptor?
     private var startedAt = 0.0
     /// How long after SIGKILL the run's processes may take to go before they are taken to be stuck.

@@ -126,7 +126,7 @@ public struct SeccompProfile: Sendable {
     /// A filter made by `rules`, exported as BPF. A binary search over system call numbers instead of a
     /// list: fewer instructions for each call the program makes, and far less work for the kernel when it
     /// installs the filter (it emulates the filter for every system call number of every architecture to
-    /// build its allow cache; with the list, that was about 0.3 ms of every run's start).
+    /// build its allow cache; with the list, that was a measurable part of every run's start, BENCHMARKS.md).
     private static func filter(defaultAction: UInt32, _ rules: (scmp_filter_ctx) throws -> Void) throws -> [UInt8] {
         guard let ctx = seccomp_init(defaultAction) else { throw SandboxError.unavailable("libseccomp: seccomp_init failed") }
         defer { seccomp_release(ctx) }

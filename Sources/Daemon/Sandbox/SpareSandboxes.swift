@@ -79,8 +79,8 @@ final class SetupChild: @unchecked Sendable {
 
 /// Setup children made ahead of need, one for each kind of root (a policy, with a set of leased GPUs)
 /// that runs have used lately. A run that finds one ready for its root takes it: its launch is then only
-/// the run's own part (its mounts, user, descriptors and program), about 0.6 ms less than a child made for
-/// it (BENCHMARKS.md). The next one is made when a run of that root has ended and been cleaned up, by a
+/// the run's own part (its mounts, user, descriptors and program), well short of a child made for it
+/// (BENCHMARKS.md). The next one is made when a run of that root has ended and been cleaned up, by a
 /// thread that stays the child's parent until the child's run is over: the parent-death signal that ends
 /// a run with the daemon is tied to the thread that made the child.
 ///

@@ -1,6 +1,6 @@
 /// A small JSON reader and writer for the client's per-run path, where Foundation's Codable costs more than
 /// the rest of the client together: its first use instantiates generic metadata and scans every protocol
-/// conformance in the binary, about 1 ms of a `glovebox run` (BENCHMARKS.md). The daemon and every other
+/// conformance in the binary, a large part of a `glovebox run` (BENCHMARKS.md). The daemon and every other
 /// path keep Codable; tests check that what this writes decodes there to the same value, and that what
 /// this reads agrees with Codable's reading.
 
@@ -13,7 +13,7 @@ public struct JSONMember: Equatable, Sendable {
 /// A parsed JSON value. Numbers keep their text, so an integer is read exactly, never through a Double.
 /// An object's members are a list in document order, not a Dictionary: a Dictionary's storage is generic
 /// metadata instantiated at run time, which checks String's Hashable conformance by scanning every
-/// conformance in the binary, about 0.1 ms and dozens of page faults of each `glovebox run`.
+/// conformance in the binary, time and page faults in each `glovebox run` (BENCHMARKS.md).
 public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
