@@ -1,11 +1,12 @@
 import Foundation
+import GloveboxClient
 import GloveboxProtocol
 import Policy
 import Records
 import XCTest
 @testable import GloveboxTestSupport
 
-/// The client's per-run messages skip Codable (CompactJSON.swift). These check them against Codable: a request
+/// The client's per-run messages skip Codable (GloveboxClient/CompactJSON.swift). These check them against Codable: a request
 /// written by hand decodes on the daemon's side to the same request, every field included; a summary read by
 /// hand agrees with the record Codable reads; and the reader takes exactly JSON.
 final class CompactJSONTests: XCTestCase {

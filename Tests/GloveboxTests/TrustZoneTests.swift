@@ -26,4 +26,17 @@ final class TrustZoneTests: XCTestCase {
         XCTAssertTrue(daemon.isSuperset(of: Self.shared))
         XCTAssertTrue(daemon.isSuperset(of: ["gb_hand_over", "gb_limit_bounding_set", "gb_mount_overlay"]), "the daemon links the launcher")
     }
+
+    /// The client's hand-written JSON (CompactJSON, justified by the client's start) lives in the client's
+    /// module: no code of the daemon's can pick it up.
+    func testTheDaemonHoldsNoneOfTheClientsHandWrittenJSON() throws {
+        let symbols = { (executable: String) throws -> String in
+            let result = try DaemonFixture.run(["/usr/bin/nm", DaemonFixture.buildDirectory + "/" + executable])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return result.stdout
+        }
+        XCTAssertTrue(try symbols("glovebox").contains("JSONObjectWriter"), "the client writes its requests by hand")
+        XCTAssertFalse(try symbols("gloveboxd").contains("JSONObjectWriter"))
+        XCTAssertFalse(try symbols("gloveboxd").contains("JSONValue"))
+    }
 }

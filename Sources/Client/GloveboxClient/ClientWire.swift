@@ -1,3 +1,4 @@
+import GloveboxProtocol
 import PolicyModel
 import RecordModel
 

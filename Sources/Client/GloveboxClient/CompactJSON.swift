@@ -1,3 +1,5 @@
+import GloveboxProtocol
+
 /// A small JSON reader and writer for the client's per-run path, where Foundation's Codable costs more than
 /// the rest of the client together: its first use instantiates generic metadata and scans every protocol
 /// conformance in the binary, a large part of a `glovebox run` (BENCHMARKS.md). The daemon and every other
