@@ -31,14 +31,8 @@ final class ReviewTests: XCTestCase {
     override func setUpWithError() throws {
         directory = try TemporaryDirectory("scientist-review")
         lab = try ScriptedLab()
-        try """
-            [model]
-            base_url = "\(lab.server.baseURL)/v1"
-            name = "gpt-4o-2024-08-06"
-
-            [archive]
-            path = "\(directory.file("scientist.db"))"
-            """.write(toFile: directory.file("scientist.toml"), atomically: false, encoding: .utf8)
+        try lab.config(archive: directory.file("scientist.db"), model: "gpt-4o-2024-08-06")
+            .write(toFile: directory.file("scientist.toml"), atomically: false, encoding: .utf8)
         session = try Session.open(config: try ScientistConfig.load(path: directory.file("scientist.toml"), required: true), command: "test",
                                    logger: quietLogger())
     }
@@ -163,7 +157,8 @@ final class ReviewTests: XCTestCase {
         XCTAssertEqual(named.row.computeFlag, "named by the reviewer")
     }
 
-    /// A file that is not a PDF is refused before anything runs; a broken PDF is pdftotext's failure, named.
+    /// A file that is not a PDF, or a symbolic link, is refused before anything runs; a broken PDF is
+    /// pdftotext's failure, named.
     func testWhatIsNotAPDFIsRefusedAndABrokenOneIsNamed() throws {
         let fake = directory.file("fake.pdf")
         try "#!/bin/sh\necho not a pdf\n".write(toFile: fake, atomically: false, encoding: .utf8)
@@ -175,6 +170,13 @@ final class ReviewTests: XCTestCase {
         guard case .run(let failure)? = expectError(ScientistError.self, { try self.stage().review(file: broken, idea: nil, paper: nil, prompts: PromptLibrary()) })
         else { return }
         XCTAssertTrue(failure.hasPrefix("pdftotext could not read \(broken)"), failure)
+        // A paper is read as the file it is, never through a symbolic link (to a secret, say).
+        let link = directory.file("link.txt")
+        try "A paper.".write(toFile: directory.file("real.txt"), atomically: false, encoding: .utf8)
+        XCTAssertEqual(symlink(directory.file("real.txt"), link), 0)
+        guard case .workspace(let linked)? = expectError(ScientistError.self, { try self.stage().review(file: link, idea: nil, paper: nil, prompts: PromptLibrary()) })
+        else { return }
+        XCTAssertTrue(linked.hasSuffix("link.txt is not a regular file"), linked)
         XCTAssertEqual(lab.chatRequests.count, 0, "no model call for a paper that cannot be read")
     }
 

@@ -61,23 +61,12 @@ struct CalibrateCommand: ParsableCommand {
             defer { interrupts.forEach { $0.cancel() } }
             let calibrator = Calibrator(stage: ReviewStage(session: session, options: options, sink: OutputSink(fd: 2), canceller: canceller),
                                         prompts: try PromptLibrary.load(overrides: [PromptLibrary.userDirectory]))
-            let report: Calibrator.Report
-            do throws(ScientistError) {
-                report = try calibrator.run(set) { result in
+            let report = try session.stage(note: "; the reviews so far are cached", spent: false) { () throws(ScientistError) in
+                try calibrator.run(set) { result in
                     if !json {
                         Console.line("\(result.id): human \(result.humanAccept ? "Accept" : "Reject"), reviewer \(result.decision) (overall \(result.overall))\(result.cached ? ", cached" : "")")
                     }
                 }
-            } catch .interrupted {
-                session.finish(status: "interrupted", message: nil)
-                FileHandle.standardError.write(Data("scientist: \(ScientistError.interrupted); the reviews so far are cached\n".utf8))
-                throw ExitCode(130)
-            } catch where error.isBudgetStop {
-                session.finish(status: "budget exhausted", message: error.description)
-                throw BudgetStop(message: error.description + "; the reviews so far are cached")
-            } catch {
-                session.finish(status: "failed", message: error.description)
-                throw error
             }
             session.finish(status: "completed", message: nil)
             if json { return try JSONOutput.print(report) }

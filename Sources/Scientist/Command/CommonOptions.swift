@@ -126,3 +126,25 @@ struct ExperimentOptions: ParsableArguments {
         return options
     }
 }
+
+extension Session {
+    /// Runs a command's stage and records how it ended when it did not: an interrupt is status "interrupted"
+    /// and exit 130, a budget stop "budget exhausted" and exit 3 (with what was spent, when `spent`), anything
+    /// else "failed" and the error. `note` is added to the interrupt's and the budget stop's messages.
+    func stage<T>(note: String = "", spent: Bool = true, _ body: () throws(ScientistError) -> T) throws -> T {
+        do {
+            return try body()
+        } catch .interrupted {
+            finish(status: "interrupted", message: nil)
+            FileHandle.standardError.write(Data("scientist: \(ScientistError.interrupted)\(note)\n".utf8))
+            throw ExitCode(130)
+        } catch where error.isBudgetStop {
+            finish(status: "budget exhausted", message: error.description)
+            if spent { Console.line(IdeaText.spent(model.ledger)) }
+            throw BudgetStop(message: error.description + note)
+        } catch {
+            finish(status: "failed", message: error.description)
+            throw error
+        }
+    }
+}

@@ -66,21 +66,7 @@ struct ExperimentCommand: ParsableCommand {
             defer { interrupts.forEach { $0.cancel() } }
             let sink = try quiet ? OutputSink(fd: logFile(options, found)) : OutputSink(fd: 1)
             let stage = ExperimentStage(session: session, options: options, sink: sink, canceller: canceller)
-            let outcome: ExperimentStage.Outcome
-            do throws(ScientistError) {
-                outcome = try stage.run(idea: found, template: researchTemplate)
-            } catch .interrupted {
-                session.finish(status: "interrupted", message: nil)
-                FileHandle.standardError.write(Data("scientist: \(ScientistError.interrupted)\n".utf8))
-                throw ExitCode(130)
-            } catch where error.isBudgetStop {
-                session.finish(status: "budget exhausted", message: error.description)
-                Console.line(IdeaText.spent(session.model.ledger))
-                throw BudgetStop(message: error.description)
-            } catch {
-                session.finish(status: "failed", message: error.description)
-                throw error
-            }
+            let outcome = try session.stage { () throws(ScientistError) in try stage.run(idea: found, template: researchTemplate) }
             session.finish(status: outcome.report.ending == .failed ? "failed" : "completed", message: outcome.report.message)
             Console.line("\(found.proposal.name): \(outcome.report.ending.rawValue), \(outcome.report.successfulRuns) run(s) with results: \(outcome.report.message)")
             Console.line("workspace: \(outcome.workspace)")

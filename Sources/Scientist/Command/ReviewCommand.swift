@@ -62,7 +62,7 @@ struct ReviewCommand: ParsableCommand {
 
         The review is stored in the archive with the idea, the paper and its cost; scientist ideas show shows it.
 
-        Exit status: 0 reviewed; 1 failed; 3 stopped by the budget.
+        Exit status: 0 reviewed; 1 failed; 3 stopped by the budget; 130 interrupted.
 
         Examples:
           scientist review sparse_targets --budget-usd 1
@@ -92,16 +92,7 @@ struct ReviewCommand: ParsableCommand {
             defer { interrupts.forEach { $0.cancel() } }
             let stage = ReviewStage(session: session, options: options, sink: OutputSink(fd: 2), canceller: canceller)
             let prompts = try PromptLibrary.load(overrides: [PromptLibrary.userDirectory])
-            let outcome: ReviewStage.Outcome
-            do throws(ScientistError) {
-                outcome = try reviewTarget(stage, session: session, prompts: prompts)
-            } catch where error.isBudgetStop {
-                session.finish(status: "budget exhausted", message: error.description)
-                throw BudgetStop(message: error.description)
-            } catch {
-                session.finish(status: "failed", message: error.description)
-                throw error
-            }
+            let outcome = try session.stage(spent: false) { () throws(ScientistError) in try reviewTarget(stage, session: session, prompts: prompts) }
             session.finish(status: "completed", message: nil)
             if json { return try JSONOutput.print(outcome.row) }
             Console.line(ReviewText.detail(outcome.row))

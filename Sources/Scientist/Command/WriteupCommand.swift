@@ -95,21 +95,7 @@ struct WriteupCommand: ParsableCommand {
             defer { interrupts.forEach { $0.cancel() } }
             let stage = WriteupStage(session: session, options: writeup.stage(socket: socket, resultsPerQuery: config.literature.resultsPerQuery),
                                      sink: OutputSink(fd: 1), canceller: canceller)
-            let outcome: WriteupStage.Outcome
-            do throws(ScientistError) {
-                outcome = try stage.run(idea: found, template: researchTemplate)
-            } catch .interrupted {
-                session.finish(status: "interrupted", message: nil)
-                FileHandle.standardError.write(Data("scientist: \(ScientistError.interrupted)\n".utf8))
-                throw ExitCode(130)
-            } catch where error.isBudgetStop {
-                session.finish(status: "budget exhausted", message: error.description)
-                Console.line(IdeaText.spent(session.model.ledger))
-                throw BudgetStop(message: error.description)
-            } catch {
-                session.finish(status: "failed", message: error.description)
-                throw error
-            }
+            let outcome = try session.stage { () throws(ScientistError) in try stage.run(idea: found, template: researchTemplate) }
             Console.line(WriteupText.summary(outcome, idea: found.proposal.name))
             Console.line(IdeaText.spent(session.model.ledger))
             session.finish(status: outcome.status == "compiled" ? "completed" : "failed", message: outcome.status)

@@ -62,8 +62,17 @@ public struct PaperText: Sendable {
 
     /// A regular file's bytes, never through a symbolic link, at most `sizeLimit`.
     static func readPlain(_ path: String) throws(ScientistError) -> Data {
+        guard let data = try readPlainIfPresent(path) else { throw .workspace("\(path): \(String(cString: strerror(ENOENT)))") }
+        return data
+    }
+
+    /// The same, or nil when nothing is at `path`.
+    static func readPlainIfPresent(_ path: String) throws(ScientistError) -> Data? {
         var st = stat()
-        guard lstat(path, &st) == 0 else { throw .workspace("\(path): \(String(cString: strerror(errno)))") }
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return nil }
+            throw .workspace("\(path): \(String(cString: strerror(errno)))")
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .workspace("\(path) is not a regular file") }
         guard st.st_size <= sizeLimit else { throw .workspace("\(path) is larger than \(sizeLimit >> 20) MiB") }
         guard let data = FileManager.default.contents(atPath: path) else { throw .workspace("cannot read \(path)") }

@@ -114,7 +114,7 @@ public struct WriteupStage: Sendable {
     /// resumed launch replays the replies it paid for.
     func restartFromUnfinished(_ workspace: IdeaWorkspace, experiment: ExperimentRow) throws(ScientistError) {
         let papers: [PaperRow]
-        do { papers = try session.store.papers(ideaID: nil).filter { $0.experimentID == experiment.id } } catch { throw .archive(error) }
+        do { papers = try session.store.papers(ideaID: experiment.ideaID).filter { $0.experimentID == experiment.id } } catch { throw .archive(error) }
         guard let last = papers.last, last.pdf == nil, let base = last.baseCommit else { return }
         let text = try workspace.git(["show", "\(base):latex/template.tex"])
         do { try workspace.files.write("latex/template.tex", text) } catch { throw .workspace("\(error)") }
@@ -148,7 +148,7 @@ public struct WriteupStage: Sendable {
         var figures: [String] = []
         for path in Self.figurePaths(rows) {
             let name = (path as NSString).lastPathComponent
-            guard let data = try readPlain(workspace.path + "/" + path) else { continue }
+            guard let data = try PaperText.readPlainIfPresent(workspace.path + "/" + path) else { continue }
             do { try data.write(to: URL(fileURLWithPath: latex + "/" + name)) }
             catch { throw .workspace("cannot copy \(path) beside the paper: \(error.localizedDescription)") }
             figures.append(name)
@@ -162,14 +162,6 @@ public struct WriteupStage: Sendable {
     static func figurePaths(_ rows: [ExperimentRunRow]) -> [String] {
         guard let plot = rows.last(where: { $0.stage == .plot && $0.outcome == .ok }) else { return [] }
         return plot.outputs.keys.filter { [".png", ".pdf", ".jpg", ".jpeg"].contains(where: $0.lowercased().hasSuffix) }.sorted()
-    }
-
-    /// A regular file's bytes, never through a symbolic link; nil when it is not there.
-    func readPlain(_ path: String) throws(ScientistError) -> Data? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .workspace("\(path) is not a regular file; it is not copied") }
-        return FileManager.default.contents(atPath: path)
     }
 
     private func finish(_ id: Int64, _ status: String, pdf: String?, digest: String?, message: String?) {
