@@ -19,12 +19,11 @@ bin=$(swift build --show-bin-path)
 
 tmp=$(mktemp -d /tmp/glovebox-scientist-bench.XXXXXX)
 chmod 755 "$tmp"
-model=0
 source "$repo/scripts/lib/demo-daemon.sh"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if ((model > 0)); then kill "$model" 2>/dev/null || true; fi
+  demo_model_stop
   demo_daemon_stop bench/scientist "$rc" >/dev/null
   rm -rf --one-file-system "$tmp"
   exit "$rc"
@@ -34,11 +33,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 demo_daemon_start "$bin" "$tmp" "$repo/policies" >/dev/null || die "gloveboxd did not start"
-/usr/bin/python3 "$repo/demo/scientist/scripted_model.py" "$repo/bench/scientist-script.json" "$tmp/port" &
-model=$!
-for _ in $(seq 50); do [[ -s $tmp/port ]] && break; sleep 0.1; done
-[[ -s $tmp/port ]] || die "the scripted model did not start"
-port=$(cat "$tmp/port")
+demo_model_start "$repo" "$repo/bench/scientist-script.json" "$tmp" || die "the scripted model did not start"
+port=$demo_model_port
 
 home=$tmp/home
 mkdir -p "$home/.config/glovebox"

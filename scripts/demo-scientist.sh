@@ -24,12 +24,11 @@ bin=$(swift build --show-bin-path)
 
 tmp=$(mktemp -d /tmp/glovebox-scientist-demo.XXXXXX)
 chmod 755 "$tmp"
-model=0
 source "$repo/scripts/lib/demo-daemon.sh"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if ((model > 0)); then kill "$model" 2>/dev/null || true; fi
+  demo_model_stop
   demo_daemon_stop demo-scientist "$rc"
   rm -rf --one-file-system "$tmp"
   exit "$rc"
@@ -42,11 +41,8 @@ demo_daemon_start "$bin" "$tmp" "$repo/policies" || die "gloveboxd did not start
 socket=$demo_socket
 
 echo "== starting the scripted model (demo/scientist/script.json)"
-/usr/bin/python3 "$repo/demo/scientist/scripted_model.py" "$repo/demo/scientist/script.json" "$tmp/port" "$tmp/model.log" &
-model=$!
-for _ in $(seq 50); do [[ -s $tmp/port ]] && break; sleep 0.1; done
-[[ -s $tmp/port ]] || die "the scripted model did not start"
-port=$(cat "$tmp/port")
+demo_model_start "$repo" "$repo/demo/scientist/script.json" "$tmp" "$tmp/model.log" || die "the scripted model did not start"
+port=$demo_model_port
 
 # The user's side: a home of nobody's own, holding the archive, the results and the config.
 home=$tmp/home

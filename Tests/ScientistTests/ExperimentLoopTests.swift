@@ -452,28 +452,7 @@ final class ExperimentLoopTests: XCTestCase {
     /// and plots of the one judged novel, all through the daemon.
     func testALaunchGoesFromNewIdeasToExperimentsOfTheNovelOnes() throws {
         let home = directory.file("launch-home")
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let config = home + "/scientist.toml"
-        try """
-            [model]
-            base_url = "\(lab.server.baseURL)/v1"
-            name = "local-model"
-
-            [literature]
-            engine = "semanticscholar"
-            base_url = "\(lab.server.baseURL)"
-            min_interval = 0.01
-
-            [ideas]
-            reflections = 0
-
-            [novelty]
-            rounds = 2
-
-            [archive]
-            path = "\(home)/scientist.db"
-            """.write(toFile: config, atomically: false, encoding: .utf8)
-        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        let config = try lab.nobodysHome(home)
         lab.say(ScriptedLab.idea("fresh_idea", title: "A Fresh Idea", done: true))
         lab.say(ScriptedLab.idea("old_idea", title: "An Old Idea", done: true))
         lab.say(ScriptedLab.query("fresh idea"))

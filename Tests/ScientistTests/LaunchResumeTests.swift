@@ -81,30 +81,7 @@ final class LaunchResumeTests: XCTestCase {
     /// A home for nobody with a config pointing at `lab`.
     private func home(_ name: String, lab: ScriptedLab) throws -> String {
         let home = directory.file(name)
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        try """
-            [model]
-            base_url = "\(lab.server.baseURL)/v1"
-            name = "local-model"
-
-            [literature]
-            engine = "semanticscholar"
-            base_url = "\(lab.server.baseURL)"
-            min_interval = 0.01
-
-            [ideas]
-            reflections = 0
-
-            [novelty]
-            rounds = 2
-
-            [http]
-            attempts = 1
-
-            [archive]
-            path = "\(home)/scientist.db"
-            """.write(toFile: home + "/scientist.toml", atomically: false, encoding: .utf8)
-        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        _ = try lab.nobodysHome(home, extra: "[http]\nattempts = 1\n")
         return home
     }
 

@@ -1,5 +1,7 @@
 import Foundation
+import GloveboxClient
 import Synchronization
+@testable import GloveboxTestSupport
 @testable import Scientist
 
 /// A fake model and literature service on one local server: chat completions are answered from a queue of
@@ -97,6 +99,40 @@ final class ScriptedLab: Sendable {
 
     static func decision(_ decision: String, _ reasons: String) -> String {
         Wire.fenced("Decided.", ["Thought": "Enough evidence.", "Decision": decision, "Reasons": reasons])
+    }
+}
+
+extension ScriptedLab {
+    /// A scientist.toml whose model and Semantic Scholar are this lab, with its archive at `archive`; `launch`
+    /// adds a launch's settings (no idea reflections, two novelty rounds); `extra` more sections.
+    func config(archive: String, model: String = "local-model", launch: Bool = false, extra: String = "") -> String {
+        var text = """
+            [model]
+            base_url = "\(server.baseURL)/v1"
+            name = "\(model)"
+
+            [literature]
+            engine = "semanticscholar"
+            base_url = "\(server.baseURL)"
+            min_interval = 0.01
+
+            [archive]
+            path = "\(archive)"
+
+            """
+        if launch { text += "[ideas]\nreflections = 0\n\n[novelty]\nrounds = 2\n\n" }
+        return text + extra
+    }
+
+    /// A home for the user nobody at `home`, holding the archive and scientist.toml (a launch's, as `config`
+    /// writes it); returns the config's path.
+    func nobodysHome(_ home: String, extra: String = "") throws -> String {
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let path = home + "/scientist.toml"
+        try config(archive: home + "/scientist.db", launch: true, extra: extra).write(toFile: path, atomically: false, encoding: .utf8)
+        let chown = try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home])
+        guard chown.status == 0 else { throw ClientError("chown \(home): \(chown.stderr)") }
+        return path
     }
 }
 

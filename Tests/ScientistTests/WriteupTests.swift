@@ -63,19 +63,7 @@ final class WriteupTests: XCTestCase {
         try Self.experiment.write(toFile: root + "/experiment.py", atomically: false, encoding: .utf8)
         try Self.plot.write(toFile: root + "/plot.py", atomically: false, encoding: .utf8)
         template = try ResearchTemplate.load(directory: root)
-        try """
-            [model]
-            base_url = "\(lab.server.baseURL)/v1"
-            name = "local-model"
-
-            [literature]
-            engine = "semanticscholar"
-            base_url = "\(lab.server.baseURL)"
-            min_interval = 0.01
-
-            [archive]
-            path = "\(directory.file("scientist.db"))"
-            """.write(toFile: directory.file("scientist.toml"), atomically: false, encoding: .utf8)
+        try lab.config(archive: directory.file("scientist.db")).write(toFile: directory.file("scientist.toml"), atomically: false, encoding: .utf8)
         session = try Session.open(config: try ScientistConfig.load(path: directory.file("scientist.toml"), required: true), command: "test",
                                    logger: quietLogger())
     }
@@ -277,28 +265,7 @@ final class WriteupTests: XCTestCase {
     /// then `scientist verify` as nobody on what it wrote.
     func testALaunchAsAnUnprivilegedUserEndsWithAVerifiedReviewedPaper() throws {
         let home = directory.file("home")
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let config = home + "/scientist.toml"
-        try """
-            [model]
-            base_url = "\(lab.server.baseURL)/v1"
-            name = "local-model"
-
-            [literature]
-            engine = "semanticscholar"
-            base_url = "\(lab.server.baseURL)"
-            min_interval = 0.01
-
-            [ideas]
-            reflections = 0
-
-            [novelty]
-            rounds = 2
-
-            [archive]
-            path = "\(home)/scientist.db"
-            """.write(toFile: config, atomically: false, encoding: .utf8)
-        XCTAssertEqual(try DaemonFixture.run(["/bin/chown", "-R", "65534:65534", home]).status, 0)
+        let config = try lab.nobodysHome(home)
         lab.say(ScriptedLab.idea("doubled", title: "Doubling the Score", done: true))
         lab.say(ScriptedLab.query("doubling a score"))
         lab.find(LiteratureWire.semanticScholar([("n1", "Unrelated")]))
