@@ -437,7 +437,7 @@ print(round(time.perf_counter() - t0, 3), s % 10, float(a[0, 0]) > -1)
     def daemon_cost(self):
         rest = 2.0 if self.short else 10.0
         # At rest is after the last run's one-off work: its cleanup, and the sandbox made ahead for the next
-        # run, which then waits without waking until it is taken or [sandbox] keep_idle is over (SpareSandboxes).
+        # run, which then waits without waking until it is taken or [sandbox] keep_idle is over (WarmSandboxes).
         time.sleep(0.5 if self.short else 3.0)
         c0 = self.daemon.thread_cpu()
         time.sleep(rest)

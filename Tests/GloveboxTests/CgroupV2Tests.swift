@@ -205,10 +205,10 @@ final class CgroupV2GuestTests: XCTestCase {
 }
 
 /// Boots the cgroup-v2-only VM (shared/tools/v2vm) and runs the guest tests there: CgroupV2GuestTests
-/// (the daemon end to end), DeviceCgroupTests (the device BPF program) and SpareSandboxTests (sandboxes
+/// (the daemon end to end), DeviceCgroupTests (the device BPF program) and WarmSandboxTests (sandboxes
 /// made ahead, in cgroups a run adopts without renaming). Runs on the host.
 final class CgroupV2VMTests: XCTestCase {
-    static let guestClasses = ["GloveboxTests.CgroupV2GuestTests", "GloveboxTests.DeviceCgroupTests", "GloveboxTests.SpareSandboxTests"]
+    static let guestClasses = ["GloveboxTests.CgroupV2GuestTests", "GloveboxTests.DeviceCgroupTests", "GloveboxTests.WarmSandboxTests"]
 
     func testTheCgroupV2DriverPassesItsTestsOnACgroupV2OnlyKernel() throws {
         guard let v2vm = try Self.runner() else { return }
@@ -226,7 +226,7 @@ final class CgroupV2VMTests: XCTestCase {
         print("v2vm: guest tests took \(Int(Date().timeIntervalSince(started))) s")
         XCTAssertEqual(result.status, 0, "the guest tests failed (125: the VM itself failed):\n\(output)")
         XCTAssertFalse(output.contains("' skipped"), "a guest test was skipped:\n\(output)")
-        for name in ["CgroupV2GuestTests", "DeviceCgroupTests", "SpareSandboxTests"] {
+        for name in ["CgroupV2GuestTests", "DeviceCgroupTests", "WarmSandboxTests"] {
             XCTAssertTrue(output.contains("Test Suite '\(name)' passed"), "\(name) did not pass in the guest:\n\(output)")
         }
     }

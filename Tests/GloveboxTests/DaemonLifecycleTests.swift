@@ -87,7 +87,7 @@ extension DaemonLifecycleTests {
         waitpid(client, &status, 0)
         XCTAssertEqual((status >> 8) & 0xff, 0)
         XCTAssertTrue(try eventually { try f.cgroupDirectories("run-*").isEmpty })
-        // The run's end made a sandbox ahead of need for the next run (SpareSandboxTests), in a spare with a
+        // The run's end made a warm sandbox for the next run (WarmSandboxTests), in a spare with a
         // unified cgroup; once it is let go (keep_idle later) two spares are left, as at the start.
         let unifiedSpares = { try f.cgroupDirectories("spare-*").filter { $0.contains("/unified/") } }
         XCTAssertTrue(try eventually { try spares().count == 2 && unifiedSpares().isEmpty }, "\((try? spares()) ?? [])")

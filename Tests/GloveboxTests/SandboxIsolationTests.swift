@@ -176,7 +176,7 @@ final class SandboxIsolationTests: DaemonTestCase {
         XCTAssertTrue(concurrent.allSatisfy { UInt64($0) != nil }, "\(concurrent)")
         XCTAssertEqual(Set(concurrent + seen).count, concurrent.count + seen.count, "a network namespace went to two runs: \(concurrent)")
         // Beside its own, the daemon holds only the namespaces it has ready (2) and those of the sandboxes
-        // made ahead of need that wait for a run (SpareSandboxes): none leaks with a run.
+        // made ahead of need that wait for a run (WarmSandboxes): none leaks with a run.
         func netns(_ path: String) -> String { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?" }
         let own = netns("/proc/\(daemon.pid)/ns/net")
         let fds = "/proc/\(daemon.pid)/fd"

@@ -52,7 +52,7 @@ public enum CgroupHierarchy: Sendable {
         }
     }
 
-    /// Cgroups for a setup child made ahead of need (SpareSandboxes): every hierarchy's, without a run's
+    /// Cgroups for a warm sandbox (WarmSandboxes): spare cgroups, every hierarchy's, without a run's
     /// limits yet (no device allowed but the standard ones), named `spare-N`; `adopt` makes them a run's.
     public func createSpare() throws -> RunCgroup {
         switch self {

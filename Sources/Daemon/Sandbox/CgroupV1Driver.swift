@@ -95,7 +95,7 @@ public final class CgroupV1Driver: Sendable {
 
     // MARK: - Spares
 
-    /// Cgroups for a setup child made ahead of need: a spare set (one made ahead, else one made now) and
+    /// Cgroups for a warm sandbox (WarmSandboxes): a spare set (one made ahead, else one made now) and
     /// its unified cgroup, made now under the spare's name, since the child is cloned into it and a cgroup2
     /// directory cannot be renamed: a run that takes the child keeps that name there.
     func createSpareForSandbox() throws -> RunCgroup {
@@ -223,7 +223,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
     /// controller -> the run's directory, open
     private var dirs: [String: CgroupDirectory] = [:]
     /// The unified cgroup, where there is a unified mount: made under the run's name, or under a spare's
-    /// for a setup child made ahead (cgroup2 cannot rename, so a run that takes the child keeps that name).
+    /// for a warm sandbox (cgroup2 cannot rename, so a run that takes the child keeps that name).
     private var unified: CgroupDirectory?
     var cloneTarget: FileDescriptor? { unified?.descriptor }
     var oomEvents: FileDescriptor?
@@ -275,7 +275,7 @@ final class CgroupV1Run: RunCgroup, @unchecked Sendable {
 
     /// Cgroups made ahead of need (`spare-N`), with everything but the run's own limits: no device but
     /// `devices`, the OOM eventfd, the `tasks` descriptors. No unified cgroup (cgroup2 cannot rename),
-    /// unless one is made for a setup child made ahead (makeUnified, under the spare's name).
+    /// unless one is made for a warm sandbox (makeUnified, under the spare's name).
     func createSpare(devices: [DeviceNumber]) throws {
         try makeDirectories()
         try dir("devices").write("devices.deny", "a")

@@ -75,7 +75,7 @@ public final class CgroupV2Driver: Sendable {
         return run
     }
 
-    /// A cgroup for a setup child made ahead of need, `spare-N`, without limits until a run adopts it; a
+    /// A cgroup for a warm sandbox (WarmSandboxes), `spare-N`, without limits until a run adopts it; a
     /// cgroup2 directory cannot be renamed, so a run that takes the child keeps that name.
     func createSpare() throws -> RunCgroup {
         let name = CgroupV1Driver.sparePrefix + String(nextSpare.withLock { n in

@@ -7,7 +7,8 @@ import Glibc
 /// glovebox-init (Sources/InRun/glovebox-init), the small static program each run's setup child executes as
 /// the run's pid 1. Found once, beside the running executable (`gloveboxd` in a build directory) or in
 /// `../libexec/glovebox/` from it (an installed `gloveboxd` in /usr/local/bin), and kept open (O_PATH) for
-/// the daemon's life, so that every run executes the file that was checked at start.
+/// the daemon's life (gloveboxd locates it at start and hands it to the Supervisor), so that every run
+/// executes the file that was checked at start.
 ///
 /// It runs as pid 1 of every run without the seccomp filter, so it must be root's alone: a regular file
 /// owned by root that neither its group nor others can write. Anything else is refused, loudly.
@@ -21,9 +22,6 @@ public final class InitProgram: Sendable {
         self.path = path
         self.descriptor = descriptor
     }
-
-    /// The daemon's glovebox-init, found and checked at the first use (gloveboxd makes that use at start).
-    public static let shared: Result<InitProgram, SandboxError> = Result { () throws(SandboxError) in try locate() }
 
     /// Where glovebox-init is looked for, relative to the executable at `executable`.
     public static func candidates(executable: String = "/proc/self/exe") -> [String] {

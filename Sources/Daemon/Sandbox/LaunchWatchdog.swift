@@ -9,16 +9,14 @@ import Glibc
 /// thread cannot: it sleeps in clone3 (CLONE_VFORK) until the child has executed init. A setup can hang
 /// (a bind of a path on a stuck network filesystem), and a run's time limit must hold from its start.
 ///
-/// One thread for the whole daemon, started at the first launch, sleeping on a timerfd set to the earliest
-/// deadline of the launches in progress: arming a launch whose deadline is later than that only adds it
-/// to the list, and nothing wakes the thread on a launch's way (an eventfd wake at every arm put a
-/// context switch beside every launch). A deadline of a launch that has ended meanwhile wakes it once, for
+/// The launcher's (SandboxLauncher): one thread, started at the first launch, sleeping on a timerfd set
+/// to the earliest deadline of the launches in progress: arming a launch whose deadline is later than
+/// that only adds it to the list, and nothing wakes the thread on a launch's way (an eventfd wake at
+/// every arm put a context switch beside every launch). A deadline of a launch that has ended meanwhile wakes it once, for
 /// nothing. The kernel writes the child's pidfd into the watch at the clone, before the child runs;
 /// `disarm` and the kill take the same lock, so the pidfd is never signalled after the launching thread
 /// has taken it back.
 final class LaunchWatchdog: Sendable {
-    static let shared = LaunchWatchdog()
-
     final class Watch: @unchecked Sendable {  // mutated under the watchdog's lock only (the kernel writes pidfd)
         let deadline: Double
         /// Where clone3 stores the child's pidfd (CLONE_PIDFD); -1 until then.

@@ -41,10 +41,9 @@ public final class PreparedRoot: Sendable {
 /// A root no run has taken for `keepIdle` seconds (the daemon's `[sandbox] keep_idle`) is let go by a
 /// thread, on a timerfd set to the earliest such time, so that no run waits for a namespace's mounts to be
 /// torn down, and no root of a policy no longer used keeps the host's filesystems below its paths busy for
-/// longer than that. The thread sleeps once none are left.
+/// longer than that. The thread sleeps once none are left. The roots belong to the warm-sandbox cache
+/// (WarmSandboxes), whose thread lets them go (awaitRetired), after the warm sandboxes made from them.
 public final class PreparedRoots: Sendable {
-    public static let shared = PreparedRoots()
-
     /// How long after the host was last found unchanged under a root's paths the root serves runs without
     /// looking again.
     public static let recheckAfter = 2.0
@@ -55,7 +54,7 @@ public final class PreparedRoots: Sendable {
         let root: PreparedRoot
         /// When the host was last found as the root has it (or the root started being made).
         var checked: Double
-        /// When a run or a sandbox made ahead last took it.
+        /// When a run or a warm sandbox last took it.
         var used: Double
         /// When it stops serving whatever the host looks like: for a root whose build saw the daemon's
         /// mounts change (MountWatch), `recheckAfter` after it started being made.
@@ -66,24 +65,21 @@ public final class PreparedRoots: Sendable {
         var roots: [MountPlan.RootKey: Kept] = [:]
         /// Replaced, out of date or evicted, to be let go by the thread.
         var retired: [PreparedRoot] = []
-        /// Until the daemon configures it: as long as a root serves without a look at the host.
-        var keepIdle = PreparedRoots.recheckAfter
-        var started = false
         var timer = OneShotTimer()
     }
     private let state = Mutex(State())
+    /// How long a root no run takes is kept (`[sandbox] keep_idle`); warm sandboxes, copies of roots, are
+    /// kept as long.
+    let keepIdle: Double
+    /// Kills a build still running at its deadline (the launcher's).
+    private let watchdog: LaunchWatchdog
 
-    private init() {}
-
-    /// How long a root no run takes is kept (the daemon, at start).
-    public func configure(keepIdle: Double) {
-        state.withLock { $0.keepIdle = keepIdle }
+    init(keepIdle: Double, watchdog: LaunchWatchdog) {
+        self.keepIdle = keepIdle
+        self.watchdog = watchdog
     }
 
-    /// How long a root no run takes is kept; sandboxes made ahead of need, copies of roots, are kept as long.
-    var keepIdle: Double { state.withLock { $0.keepIdle } }
-
-    /// Whether `root` is the one kept for `key` (a sandbox made ahead from it may wait for runs).
+    /// Whether `root` is the one kept for `key` (a warm sandbox made from it may wait for runs).
     func keeps(_ root: PreparedRoot, key: MountPlan.RootKey) -> Bool {
         state.withLock { $0.roots[key]?.root === root }
     }
@@ -100,11 +96,11 @@ public final class PreparedRoots: Sendable {
         // Taken before the build: a change during it shows at the next look, and the root is built again.
         let view = HostView(of: key.shared)
         let transient = FaultInjection.setupFault == .mountDuringBuild ? Self.transientMount(key) : nil
-        let built = Result { try Self.build(plan, scratch: scratch, deadline: deadline, view: view) }
+        let built = Result { try build(plan, scratch: scratch, deadline: deadline, view: view) }
         if let transient { _ = umount2(transient, Int32(MNT_DETACH)) }
         let root = try built.get()
         let until = watch.changed() ? made + Self.recheckAfter : nil
-        let start = state.withLock { s in
+        state.withLock { s in
             if let replaced = s.roots.updateValue(Kept(root: root, checked: made, used: made, until: until), forKey: key) {
                 s.retired.append(replaced.root)
             }
@@ -112,17 +108,12 @@ public final class PreparedRoots: Sendable {
                 s.retired.append(s.roots.removeValue(forKey: oldest.key)!.root)
             }
             // At once for what was retired, else when this root has gone unused for keepIdle, unless sooner.
-            s.timer.setIfSooner(s.retired.isEmpty ? made + s.keepIdle : made)
-            defer { s.started = true }
-            return !s.started
-        }
-        if start {
-            do { try spawnDetachedThread { [self] in releaseOld() } } catch { state.withLock { $0.started = false } }
+            s.timer.setIfSooner(s.retired.isEmpty ? made + keepIdle : made)
         }
         return root
     }
 
-    /// Whether `root` still serves runs of `key`, taken now (by a run, or by a sandbox made ahead of need
+    /// Whether `root` still serves runs of `key`, taken now (by a run, or by a warm sandbox made
     /// for one): it is the one kept, and the host under its paths is as the root has it, looked at again
     /// when last found so more than `recheckAfter` ago. A root found out of date is let go.
     func serves(_ root: PreparedRoot, key: MountPlan.RootKey) -> Bool {
@@ -164,7 +155,9 @@ public final class PreparedRoots: Sendable {
         return mount("tmpfs", path, "tmpfs", 0, "size=64k") == 0 ? path : nil
     }
 
-    private func releaseOld() {
+    /// Sleeps until roots are to be let go (replaced, out of date, evicted, or unused for `keepIdle`) and
+    /// returns them, no longer kept: for the owner's thread (WarmSandboxes) to let go, outside the lock.
+    func awaitRetired() -> [PreparedRoot] {
         let timer = state.withLock { $0.timer.descriptor }
         while true {
             OneShotTimer.wait(timer)
@@ -172,27 +165,25 @@ public final class PreparedRoots: Sendable {
                 let now = Monotonic.now()
                 var gone = s.retired
                 s.retired = []
-                for key in s.roots.filter({ now - $0.value.used >= s.keepIdle }).map(\.key) {
+                for key in s.roots.filter({ now - $0.value.used >= keepIdle }).map(\.key) {
                     gone.append(s.roots.removeValue(forKey: key)!.root)
                 }
-                s.timer.set(s.roots.values.map { $0.used + s.keepIdle }.min())
+                s.timer.set(s.roots.values.map { $0.used + keepIdle }.min())
                 return gone
             }
-            // Released here, outside the lock: each closes once no launch in progress and no sandbox made
-            // ahead holds it; the sandboxes made ahead from them are let go first.
-            SpareSandboxes.shared.letGo(madeFrom: gone)
+            if !gone.isEmpty { return gone }
         }
     }
 
-    private static func build(_ plan: MountPlan, scratch: String, deadline: Double, view: HostView) throws -> PreparedRoot {
+    private func build(_ plan: MountPlan, scratch: String, deadline: Double, view: HostView) throws -> PreparedRoot {
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         var arena = CStringArena()
         defer { arena.free() }
         let shared = arena.mounts(plan.shared)
         let run = arena.mounts(plan.run)
-        let trees = try bindTrees(plan.shared)
+        let trees = try Self.bindTrees(plan.shared)
         let treeNumbers = trees.map { $0?.raw ?? -1 }
-        let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
+        let watch = try watchdog.arm(deadline: deadline)
         var failure = gb_error_report()
         var prepared = gb_prepared_root()
         // The trees stay open until the builder has its copies: an optimized build would otherwise close
@@ -212,7 +203,7 @@ public final class PreparedRoots: Sendable {
             }
         } }
         let err = errno
-        let killed = LaunchWatchdog.shared.disarm(watch)
+        let killed = watchdog.disarm(watch)
         if watch.pidfd.pointee >= 0 { close(watch.pidfd.pointee) }
         if killed {
             // It may have finished just before the kill (a zombie can be signalled): its descriptors are ours.

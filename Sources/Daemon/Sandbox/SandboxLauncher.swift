@@ -34,10 +34,21 @@ public struct LaunchedProcess: Sendable {
 /// into new namespaces and the run's cgroups, copies a prepared root's mount namespace, mounts /proc,
 /// joins its network namespace, reports that it is ready on a control socket and waits there for a run:
 /// the run's own mounts, descriptors, user and program. It then drops every privilege and executes
-/// glovebox-init, which starts the program. A child can be made ahead of need (SpareSandboxes), or for
-/// the run at hand (`launch(_:root:network:cgroup:deadline:)`), whose message is then queued before the
-/// clone: both take the same steps in the same order.
-public enum SandboxLauncher {
+/// glovebox-init, which starts the program. A child can be made ahead of need (a warm sandbox, from
+/// WarmSandboxes), or for the run at hand (`launch(_:root:network:cgroup:deadline:)`), whose message is
+/// then queued before the clone: both take the same steps in the same order.
+///
+/// The daemon makes one at start (Sandboxes) with the glovebox-init it checked, and its watchdog.
+public final class SandboxLauncher: Sendable {
+    /// Every run's pid 1, checked at start.
+    let initProgram: InitProgram
+    /// Kills setup children still setting up at their run's deadline.
+    let watchdog = LaunchWatchdog()
+
+    public init(initProgram: InitProgram) {
+        self.initProgram = initProgram
+    }
+
     /// The capacity of a run's stdout and stderr pipes.
     static let outputPipeBytes: Int32 = 1 << 20
     static let hostname = "glovebox"
@@ -56,9 +67,8 @@ public enum SandboxLauncher {
     /// NetworkNamespacePool for this run alone (nil makes one at the clone). `deadline` (monotonic): the
     /// program must be exec'd by then, or the run is killed and this throws — setup can then never outlast
     /// the run's own time limit.
-    public static func launch(_ spec: LaunchSpec, root: PreparedRoot, network: FileDescriptor?, cgroup: RunCgroup,
-                              deadline: Double) throws -> LaunchedProcess {
-        let initProgram = try InitProgram.shared.get()
+    func launch(_ spec: LaunchSpec, root: PreparedRoot, network: FileDescriptor?, cgroup: RunCgroup,
+                deadline: Double) throws -> LaunchedProcess {
         if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         let control = try SetupControl()
@@ -69,12 +79,12 @@ public enum SandboxLauncher {
         guard gb_hand_over(control.daemonEnd.raw, message.pointer) == 0 else { throw SystemError("hand a run over", errno: errno) }
         message.closeSent()
 
-        let watch = try LaunchWatchdog.shared.arm(deadline: deadline)
+        let watch = try watchdog.arm(deadline: deadline)
         var childPid: pid_t = 0
-        let pid = startSetup(initProgram: initProgram, control: control.childEnd, root: root, network: network,
+        let pid = startSetup(control: control.childEnd, root: root, network: network,
                              cgroup: cgroup, pidfd: watch.pidfd, pid: &childPid)
         let cloneErrno = errno
-        let killedByWatchdog = LaunchWatchdog.shared.disarm(watch)
+        let killedByWatchdog = watchdog.disarm(watch)
         control.childEnd.close()
         if pid < 0 { throw SystemError("clone3 into new namespaces", errno: cloneErrno) }
         let process = LaunchedProcess(pid: pid, pidfd: FileDescriptor(watch.pidfd.pointee), stdout: message.stdout,
@@ -82,20 +92,20 @@ public enum SandboxLauncher {
         FaultInjection.hit(.afterClone)
         if killedByWatchdog {
             _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL)  // it may have executed init meanwhile
-            reap(process)
+            Self.reap(process)
             throw SandboxError.startTimedOut
         }
-        if let failure = setupFailure(control.daemonEnd) {
-            reap(process)
+        if let failure = Self.setupFailure(control.daemonEnd) {
+            Self.reap(process)
             throw failure
         }
-        return try awaitExec(process, message: message, control: control.daemonEnd, deadline: deadline)
+        return try Self.awaitExec(process, message: message, control: control.daemonEnd, deadline: deadline)
     }
 
-    /// Launches `spec` in `child`, a setup child made ahead of need and ready (SpareSandboxes.take), whose
-    /// cgroup is the run's. Throws HandOverFailed when the child is gone before it could take the run:
-    /// the run may then start in a child of its own, in the same cgroup.
-    static func launch(_ spec: LaunchSpec, child: SetupChild, deadline: Double) throws -> LaunchedProcess {
+    /// Launches `spec` in `child`, a warm sandbox, ready (WarmSandboxes.take), whose cgroup is the run's.
+    /// Throws HandOverFailed when the child is gone before it could take the run: the run may then start
+    /// in a child of its own, in the same cgroup.
+    func launch(_ spec: LaunchSpec, child: WarmSandbox, deadline: Double) throws -> LaunchedProcess {
         if let problem = SuidDumpable.problem() { throw SandboxError.unavailable(problem) }
         guard Monotonic.now() < deadline else { throw SandboxError.startTimedOut }
         let message = try RunMessage(spec)
@@ -113,13 +123,13 @@ public enum SandboxLauncher {
         let process = LaunchedProcess(pid: child.pidSlot.pointee, pidfd: child.pidfd, stdout: message.stdout, stderr: message.stderr,
                                       status: message.status)
         FaultInjection.hit(.afterClone)
-        return try awaitExec(process, message: message, control: child.control, deadline: deadline)
+        return try Self.awaitExec(process, message: message, control: child.control, deadline: deadline)
     }
 
-    /// clone3 of a setup child: returns once it has executed glovebox-init or died (for a child made ahead,
+    /// clone3 of a setup child: returns once it has executed glovebox-init or died (for a warm sandbox,
     /// when it has received a run, or been let go); its pid, or -1 with errno.
-    static func startSetup(initProgram: InitProgram, control: FileDescriptor, root: PreparedRoot, network: FileDescriptor?,
-                           cgroup: RunCgroup, pidfd: UnsafeMutablePointer<Int32>, pid: UnsafeMutablePointer<pid_t>) -> pid_t {
+    func startSetup(control: FileDescriptor, root: PreparedRoot, network: FileDescriptor?,
+                    cgroup: RunCgroup, pidfd: UnsafeMutablePointer<Int32>, pid: UnsafeMutablePointer<pid_t>) -> pid_t {
         var arena = CStringArena()
         defer { arena.free() }
         let procs = cgroup.placementDescriptors
@@ -133,7 +143,7 @@ public enum SandboxLauncher {
             c.net_fd = network?.raw ?? -1
             c.root_ns_fd = root.namespace.raw
             c.root_dir_fd = root.directory.raw
-            c.hostname = arena.add(hostname)
+            c.hostname = arena.add(Self.hostname)
             c.fault = FaultInjection.setupFault == .stall ? Int32(GB_FAULT_STALL.rawValue) : Int32(GB_FAULT_NONE.rawValue)
             return withExtendedLifetime(root) { gb_start_setup(&c, pidfd, pid) }
         }

@@ -40,6 +40,8 @@ public final class SandboxRun: @unchecked Sendable {
     }
 
     public let spec: Spec
+    /// The daemon's cgroups, launcher and warm-sandbox cache.
+    private let sandboxes: Sandboxes
     let logger: Logger
     public private(set) var cgroup: RunCgroup?
     public private(set) var volume: StorageVolume?
@@ -60,15 +62,16 @@ public final class SandboxRun: @unchecked Sendable {
     public private(set) var missingPaths: [String] = []
     private var overlay: String?
     private var plan: MountPlan?
-    /// A setup child made ahead of need that this run took: its process is the run's init once launched.
-    private var setupChild: SetupChild?
-    /// Whether the run took a setup child made ahead of need (for the debug log's phases).
+    /// A warm sandbox that this run took: its process is the run's init once launched.
+    private var setupChild: WarmSandbox?
+    /// Whether the run took a warm sandbox (for the debug log's phases).
     public var madeAhead: Bool { setupChild != nil }
 
-    /// Creates the run's cgroup and storage, taking a setup child made ahead of need for its root where one
-    /// is ready (its cgroups become the run's). On failure everything made so far is removed.
-    public init(spec: Spec, cgroups: CgroupHierarchy, logger: Logger) throws {
+    /// Creates the run's cgroup and storage, taking a warm sandbox for its root where one is ready (its
+    /// cgroups become the run's). On failure everything made so far is removed.
+    public init(spec: Spec, in sandboxes: Sandboxes, logger: Logger) throws {
         self.spec = spec
+        self.sandboxes = sandboxes
         self.logger = logger
         do {
             try FileIO.mkdir(spec.directory, mode: 0o700, existOK: false)
@@ -98,14 +101,14 @@ public final class SandboxRun: @unchecked Sendable {
             FaultInjection.hit(.beforeCgroup)
             let limits = CgroupLimits(memoryBytes: spec.limits.memoryBytes, pids: spec.limits.pids, cpus: spec.limits.cpus,
                                       devices: MountPlan.standardDevices + spec.devices.map(\.number))
-            if let child = SpareSandboxes.shared.take(plan) {
+            if let child = sandboxes.warm.take(plan) {
                 // Its cgroups are the run's from here on, with the child in them: limited before it is handed
                 // the run, and removed with the run's whatever happens.
                 cgroup = child.cgroup
                 setupChild = child
                 try child.cgroup.adopt(as: spec.name, limits: limits)
             } else {
-                cgroup = try cgroups.createRun(name: spec.name, limits: limits)
+                cgroup = try sandboxes.cgroups.createRun(name: spec.name, limits: limits)
             }
         } catch {
             cleanup()
@@ -131,10 +134,9 @@ public final class SandboxRun: @unchecked Sendable {
         return target
     }
 
-    /// Starts the program. Throws if any step of the sandbox setup failed (nothing is left running).
-    /// `networks`: the pool a run made without a setup child made ahead takes a namespace from (for this
-    /// run alone; nil makes one at the clone).
-    public func start(networks: NetworkNamespacePool? = nil) throws {
+    /// Starts the program. Throws if any step of the sandbox setup failed (nothing is left running). A run
+    /// without a warm sandbox takes a network namespace made ahead, where there is one, for itself alone.
+    public func start() throws {
         guard let cgroup, let plan else { throw SandboxError.invalid("run \(spec.name) was not prepared") }
         missingPaths = plan.missing
         startedAt = Monotonic.now()
@@ -152,20 +154,20 @@ public final class SandboxRun: @unchecked Sendable {
                 while waitid(idtype_t(rawValue: 3 /* P_PIDFD */), id_t(child.pidfd.raw), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
             }
             do {
-                launched = try SandboxLauncher.launch(launch, child: child, deadline: deadline)
+                launched = try sandboxes.launcher.launch(launch, child: child, deadline: deadline)
             } catch is SandboxLauncher.HandOverFailed {
                 // Gone before it took the run (killed from outside): a child of the run's own, in the same
                 // cgroups, once the gone one is reaped (it was sent SIGKILL too).
                 SandboxLauncher.reap(pidfd: child.pidfd.raw)
                 child.pidfd.close()
-                logger.warning("a sandbox made ahead of need was gone; making the run's own", metadata: ["run": "\(spec.name)"])
+                logger.warning("a warm sandbox was gone; making the run's own", metadata: ["run": "\(spec.name)"])
             }
         }
         if launched == nil {
-            let root = try PreparedRoots.shared.root(for: plan, scratch: spec.directory + "/root", deadline: deadline)
-            let network = networks?.take()
+            let root = try sandboxes.warm.root(for: plan, scratch: spec.directory + "/root", deadline: deadline)
+            let network = sandboxes.networks?.take()
             defer { network?.close() }
-            launched = try SandboxLauncher.launch(launch, root: root, network: network, cgroup: cgroup, deadline: deadline)
+            launched = try sandboxes.launcher.launch(launch, root: root, network: network, cgroup: cgroup, deadline: deadline)
         }
         process = launched
         // The pid cannot be another process's: it is the unreaped child behind the pidfd. A program that is
@@ -343,7 +345,7 @@ public final class SandboxRun: @unchecked Sendable {
         // The next run of this kind finds its setup child ready. Made now, not while this run's program runs
         // and ends: there it slowed the end by half a millisecond (the kernel's cgroup and namespace work
         // of both at once; BENCHMARKS.md).
-        if let plan { SpareSandboxes.shared.refill(plan) }
+        if let plan { sandboxes.warm.refill(plan) }
         for file in ["passwd", "group"] { unlink(spec.directory + "/" + file) }
         for sub in ["workspace", "lower", "root"] { _ = rmdir(spec.directory + "/" + sub) }
         _ = rmdir(spec.directory)

@@ -43,7 +43,7 @@ final class RunSession {
 
     /// When each phase of this run ended, for the debug log (`--log-level debug`): where a run's time goes.
     private var phases = PhaseClock()
-    /// Whether the run took a sandbox made ahead of need, for the same log.
+    /// Whether the run took a warm sandbox, for the same log.
     private var madeAhead = false
 
     func run() {
@@ -363,11 +363,11 @@ final class RunSession {
         var remains: Remains?
         let outcome: RunOutcome
         do {
-            let run = try SandboxRun(spec: spec, cgroups: supervisor.cgroups, logger: logger)
+            let run = try SandboxRun(spec: spec, in: supervisor.sandboxes, logger: logger)
             sandbox = run
             phases.mark("prepared")
             madeAhead = run.madeAhead
-            try run.start(networks: supervisor.networkNamespaces)
+            try run.start()
             phases.mark("launched")
             if !run.missingPaths.isEmpty { logger.warning("policy paths missing on this host", metadata: ["paths": "\(run.missingPaths)"]) }
             let client = ClientSink(fd: connection.raw)

@@ -30,8 +30,9 @@ public final class Supervisor: Sendable {
     /// /proc/cpuinfo's model name and the CPUs online, for every run's record.
     let cpuModel: String
     let hostCPUs: Int
-    /// Network namespaces made between runs (nil where the maker thread could not start).
-    let networkNamespaces: NetworkNamespacePool?
+    /// What runs' sandboxes are made with: the cgroups, network namespaces made between runs, the launcher
+    /// and the warm-sandbox cache.
+    let sandboxes: Sandboxes
     private let lock: FileDescriptor
     private let shutdownEvent: FileDescriptor
     /// The runs in flight, by id.
@@ -47,7 +48,8 @@ public final class Supervisor: Sendable {
     /// Set when shutdown begins: a run that registers after that is cancelled at once.
     private let shuttingDown = Atomic<Bool>(false)
 
-    public init(config: DaemonConfig, logger: Logger) throws {
+    /// `initProgram`: every run's pid 1, found and checked by the caller (InitProgram.locate).
+    public init(config: DaemonConfig, initProgram: InitProgram, logger: Logger) throws {
         self.config = config
         self.logger = logger
         try FileIO.mkdir(config.stateDirectory, mode: 0o700)
@@ -81,12 +83,15 @@ public final class Supervisor: Sendable {
         hostCPUs = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         shutdownEvent = FileDescriptor(gb_eventfd())
         drained = FileDescriptor(gb_eventfd())
+        let networks: NetworkNamespacePool?
         do {
-            networkNamespaces = try NetworkNamespacePool(capacity: 2, logger: logger)
+            networks = try NetworkNamespacePool(capacity: 2, logger: logger)
         } catch {
             logger.error("no network namespaces ahead of need; each run makes its own", metadata: ["error": "\(error)"])
-            networkNamespaces = nil
+            networks = nil
         }
+        sandboxes = Sandboxes(cgroups: cgroups, networks: networks, initProgram: initProgram, scratch: config.stateDirectory + "/root",
+                              keepIdle: config.keepIdleSeconds, logger: logger)
         recover()
         do {
             try logs.start { [records] run in (try? records.run(id: run))?.clientUID }
@@ -104,12 +109,6 @@ public final class Supervisor: Sendable {
             try cgroups.startSpares(logger: logger)
         } catch {
             logger.error("no cgroups made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
-        }
-        PreparedRoots.shared.configure(keepIdle: config.keepIdleSeconds)
-        do {
-            try SpareSandboxes.shared.start(cgroups: cgroups, networks: networkNamespaces, scratch: config.stateDirectory + "/root", logger: logger)
-        } catch {
-            logger.error("no sandboxes made ahead of need; each run makes its own", metadata: ["error": "\(error)"])
         }
         if let handler = CorePattern.pipeHandler() {
             logger.warning("kernel.core_pattern pipes core dumps to a program on the host; runs never reach it (RLIMIT_CORE 1, locked by seccomp), so a crash inside a run leaves no core",
@@ -137,7 +136,7 @@ public final class Supervisor: Sendable {
     /// Runs left by a daemon that died: kill what is left of them, remove their cgroups and directories,
     /// and record them as supervisor-lost.
     private func recover() {
-        // All killed before any is waited for: a run in a sandbox made ahead has its v1 cgroups under its
+        // All killed before any is waited for: a run in a warm sandbox has its v1 cgroups under its
         // own name and its unified one (which kills) under the spare's.
         let leftovers = cgroups.leftoverRuns().compactMap { name in cgroups.adoptLeftover(name: name).map { (name, $0) } }
         for (_, cgroup) in leftovers { try? cgroup.killAll() }
@@ -290,7 +289,7 @@ public final class Supervisor: Sendable {
             }
         }
         finishInFlight()
-        SpareSandboxes.shared.stop()
+        sandboxes.warm.stop()
         cgroups.removeInstance()
         audit(.daemonStop, "gloveboxd stopped")
         logger.info("stopped")
@@ -361,7 +360,7 @@ public final class Supervisor: Sendable {
             logger.info("listening", metadata: ["socket": "\(config.socketPath)"])
             return (fd, false)
         } catch {
-            SpareSandboxes.shared.stop()
+            sandboxes.warm.stop()
             cgroups.removeInstance()
             throw error
         }

@@ -94,9 +94,11 @@ struct Gloveboxd: ParsableCommand {
         if let fault = FaultInjection.setupFault {
             logger.warning("fault injection armed: every run's setup fails", metadata: ["point": "\(fault.rawValue)"])
         }
-        switch InitProgram.shared {
-        case .success(let program): logger.info("each run's pid 1", metadata: ["init": "\(program.path)"])
-        case .failure(let error):
+        let initProgram: InitProgram
+        do {
+            initProgram = try InitProgram.locate()
+            logger.info("each run's pid 1", metadata: ["init": "\(initProgram.path)"])
+        } catch {
             logger.critical("cannot start", metadata: ["problem": "\(error)"])
             throw ExitCode(1)
         }
@@ -145,7 +147,7 @@ struct Gloveboxd: ParsableCommand {
 
         let supervisor: Supervisor
         do {
-            supervisor = try Supervisor(config: settings, logger: logger)
+            supervisor = try Supervisor(config: settings, initProgram: initProgram, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -205,10 +207,7 @@ struct Gloveboxd: ParsableCommand {
             throw ExitCode(1)
         }
         var failed = false
-        switch InitProgram.shared {
-        case .success(let program): print("\(InitProgram.fileName): ok (\(program.path))")
-        case .failure(let error): print("\(error)"); failed = true
-        }
+        do { print("\(InitProgram.fileName): ok (\(try InitProgram.locate().path))") } catch { print("\(error)"); failed = true }
         if let problem = SuidDumpable.problem() { print(problem); failed = true }
         let (policies, errors) = Policy.loadDirectory(config.policyDirectory)
         failed = failed || !errors.isEmpty

@@ -28,7 +28,7 @@ public enum FaultInjection {
         /// Fail to execute glovebox-init, once the descriptors are in init's places: the failure must
         /// still reach the daemon, named.
         case failInitExec = "fail-init-exec"
-        /// Kill a sandbox made ahead of need once a run has taken it, before it is handed the run (as
+        /// Kill a warm sandbox once a run has taken it, before it is handed the run (as
         /// someone on the host might): the run must start in a child of its own.
         case spareGone = "spare-gone"
         /// Mount a tmpfs on `transient` in the first read-only directory while the first prepared root is

@@ -26,7 +26,7 @@ public struct DaemonConfig: Sendable, Equatable {
     /// The uid (and gid) every run's init runs as: the one after the runs' range, so that a run's own
     /// processes can neither signal, renice, prlimit nor trace their init.
     public var initID: UInt32 { sandboxUIDBase + sandboxUIDCount }
-    /// [sandbox] keep_idle: how long a prepared root, and a sandbox made ahead of need from it, wait for a run
+    /// [sandbox] keep_idle: how long a prepared root, and a warm sandbox made from it, wait for a run
     /// before they are let go (1 s to 1 h).
     public var keepIdleSeconds: Double
     /// [gpus] devices: the GPU device nodes runs may be given; nil = discover /dev/nvidia[0-9]+ at start.

@@ -81,7 +81,7 @@ struct gb_launch {
                                 // see glovebox-init
     char *const *envp;
 
-    int nice;           // the run's nice value: a child made ahead was made at a lower priority (SpareSandboxes)
+    int nice;           // the run's nice value: a warm sandbox was made at a lower priority (WarmSandboxes)
     int fault;          // fault injection: GB_FAULT_EXEC_INIT
 };
 

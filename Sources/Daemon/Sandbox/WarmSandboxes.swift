@@ -6,83 +6,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// A setup child made ahead of need (SpareSandboxes): in a fresh pid, ipc, uts, cgroup and network
-/// namespace, in cgroups of its own without the run's limits yet, in a copy of a prepared root with /proc
-/// mounted, waiting as root on its control socket for a run. Nothing else can reach it: the control
-/// socket's other end is the daemon's alone, and its pid namespace has no other process.
-final class SetupChild: @unchecked Sendable {
-    // Mutated under SpareSandboxes' lock, or by the one thread that owns the child in its state.
-    let key: MountPlan.RootKey
-    /// When it is let go if no run has taken it: as long after it started being made as a root no run takes
-    /// is kept (PreparedRoots.keepIdle). Whether it serves a run is also its root's (PreparedRoots.serves):
-    /// it is a copy of that root.
-    let expires: Double
-    let cgroup: RunCgroup
-    /// The daemon's end of the control socket.
-    let control: FileDescriptor
-    /// The child's end, in the daemon: closed once the child is ready (it has its own copy by then).
-    var childEnd: FileDescriptor?
-    var network: FileDescriptor?
-    var root: PreparedRoot?
-    /// Where clone3 stores the child's pidfd (the maker's own, closed by the maker: a run gets a copy) and
-    /// its pid, before the child runs.
-    let pidfdSlot: UnsafeMutablePointer<Int32>
-    let pidSlot: UnsafeMutablePointer<pid_t>
-    /// The run's copy of the pidfd, made when a run takes the child.
-    var pidfd: FileDescriptor { runPidfd! }
-    private(set) var runPidfd: FileDescriptor?
-
-    enum State {
-        /// In the pool (being made, or ready).
-        case waiting
-        /// Taken by a run, which owns it from then on: its cgroup, its process, its reaping.
-        case running
-        /// Let go (expired, failed, the daemon stopping): its maker kills nothing but cleans up once it exits.
-        case abandoned
-    }
-    var state = State.waiting
-
-    init(key: MountPlan.RootKey, expires: Double, cgroup: RunCgroup, control: SetupControl, network: FileDescriptor?, root: PreparedRoot) {
-        self.key = key
-        self.expires = expires
-        self.cgroup = cgroup
-        self.control = control.daemonEnd
-        childEnd = control.childEnd
-        self.network = network
-        self.root = root
-        pidfdSlot = .allocate(capacity: 1)
-        pidfdSlot.initialize(to: -1)
-        pidSlot = .allocate(capacity: 1)
-        pidSlot.initialize(to: 0)
-    }
-
-    deinit {
-        pidfdSlot.deallocate()
-        pidSlot.deallocate()
-    }
-
-    /// Taken by a run, under the pool's lock, once the child has said it is ready: the descriptors it no
-    /// longer needs are closed (it has joined the network namespace and copied the root), and the run gets
-    /// its own copy of the pidfd.
-    fileprivate func takeForRun() throws {
-        let copy = fcntl(pidfdSlot.pointee, F_DUPFD_CLOEXEC, 0)
-        guard copy >= 0 else { throw SystemError("duplicate a setup child's pidfd", errno: errno) }
-        runPidfd = FileDescriptor(copy)
-        childEnd?.close()
-        childEnd = nil
-        network?.close()
-        network = nil
-        root = nil
-        state = .running
-    }
-}
-
-/// Setup children made ahead of need, one for each kind of root (a policy, with a set of leased GPUs)
-/// that runs have used lately. A run that finds one ready for its root takes it: its launch is then only
-/// the run's own part (its mounts, user, descriptors and program), well short of a child made for it
-/// (BENCHMARKS.md). The next one is made when a run of that root has ended and been cleaned up, by a
-/// thread that stays the child's parent until the child's run is over: the parent-death signal that ends
-/// a run with the daemon is tied to the thread that made the child.
+/// The warm-sandbox cache: the prepared roots (PreparedRoots), and the warm sandboxes made from them,
+/// setup children made ahead of need (WarmSandbox), one for each kind of root (a policy, with a set of
+/// leased GPUs) that runs have used lately. A run that finds one ready for its root takes it: its launch
+/// is then only the run's own part (its mounts, user, descriptors and program), well short of a child
+/// made for it (BENCHMARKS.md). The next one is made when a run of that root has ended and been cleaned
+/// up, by a thread that stays the child's parent until the child's run is over: the parent-death signal
+/// that ends a run with the daemon is tied to the thread that made the child.
 ///
 /// A child serves only while its root does (PreparedRoots.serves): it is a copy of that root, and a
 /// filesystem mounted on the host below a policy's read-only path must reach runs that start later. One
@@ -91,28 +21,27 @@ final class SetupChild: @unchecked Sendable {
 /// agent's next run, which comes after it has thought for a while, still finds it. Let go, its control
 /// socket is closed, it is killed, its maker removes its cgroups. At rest nothing wakes after that.
 ///
-/// One per process: gloveboxd serves one state directory and one cgroup subtree (start() takes its
-/// hierarchy); a second Supervisor in the same process would share it.
-public final class SpareSandboxes: Sendable {
-    public static let shared = SpareSandboxes()
-
-    private struct Config {
-        let cgroups: CgroupHierarchy
-        let networks: NetworkNamespacePool?
-        let scratch: String
-        let logger: Logger
-    }
+/// The daemon makes one at start (Sandboxes), for its cgroup subtree and state directory.
+public final class WarmSandboxes: Sendable {
+    /// The roots runs and warm sandboxes are copies of.
+    let roots: PreparedRoots
+    private let cgroups: CgroupHierarchy
+    private let networks: NetworkNamespacePool?
+    private let launcher: SandboxLauncher
+    /// An empty directory of the daemon's for building prepared roots.
+    private let scratch: String
+    private let logger: Logger
 
     private struct State {
-        var config: Config?
         var stopped = false
-        var children: [MountPlan.RootKey: SetupChild] = [:]
+        var children: [MountPlan.RootKey: WarmSandbox] = [:]
         /// Kinds with a maker between its start and its child's registration.
         var making: Set<MountPlan.RootKey> = []
         /// Makers whose child no run has taken, until they have cleaned up after it: stop() waits for them.
         var makers = 0
         var timer = OneShotTimer()
         var reaperStarted = false
+        var releaserStarted = false
         /// Failures already logged.
         var failures: Set<String> = []
     }
@@ -120,24 +49,36 @@ public final class SpareSandboxes: Sendable {
     /// How much nicer than runs the makers are.
     static let makerNiceness: Int32 = 10
 
-    private init() {}
-
-    /// Starts making children ahead of need (the daemon, once leftovers are removed). `scratch`: an empty
-    /// directory of the daemon's for building prepared roots.
-    public func start(cgroups: CgroupHierarchy, networks: NetworkNamespacePool?, scratch: String, logger: Logger) throws {
-        try FileIO.mkdir(scratch, mode: 0o700)
-        state.withLock { s in
-            s.config = Config(cgroups: cgroups, networks: networks, scratch: scratch, logger: logger)
-            s.stopped = false
+    /// `scratch`: a directory of the daemon's for building prepared roots, made here; where it cannot be,
+    /// no sandbox is made ahead of need (said loudly) and every run makes its own.
+    init(cgroups: CgroupHierarchy, networks: NetworkNamespacePool?, launcher: SandboxLauncher, scratch: String, keepIdle: Double,
+         logger: Logger) {
+        roots = PreparedRoots(keepIdle: keepIdle, watchdog: launcher.watchdog)
+        self.cgroups = cgroups
+        self.networks = networks
+        self.launcher = launcher
+        self.scratch = scratch
+        self.logger = logger
+        do {
+            try FileIO.mkdir(scratch, mode: 0o700)
+        } catch {
+            logger.error("no warm sandboxes; each run makes its own", metadata: ["error": "\(error)"])
+            state.withLock { $0.stopped = true }
         }
+    }
+
+    /// The root that serves `plan` (PreparedRoots.root); the thread that lets roots go starts with the first.
+    func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
+        let root = try roots.root(for: plan, scratch: scratch, deadline: deadline)
+        startReleaser()
+        return root
     }
 
     /// Lets every waiting child go and waits until their makers have cleaned up (the daemon, stopping,
     /// before it removes its cgroups). Children taken by runs belong to the runs.
     public func stop() {
-        let children: [SetupChild] = state.withLock { s in
+        let children: [WarmSandbox] = state.withLock { s in
             s.stopped = true
-            s.config = nil
             defer { s.children = [:] }
             return Array(s.children.values)
         }
@@ -148,12 +89,12 @@ public final class SpareSandboxes: Sendable {
 
     /// A ready child for `plan`'s root, taken for a run; nil when there is none (the run makes its own).
     /// One whose root no longer serves (the host changed under the policy's paths: PreparedRoots) is let go.
-    func take(_ plan: MountPlan) -> SetupChild? {
+    func take(_ plan: MountPlan) -> WarmSandbox? {
         let key = plan.rootKey
         guard let root = state.withLock({ $0.children[key]?.root }) else { return nil }
         // Outside the lock: it may look at the host (mountinfo, a stat of each path).
-        let serves = PreparedRoots.shared.serves(root, key: key)
-        return state.withLock { s -> SetupChild? in
+        let serves = roots.serves(root, key: key)
+        return state.withLock { s -> WarmSandbox? in
             guard let child = s.children[key], child.root === root else { return nil }
             if !serves || Monotonic.now() >= child.expires {
                 s.children[key] = nil
@@ -178,7 +119,7 @@ public final class SpareSandboxes: Sendable {
                 s.children[key] = nil
                 let failure = SandboxLauncher.failureText(report) ?? "it exited before it was ready"
                 if s.failures.insert(failure).inserted {
-                    s.config?.logger.error("a sandbox made ahead of need failed; runs make their own", metadata: ["error": "\(failure)"])
+                    logger.error("a warm sandbox failed; runs make their own", metadata: ["error": "\(failure)"])
                 }
                 abandonLocked(child)
                 return nil
@@ -188,7 +129,7 @@ public final class SpareSandboxes: Sendable {
 
     /// Lets go the waiting children made from any of `roots`, which PreparedRoots no longer keeps (out of
     /// date, replaced, evicted or unused): none of them could serve a run.
-    func letGo(madeFrom roots: [PreparedRoot]) {
+    private func letGo(madeFrom roots: [PreparedRoot]) {
         guard !roots.isEmpty else { return }
         state.withLock { s in
             for (key, child) in s.children where roots.contains(where: { $0 === child.root }) {
@@ -202,7 +143,7 @@ public final class SpareSandboxes: Sendable {
     func refill(_ plan: MountPlan) {
         let key = plan.rootKey
         let start = state.withLock { s -> Bool in
-            guard s.config != nil, !s.stopped, s.children[key] == nil, !s.making.contains(key) else { return false }
+            guard !s.stopped, s.children[key] == nil, !s.making.contains(key) else { return false }
             s.making.insert(key)
             s.makers += 1
             return true
@@ -231,20 +172,17 @@ public final class SpareSandboxes: Sendable {
         _ = gb_set_thread_nice(min(19, SandboxLauncher.runNice + Self.makerNiceness))
         var counted = true
         defer { if counted { state.withLock { $0.makers -= 1 } } }
-        guard let config = state.withLock({ $0.config }) else { state.withLock { _ = $0.making.remove(key) }; return }
-        let child: SetupChild
-        let initProgram: InitProgram
+        let child: WarmSandbox
         do {
-            initProgram = try InitProgram.shared.get()
-            child = try prepare(plan, config: config)
+            child = try prepare(plan)
         } catch {
             state.withLock { _ = $0.making.remove(key) }
-            config.logger.error("cannot make a sandbox ahead of need; runs make their own", metadata: ["error": "\(error)"])
+            logger.error("cannot make a warm sandbox; runs make their own", metadata: ["error": "\(error)"])
             return
         }
         // Its root may have been let go while it was prepared: letGo has passed such a child by. One let go
         // after this look waits for the next run of its kind, which lets it go, or for its expiry.
-        let current = PreparedRoots.shared.keeps(child.root!, key: key)
+        let current = roots.keeps(child.root!, key: key)
         let registered = state.withLock { s -> Bool in
             s.making.remove(key)
             guard current, !s.stopped, s.children[key] == nil else { return false }
@@ -254,7 +192,7 @@ public final class SpareSandboxes: Sendable {
         }
         guard registered else { return cleanUp(child, started: false) }
         startReaper()
-        let pid = SandboxLauncher.startSetup(initProgram: initProgram, control: child.childEnd!, root: child.root!,
+        let pid = launcher.startSetup(control: child.childEnd!, root: child.root!,
                                              network: child.network, cgroup: child.cgroup, pidfd: child.pidfdSlot, pid: child.pidSlot)
         // The child has executed init (a run took it) or exited (let go, or failed).
         if isRunning(child) {
@@ -273,14 +211,14 @@ public final class SpareSandboxes: Sendable {
         cleanUp(child, started: pid > 0)
     }
 
-    private func prepare(_ plan: MountPlan, config: Config) throws -> SetupChild {
+    private func prepare(_ plan: MountPlan) throws -> WarmSandbox {
         let made = Monotonic.now()
-        let root = try PreparedRoots.shared.root(for: plan, scratch: config.scratch, deadline: made + 10)
-        let cgroup = try config.cgroups.createSpare()
+        let root = try self.root(for: plan, scratch: scratch, deadline: made + 10)
+        let cgroup = try cgroups.createSpare()
         do {
             let control = try SetupControl()
-            return SetupChild(key: plan.rootKey, expires: made + PreparedRoots.shared.keepIdle, cgroup: cgroup, control: control,
-                              network: config.networks?.take(), root: root)
+            return WarmSandbox(key: plan.rootKey, expires: made + roots.keepIdle, cgroup: cgroup, control: control,
+                              network: networks?.take(), root: root)
         } catch {
             try? cgroup.remove()
             throw error
@@ -289,7 +227,7 @@ public final class SpareSandboxes: Sendable {
 
     /// After the child's clone3 returned: whether a run took it. Any other is out of the pool from now on
     /// (it exited: let go, or failed), for its maker to clean up.
-    private func isRunning(_ child: SetupChild) -> Bool {
+    private func isRunning(_ child: WarmSandbox) -> Bool {
         state.withLock { s -> Bool in
             if s.children[child.key] === child { s.children[child.key] = nil }
             if child.state == .waiting { child.state = .abandoned }
@@ -297,14 +235,14 @@ public final class SpareSandboxes: Sendable {
         }
     }
 
-    private func cleanUp(_ child: SetupChild, started: Bool) {
+    private func cleanUp(_ child: WarmSandbox, started: Bool) {
         // A child that failed before it was ready said why: logged once for each different reason, so that
         // a host where they always fail says so without a line for every run.
         var report = gb_error_report()
         while gb_setup_report(child.control.raw, &report) == 1 {
             guard let failure = SandboxLauncher.failureText(report) else { continue }
-            let (logger, new) = state.withLock { s in (s.config?.logger, s.failures.insert(failure).inserted) }
-            if new { logger?.error("a sandbox made ahead of need failed; runs make their own", metadata: ["error": "\(failure)"]) }
+            let new = state.withLock { $0.failures.insert(failure).inserted }
+            if new { logger.error("a warm sandbox failed; runs make their own", metadata: ["error": "\(failure)"]) }
         }
         if started, child.pidfdSlot.pointee >= 0 {
             SandboxLauncher.reap(pidfd: child.pidfdSlot.pointee)
@@ -317,7 +255,7 @@ public final class SpareSandboxes: Sendable {
         try? child.cgroup.killAll()
         _ = child.cgroup.waitUntilEmpty(milliseconds: 1000)
         do { try child.cgroup.remove() } catch {
-            state.withLock { $0.config?.logger }?.error("cannot remove a spare sandbox's cgroup", metadata: ["error": "\(error)"])
+            logger.error("cannot remove a warm sandbox's cgroup", metadata: ["error": "\(error)"])
         }
     }
 
@@ -325,11 +263,11 @@ public final class SpareSandboxes: Sendable {
 
     /// Lets a waiting child go: it is killed and its control socket shut, and its maker cleans up once its
     /// clone3 returns. Its descriptors are closed by its maker only.
-    private func abandon(_ child: SetupChild) {
+    private func abandon(_ child: WarmSandbox) {
         state.withLock { _ in abandonLocked(child) }
     }
 
-    private func abandonLocked(_ child: SetupChild) {
+    private func abandonLocked(_ child: WarmSandbox) {
         guard child.state == .waiting else { return }
         child.state = .abandoned
         // Killed (its maker closes the pidfd only once it has seen the child's state change, under this
@@ -363,6 +301,25 @@ public final class SpareSandboxes: Sendable {
                 }
                 s.timer.set(s.children.values.map(\.expires).min())
             }
+        }
+    }
+
+    private func startReleaser() {
+        let start = state.withLock { s in
+            defer { s.releaserStarted = true }
+            return !s.releaserStarted
+        }
+        if start {
+            do { try spawnDetachedThread { [self] in releaseRoots() } } catch { state.withLock { $0.releaserStarted = false } }
+        }
+    }
+
+    /// Lets go the roots PreparedRoots retires, and first the waiting children made from them, outside
+    /// any lock: each root closes once no launch in progress and no warm sandbox holds it.
+    private func releaseRoots() {
+        while true {
+            let gone = roots.awaitRetired()
+            letGo(madeFrom: gone)
         }
     }
 }

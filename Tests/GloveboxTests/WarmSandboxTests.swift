@@ -6,11 +6,11 @@ import XCTest
 import Glibc
 #endif
 
-/// Sandboxes made ahead of need (SpareSandboxes): the end of a run makes the next run's setup child,
+/// Warm sandboxes (WarmSandboxes), setup children made ahead of need: the end of a run makes the next run's setup child,
 /// which waits as root in fresh namespaces and cgroups of its own until a run takes it, and is let go
 /// once it has waited `[sandbox] keep_idle`, or when a run finds that its root no longer serves. It must take the run's limits before the run's program starts,
 /// die with the daemon, and leave nothing behind.
-final class SpareSandboxTests: FixturesTestCase {
+final class WarmSandboxTests: FixturesTestCase {
     /// The processes in this daemon's sandboxes made ahead: those in a cgroup named spare-N.
     private func waiting(_ f: DaemonFixture) throws -> [pid_t] {
         var pids = Set<pid_t>()
@@ -139,7 +139,7 @@ final class SpareSandboxTests: FixturesTestCase {
         _ = try XCTUnwrap(try readySandbox(f))
         let result = f.run(["/bin/sh", "-c", "echo started"])
         XCTAssertEqual(result.record?.status, .ok, f.log)
-        XCTAssertTrue(f.log.contains("a sandbox made ahead of need was gone"), f.log)
+        XCTAssertTrue(f.log.contains("a warm sandbox was gone"), f.log)
         XCTAssertEqual(f.run(["/bin/true"]).record?.status, .ok)
     }
 
