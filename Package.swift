@@ -9,12 +9,13 @@ import PackageDescription
 //   Sources/Daemon/     gloveboxd, root: Policy (reading policy files), Records (run records, the audit log),
 //                       Sandbox (cgroups, mounts, storage, seccomp, launch), Supervisor (admission, run
 //                       lifecycle, the socket server), CSandbox (the C launcher), CSeccomp, CCap
-//   Sources/InRun/      inside each run: glovebox-init, its pid 1 (static C, executed by the launcher)
+//   Sources/InRun/      inside each run: CSetupChild (the launcher's children: the setup child, the root
+//                       builder, the run's message, gb_launch.h) and glovebox-init, its pid 1 (static C)
 //   Sources/Client/     the user's side: GloveboxClient and the glovebox executable
 //   Sources/Scientist/  the user's side too: the Scientist library (Library/), its executable (Command/), CCurl
-// Dependencies point to Shared, and from the scientist to GloveboxClient (its only way to gloveboxd); nothing
-// outside the daemon depends on it, and Shared depends on nothing outside itself. (glovebox-init still reads
-// the launcher's handover header from Daemon/CSandbox; that header moves with launch.c's split.)
+// Dependencies point down: to Shared from every side, to InRun from the daemon (which starts what runs
+// there), and from the scientist to GloveboxClient (its only way to gloveboxd). Nothing depends on the
+// daemon, InRun depends on Shared alone, and Shared on nothing outside itself.
 let package = Package(
     name: "glovebox",
     platforms: [.macOS(.v15)],
@@ -42,27 +43,33 @@ let package = Package(
         .target(name: "SQLiteSupport", dependencies: ["CSQLite"], path: "Sources/Shared/SQLiteSupport"),
         .target(name: "TOMLSupport", dependencies: ["TOMLKit"], path: "Sources/Shared/TOMLSupport"),
         .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"], path: "Sources/Shared/GloveboxProtocol"),
+        // MARK: In the run: the launcher's children and pid 1.
+        // The code of the launcher's two children, which run on the daemon's memory (CLONE_VM) in the run's
+        // namespaces: the setup child (and the prepared root's builder) and the run's message; gb_launch.h is
+        // the form of what the daemon hands them and of what they hand glovebox-init.
+        .target(name: "CSetupChild", dependencies: ["CSystem"], path: "Sources/InRun/CSetupChild", cSettings: [.define("_GNU_SOURCE")]),
+        // pid 1 of every run, executed by the setup child: C without a C library (sys.h), static (after
+        // pivot_root the run's root need not hold a dynamic loader or libc), about 10 KB to execute.
+        .executableTarget(name: "glovebox-init", path: "Sources/InRun/glovebox-init",
+                          cSettings: [.headerSearchPath("../CSetupChild/include"), .headerSearchPath("../CSetupChild"),
+                                      .unsafeFlags(["-ffreestanding", "-fno-stack-protector", "-fno-builtin"])],
+                          linkerSettings: [.unsafeFlags(["-static-executable", "-Xclang-linker", "-nostdlib"])]),
         // MARK: Daemon: gloveboxd, root.
-        // The root launcher (clone3, the setup child) and the daemon's own wrappers (mounts, loops, namespaces).
-        .target(name: "CSandbox", dependencies: ["CSystem"], path: "Sources/Daemon/CSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        // The launcher's side (clone3 of the children, their reports) and the daemon's own wrappers (mounts,
+        // loops, namespaces).
+        .target(name: "CSandbox", dependencies: ["CSystem", "CSetupChild"], path: "Sources/Daemon/CSandbox",
+                cSettings: [.define("_GNU_SOURCE"), .headerSearchPath("../../InRun/CSetupChild")]),
         .systemLibrary(name: "CSeccomp", path: "Sources/Daemon/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", path: "Sources/Daemon/CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"], path: "Sources/Daemon/Policy"),
         .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"], path: "Sources/Daemon/Records"),
-        .target(name: "Sandbox", dependencies: ["CSandbox", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
+        .target(name: "Sandbox", dependencies: ["CSandbox", "CSetupChild", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
                                                 .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Sandbox"),
         .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
                                                    .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Supervisor"),
-        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSystem", "Policy", "GloveboxSystem",
+        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSetupChild", "CSystem", "Policy", "GloveboxSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/gloveboxd"),
-        // MARK: In the run: its pid 1.
-        // pid 1 of every run, executed by the setup child in launch.c: C without a C library (sys.h), static
-        // (after pivot_root the run's root need not hold a dynamic loader or libc), about 10 KB to execute.
-        .executableTarget(name: "glovebox-init", path: "Sources/InRun/glovebox-init",
-                          cSettings: [.headerSearchPath("../../Daemon/CSandbox/include"), .headerSearchPath("../../Daemon/CSandbox"),
-                                      .unsafeFlags(["-ffreestanding", "-fno-stack-protector", "-fno-builtin"])],
-                          linkerSettings: [.unsafeFlags(["-static-executable", "-Xclang-linker", "-nostdlib"])]),
         // MARK: Client: the user's side.
         .target(name: "GloveboxClient", dependencies: ["GloveboxProtocol", "GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"], path: "Sources/Client/GloveboxClient"),
         .executableTarget(name: "glovebox", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel",

@@ -1,4 +1,5 @@
 #include "gb_shims.h"
+#include "gb_launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -333,23 +334,6 @@ int gb_idmapped_bind(int dirfd, int userns_fd, const char *target) {
 }
 
 // MARK: - Network namespaces made ahead of need
-
-int gb_loopback_up(void) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
-    if (rc == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-    }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
 
 int gb_make_network_namespace(int home_fd, int *stranded) {
     *stranded = 0;

@@ -1,4 +1,5 @@
 import CSandbox
+import CSetupChild
 import GloveboxSystem
 #if canImport(Glibc)
 import Glibc

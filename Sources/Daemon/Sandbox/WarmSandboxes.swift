@@ -1,4 +1,5 @@
 import CSandbox
+import CSetupChild
 import GloveboxSystem
 import Logging
 import Synchronization

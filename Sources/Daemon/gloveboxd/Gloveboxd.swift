@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSandbox
+import CSetupChild
 import GloveboxSystem
 import Logging
 import Policy

@@ -1,6 +1,6 @@
-// glovebox-init: pid 1 of every run. gloveboxd's setup child (launch.c) builds the run's root, drops
-// every privilege and then executes this small static program in its place, so that the run's first
-// process is not a copy of the daemon's address space.
+// glovebox-init: pid 1 of every run. gloveboxd's setup child (CSetupChild/setup_child.c) enters the run's
+// root, drops every privilege and then executes this small static program in its place, so that the run's
+// first process is not a copy of the daemon's address space.
 //
 // It starts the program in a process sharing its memory until the execve (CLONE_VM, as posix_spawn does),
 // which waits until init holds only CAP_KILL, then installs the seccomp filter in the program's process
@@ -8,7 +8,7 @@
 // Then it reaps every orphan, forwards signals to the program and, when the program exits, reports its
 // wait status and exits, which makes the kernel kill whatever is left in the pid namespace.
 //
-// What it is given (by launch.c, see gb_launch.h):
+// What it is given (by setup_child.c, see gb_launch.h):
 //   argv    glovebox-init --run UID GID GROUPS -- PROGRAM ARG...  (the program's uid, gid and supplementary
 //           groups, GROUPS "-" for none or "G1,G2,..."; PROGRAM is searched in the program's PATH without
 //           a slash)

@@ -96,9 +96,6 @@ int gb_mount_tmpfs_noexec(const char *target, const char *options);
 int gb_mount_ext4(const char *device, const char *target, const char *options);
 int gb_umount(const char *target);
 
-// Brings up the loopback interface of the calling thread's network namespace.
-int gb_loopback_up(void);
-
 // A new network namespace with its loopback up, made in the calling thread (unshare(CLONE_NEWNET)), which
 // then returns to the namespace `home_fd` names. Returns a descriptor of the new namespace, or -1 with
 // errno. When even the return failed, *stranded is set: the thread is left in the new namespace and must

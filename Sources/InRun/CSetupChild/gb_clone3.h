@@ -1,5 +1,6 @@
-// gb_clone3_on_stack: clone3 that runs fn(arg) in the child on a stack of its own, for launch.c (the
-// run's setup child, CLONE_VM | CLONE_VFORK) and glovebox-init (the program's process, CLONE_VM).
+// gb_clone3_on_stack: clone3 that runs fn(arg) in the child on a stack of its own, for the daemon's
+// launcher (Sources/Daemon/CSandbox/launch.c: the setup child and the root builder, CLONE_VM |
+// CLONE_VFORK) and glovebox-init (the program's process, CLONE_VM).
 // Top-level assembly: include it in one C file of a program, never in a header Swift imports.
 #ifndef GB_CLONE3_H
 #define GB_CLONE3_H

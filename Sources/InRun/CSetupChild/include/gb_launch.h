@@ -182,6 +182,10 @@ int gb_limit_bounding_set(void);
 // watchdog can kill a build that hangs; the caller closes it (when it is not -1).
 int gb_prepare_root(const struct gb_root *root, int *pidfd, struct gb_prepared_root *out, struct gb_error_report *failure);
 
+// Brings up the loopback interface of the calling thread's network namespace (a new one has it down): the
+// setup child's, and the daemon's for the namespaces it makes ahead of need. 0, or -1 with errno.
+int gb_loopback_up(void);
+
 // Human name of a step, for error messages.
 const char *gb_step_name(int step);
 
