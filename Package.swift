@@ -63,7 +63,7 @@ let package = Package(
         .systemLibrary(name: "CCap", path: "Sources/Daemon/CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"], path: "Sources/Daemon/Policy"),
         .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"], path: "Sources/Daemon/Records"),
-        .target(name: "Sandbox", dependencies: ["CSandbox", "CSetupChild", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "Policy",
+        .target(name: "Sandbox", dependencies: ["CSandbox", "CSetupChild", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "PolicyModel",
                                                 .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Sandbox"),
         .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
                                                    .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Supervisor"),

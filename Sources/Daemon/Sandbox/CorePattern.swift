@@ -1,3 +1,4 @@
+import Foundation
 import GloveboxSystem
 
 /// kernel.core_pattern. Where it pipes core dumps to a program on the host ("|/usr/lib/systemd/

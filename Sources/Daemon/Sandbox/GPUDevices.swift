@@ -1,3 +1,4 @@
+import Foundation
 import CSandbox
 import GloveboxSystem
 #if canImport(Glibc)

@@ -1,7 +1,7 @@
 import CSandbox
 import GloveboxSystem
 import Logging
-import Policy
+import PolicyModel
 #if canImport(Glibc)
 import Glibc
 #endif
