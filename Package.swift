@@ -96,6 +96,11 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The daemon's pure parts (admission, outcome to record, the query answers) and the module graph:
+        // no root, no daemon.
+        .testTarget(name: "DaemonUnitTests", dependencies: ["Supervisor", "Sandbox", "Records", "Policy", "PolicyModel", "RecordModel",
+                                                           "GloveboxProtocol", .product(name: "Logging", package: "swift-log")]),
+        // Everything that needs root and real daemons: namespaces, cgroups, seccomp, the attack suite.
         .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "CSystem", "Sandbox", "Supervisor", "Records", "Policy",
                                                          "GloveboxTestSupport"]),
     ]
