@@ -15,7 +15,7 @@ struct LogStreamer {
     let peer: Peer
 
     func stream(_ request: LogsRequest) throws {
-        guard try supervisor.visibleRecord(request.runID, to: peer) != nil else {
+        guard try supervisor.queries.visibleRecord(request.runID, to: peer) != nil else {
             return try FrameWriter.send(Wire.encode(.error, ErrorMessage(message: "no run \(request.runID) of yours")), to: connection.raw)
         }
         let wake = FileDescriptor(try syscallValue("eventfd") { gb_eventfd() })
