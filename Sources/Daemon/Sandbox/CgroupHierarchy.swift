@@ -68,7 +68,10 @@ public enum CgroupHierarchy: Sendable {
     }
 
     /// Whether `name` (from leftoverRuns) is cgroups made ahead of need rather than a run's.
-    public static func isSpare(_ name: String) -> Bool { name.hasPrefix(CgroupV1Driver.sparePrefix) }
+    /// The name of cgroups made ahead of need, before a run takes them: `spare-N`.
+    static let sparePrefix = "spare-"
+
+    public static func isSpare(_ name: String) -> Bool { name.hasPrefix(CgroupHierarchy.sparePrefix) }
 
     /// Names of run cgroups left from an earlier daemon of this instance (it died mid-run), and of the
     /// spares it had made.

@@ -78,7 +78,7 @@ public final class CgroupV2Driver: Sendable {
     /// A cgroup for a warm sandbox (WarmSandboxes), `spare-N`, without limits until a run adopts it; a
     /// cgroup2 directory cannot be renamed, so a run that takes the child keeps that name.
     func createSpare() throws -> RunCgroup {
-        let name = CgroupV1Driver.sparePrefix + String(nextSpare.withLock { n in
+        let name = CgroupHierarchy.sparePrefix + String(nextSpare.withLock { n in
             defer { n += 1 }
             return n
         })
@@ -98,7 +98,7 @@ public final class CgroupV2Driver: Sendable {
     }
 
     func leftoverRuns() -> [String] {
-        subdirectories(of: base).filter { $0.hasPrefix("run-") || $0.hasPrefix(CgroupV1Driver.sparePrefix) }
+        subdirectories(of: base).filter { $0.hasPrefix("run-") || $0.hasPrefix(CgroupHierarchy.sparePrefix) }
     }
 
     func removeInstance() { _ = rmdir(base) }
