@@ -3,7 +3,7 @@ import PackageDescription
 
 // The sources are grouped by where they run, which is what they may be trusted with:
 //   Sources/Shared/     linked by every side, and nothing in it needs privilege: CSystem (the C wrappers both
-//                       sides use), GloveboxSystem (syscall helpers, descriptors, SHA-256), PolicyModel and
+//                       sides use), GloveboxSystem (syscall helpers, descriptors), Digests (SHA-256), PolicyModel and
 //                       RecordModel (the types the client needs), GloveboxProtocol (wire framing),
 //                       SQLiteSupport and TOMLSupport (the SQLite layer, TOML line numbers), CSQLite
 //   Sources/Daemon/     gloveboxd, root: Policy (reading policy files), Records (run records, the audit log),
@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: Shared: linked by every side; nothing here needs privilege.
@@ -42,6 +43,8 @@ let package = Package(
         // (line numbers for file:line errors).
         .target(name: "SQLiteSupport", dependencies: ["CSQLite"], path: "Sources/Shared/SQLiteSupport"),
         .target(name: "TOMLSupport", dependencies: ["TOMLKit"], path: "Sources/Shared/TOMLSupport"),
+        // SHA-256 in hex, by swift-crypto: for the daemon and the scientist; the client does not link it.
+        .target(name: "Digests", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Sources/Shared/Digests"),
         .target(name: "GloveboxProtocol", dependencies: ["GloveboxSystem", "CSystem", "PolicyModel", "RecordModel"], path: "Sources/Shared/GloveboxProtocol"),
         // MARK: In the run: the launcher's children and pid 1.
         // The code of the launcher's two children, which run on the daemon's memory (CLONE_VM) in the run's
@@ -61,11 +64,11 @@ let package = Package(
                 cSettings: [.define("_GNU_SOURCE"), .headerSearchPath("../../InRun/CSetupChild")]),
         .systemLibrary(name: "CSeccomp", path: "Sources/Daemon/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", path: "Sources/Daemon/CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
-        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "TOMLKit", "TOMLSupport"], path: "Sources/Daemon/Policy"),
-        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem"], path: "Sources/Daemon/Records"),
+        .target(name: "Policy", dependencies: ["PolicyModel", "GloveboxSystem", "Digests", "TOMLKit", "TOMLSupport"], path: "Sources/Daemon/Policy"),
+        .target(name: "Records", dependencies: ["RecordModel", "CSQLite", "SQLiteSupport", "GloveboxSystem", "Digests"], path: "Sources/Daemon/Records"),
         .target(name: "Sandbox", dependencies: ["CSandbox", "CSetupChild", "CSystem", "CSeccomp", "CCap", "GloveboxSystem", "PolicyModel",
                                                 .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Sandbox"),
-        .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem",
+        .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem", "Digests",
                                                    .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Supervisor"),
         .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSetupChild", "CSystem", "Policy", "GloveboxSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,7 +83,7 @@ let package = Package(
         .executableTarget(name: "embed-prompts", path: "Plugins/EmbedPromptsTool"),
         .plugin(name: "EmbedPrompts", capability: .buildTool(), dependencies: ["embed-prompts"]),
         .target(name: "Scientist", dependencies: ["CCurl", "CSQLite", "SQLiteSupport", "TOMLSupport", "TOMLKit", "GloveboxClient", "GloveboxProtocol",
-                                                  "RecordModel", "PolicyModel", "GloveboxSystem", "CSystem",
+                                                  "RecordModel", "PolicyModel", "GloveboxSystem", "CSystem", "Digests",
                                                   .product(name: "Logging", package: "swift-log")], path: "Sources/Scientist/Library",
                 plugins: ["EmbedPrompts"]),
         .executableTarget(name: "scientist", dependencies: ["Scientist",
@@ -88,20 +91,20 @@ let package = Package(
                                                             .product(name: "Logging", package: "swift-log")], path: "Sources/Scientist/Command"),
         // MARK: Tests.
         // A real gloveboxd for the tests of the daemon, the client and the scientist (not shipped).
-        .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel"],
+        .target(name: "GloveboxTestSupport", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "RecordModel", "PolicyModel", "Digests"],
                 path: "Tests/GloveboxTestSupport"),
         .testTarget(name: "ScientistTests", dependencies: ["Scientist", "GloveboxTestSupport", "GloveboxProtocol", "GloveboxClient", "GloveboxSystem",
-                                                              "RecordModel", "PolicyModel"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "TOMLSupport"]),
+                                                              "RecordModel", "PolicyModel", "Digests"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "TOMLSupport", "Digests"]),
         .testTarget(name: "RecordsTests", dependencies: ["Records"]),
         .testTarget(name: "GloveboxCLITests", dependencies: ["glovebox", "GloveboxProtocol", "PolicyModel",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The daemon's pure parts (admission, outcome to record, the query answers) and the module graph:
         // no root, no daemon.
-        .testTarget(name: "DaemonUnitTests", dependencies: ["Supervisor", "Sandbox", "Records", "Policy", "PolicyModel", "RecordModel",
+        .testTarget(name: "DaemonUnitTests", dependencies: ["Supervisor", "Sandbox", "Records", "Policy", "PolicyModel", "RecordModel", "Digests",
                                                            "GloveboxProtocol", .product(name: "Logging", package: "swift-log")]),
         // Everything that needs root and real daemons: namespaces, cgroups, seccomp, the attack suite.
         .testTarget(name: "GloveboxTests", dependencies: ["GloveboxClient", "GloveboxProtocol", "GloveboxSystem", "CSystem", "Sandbox", "Supervisor", "Records", "Policy",
-                                                         "GloveboxTestSupport"]),
+                                                         "Digests", "GloveboxTestSupport"]),
     ]
 )

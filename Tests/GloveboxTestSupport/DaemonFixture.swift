@@ -1,3 +1,4 @@
+import Digests
 import GloveboxClient
 import GloveboxSystem
 import GloveboxProtocol
@@ -143,7 +144,7 @@ final class DaemonFixture: @unchecked Sendable {
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// The name of this daemon's cgroup subtree (derived from its state directory).
-    var cgroupInstance: String { "glovebox-" + String(SHA256.hex(Array(stateDir.utf8)).prefix(12)) }
+    var cgroupInstance: String { "glovebox-" + String(sha256Hex(Array(stateDir.utf8)).prefix(12)) }
 
     // MARK: - Clients
 

@@ -1,3 +1,4 @@
+import Digests
 import GloveboxSystem
 import Records
 import XCTest
@@ -195,7 +196,7 @@ extension FaultInjectionTests {
         XCTAssertEqual(started.status, 1)
         XCTAssertTrue(started.stderr.contains("fs.suid_dumpable is 1"), started.stderr)
         XCTAssertEqual(access(f.scratch + "/second.sock", F_OK), -1, "it never listened")
-        let second = "glovebox-" + String(SHA256.hex(Array((f.scratch + "/second").utf8)).prefix(12))
+        let second = "glovebox-" + String(sha256Hex(Array((f.scratch + "/second").utf8)).prefix(12))
         let left = try DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", second]).stdout
         XCTAssertEqual(left, "", "the refused daemon left cgroups")
         XCTAssertEqual(checked.status, 1)

@@ -1,3 +1,4 @@
+import Digests
 import GloveboxSystem
 import Records
 @testable import Supervisor
@@ -87,7 +88,7 @@ final class StateDiskTests: FixturesTestCase {
         XCTAssertEqual(f.run(argv).record?.status, .ok)
         let accepted = try XCTUnwrap(try audit(f).first { $0.kind == .runAccepted })
         XCTAssertLessThan(accepted.detail.utf8.count, 2048, "a prefix, not 200 KiB")
-        let digest = SHA256.hex(argv.flatMap { Array($0.utf8) + [0] })
+        let digest = sha256Hex(argv.flatMap { Array($0.utf8) + [0] })
         XCTAssertTrue(accepted.detail.contains("101 arguments, \(argv.reduce(0) { $0 + $1.utf8.count + 1 }) bytes in all, sha256 \(digest)"), accepted.detail)
         XCTAssertEqual(try f.cli(["show", "1", "--json"]).stdout.contains(argv[100]), true, "the record keeps the whole argv")
     }

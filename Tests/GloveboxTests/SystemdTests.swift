@@ -1,3 +1,4 @@
+import Digests
 import GloveboxClient
 import GloveboxSystem
 import XCTest
@@ -76,7 +77,7 @@ final class SystemdTests: XCTestCase {
 
     /// This test's cgroup directories for a daemon with that state directory (named as the daemon names them).
     static func cgroups(ofStateDirectory state: String) -> [String] {
-        let name = "glovebox-" + String(SHA256.hex(Array(state.utf8)).prefix(12))
+        let name = "glovebox-" + String(sha256Hex(Array(state.utf8)).prefix(12))
         let (_, out, _) = (try? DaemonFixture.run(["/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", name])) ?? (0, "", "")
         return out.split(separator: "\n").map(String.init)
     }

@@ -15,6 +15,13 @@ final class TrustZoneTests: XCTestCase {
         })
     }
 
+    /// Every symbol of an executable of the build, as nm lists them.
+    private func symbols(_ executable: String) throws -> String {
+        let result = try DaemonFixture.run(["/usr/bin/nm", DaemonFixture.buildDirectory + "/" + executable])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return result.stdout
+    }
+
     static let shared: Set<String> = ["gb_forward_cancel_signals", "gb_openat_beneath", "gb_peer_credentials", "gb_pipe_cloexec", "gb_recv_fds", "gb_send_fds",
                                       "gb_recv_with_fd", "gb_send_with_fd"]
 
@@ -30,13 +37,17 @@ final class TrustZoneTests: XCTestCase {
     /// The client's hand-written JSON (CompactJSON, justified by the client's start) lives in the client's
     /// module: no code of the daemon's can pick it up.
     func testTheDaemonHoldsNoneOfTheClientsHandWrittenJSON() throws {
-        let symbols = { (executable: String) throws -> String in
-            let result = try DaemonFixture.run(["/usr/bin/nm", DaemonFixture.buildDirectory + "/" + executable])
-            XCTAssertEqual(result.status, 0, result.stderr)
-            return result.stdout
-        }
         XCTAssertTrue(try symbols("glovebox").contains("JSONObjectWriter"), "the client writes its requests by hand")
         XCTAssertFalse(try symbols("gloveboxd").contains("JSONObjectWriter"))
         XCTAssertFalse(try symbols("gloveboxd").contains("JSONValue"))
+    }
+
+    /// SHA-256 comes from swift-crypto (Digests), for the daemon and the scientist; the client, whose start
+    /// is measured, links none of it.
+    func testOnlyTheDaemonAndTheScientistLinkSwiftCrypto() throws {
+        XCTAssertTrue(try symbols("gloveboxd").contains("CCryptoBoringSSL"))
+        XCTAssertTrue(try symbols("scientist").contains("CCryptoBoringSSL"))
+        XCTAssertFalse(try symbols("glovebox").contains("CCryptoBoringSSL"))
+        XCTAssertFalse(try symbols("glovebox").contains("sha256Hex"))
     }
 }

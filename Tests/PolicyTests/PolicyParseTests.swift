@@ -1,3 +1,4 @@
+import Digests
 import GloveboxSystem
 import Policy
 import XCTest
@@ -33,7 +34,7 @@ final class PolicyParseTests: XCTestCase {
         """
         let policy = try parsePolicy(text, template: "python")
         XCTAssertEqual(policy, Policy(
-            template: "python", digest: SHA256.hex(Array(text.utf8)), description: "Python experiments on CPU",
+            template: "python", digest: sha256Hex(Array(text.utf8)), description: "Python experiments on CPU",
             limits: Limits(timeoutSeconds: 7200, memoryBytes: 4 << 30, pids: 512, cpus: 2, storageBytes: 2 << 30,
                            gpus: 1, outputFileBytes: 64 << 20),
             readOnlyPaths: ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives", "/etc/ssl/certs"],
@@ -60,7 +61,7 @@ final class PolicyParseTests: XCTestCase {
     func testDigestIsTheSHA256OfTheExactText() throws {
         let a = try parsePolicy(minimalPolicy)
         let b = try parsePolicy(minimalPolicy + "# a comment\n")
-        XCTAssertEqual(a.digest, SHA256.hex(Array(minimalPolicy.utf8)))
+        XCTAssertEqual(a.digest, sha256Hex(Array(minimalPolicy.utf8)))
         XCTAssertNotEqual(a.digest, b.digest)
         XCTAssertEqual(a.digest.count, 64)
     }

@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxClient
 import GloveboxProtocol
@@ -158,7 +159,7 @@ final class ExperimentLoopTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: loop.workspace.path + "/run_1/final_info.json"), "run_1 came back as an output")
         // The run's record holds the SHA-256 of every file it brought back.
         let written = try XCTUnwrap(FileManager.default.contents(atPath: loop.workspace.path + "/run_1/final_info.json"))
-        XCTAssertEqual(rows[1].outputs, ["run_1/final_info.json": SHA256.hex(Array(written))])
+        XCTAssertEqual(rows[1].outputs, ["run_1/final_info.json": sha256Hex(Array(written))])
         // The first prompt holds the idea, the baseline and the file; the second the run's results.
         XCTAssertTrue(userMessage(0).contains("Raise SCORE for raise_score."))
         XCTAssertTrue(userMessage(0).contains(#"{"toy":{"score":1}}"#))

@@ -1,3 +1,4 @@
+import Digests
 import GloveboxSystem
 import TOMLKit
 import TOMLSupport
@@ -33,7 +34,7 @@ struct PolicyParser {
         }
         let root = try document(text, bytes: bytes, source: source)
         let parser = PolicyParser(source: source, text: text)
-        return try parser.policy(from: root, template: template, digest: SHA256.hex(bytes))
+        return try parser.policy(from: root, template: template, digest: sha256Hex(bytes))
     }
 
     /// The TOML document in `text`, refusing NULs; syntax errors carry their line. Shared with

@@ -1,3 +1,4 @@
+import Digests
 import GloveboxSystem
 
 /// What the audit log and the daemon's own log keep of a run's arguments, which may be 512 KiB: a prefix,
@@ -8,7 +9,7 @@ enum ArgvSummary {
 
     static func text(_ argv: [String]) -> String {
         let whole = "\(argv)"
-        let digest = SHA256.hex(argv.flatMap { Array($0.utf8) + [0] })
+        let digest = sha256Hex(argv.flatMap { Array($0.utf8) + [0] })
         guard whole.utf8.count > prefixBytes else { return "\(whole) (sha256 \(digest))" }
         let bytes = argv.reduce(0) { $0 + $1.utf8.count + 1 }
         return String(decoding: whole.utf8.prefix(prefixBytes), as: UTF8.self)

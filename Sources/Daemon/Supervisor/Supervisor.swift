@@ -1,3 +1,4 @@
+import Digests
 import CSandbox
 import CSystem
 import GloveboxProtocol
@@ -67,7 +68,7 @@ public final class Supervisor: Sendable {
         // What can refuse the start comes before the daemon's cgroups are made, so that a refusal leaves none.
         try Self.checkHost(config)
         gpus = try GPUInventory.discover(configured: config.gpus)
-        let instance = "glovebox-" + SHA256.hex(Array(config.stateDirectory.utf8)).prefix(12)
+        let instance = "glovebox-" + sha256Hex(Array(config.stateDirectory.utf8)).prefix(12)
         cgroups = try CgroupHierarchy.detect(instance: instance)
         if let problem = HostSwap.problem(accounted: cgroups.accountsSwap) {
             cgroups.removeInstance()

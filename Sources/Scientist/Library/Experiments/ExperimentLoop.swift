@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxSystem
 import Logging
@@ -199,7 +200,7 @@ public struct ExperimentLoop: Sendable {
             var st = stat()
             let path = root + "/" + relative
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let data = FileManager.default.contents(atPath: path) else { continue }
-            digests[directory + "/" + relative] = SHA256.hex(Array(data))
+            digests[directory + "/" + relative] = sha256Hex(Array(data))
         }
         return digests
     }

@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxSystem
 import Synchronization
@@ -38,6 +39,6 @@ extension ChatRequest {
         var parts = [provider, model, system, String(maxTokens), String(temperature), schema?.name ?? "", schema?.json ?? ""]
         for message in messages { parts += [message.role.rawValue, message.content] }
         let joined = parts.map { "\($0.utf8.count):\($0)" }.joined()
-        return SHA256.hex(Array(joined.utf8))
+        return sha256Hex(Array(joined.utf8))
     }
 }

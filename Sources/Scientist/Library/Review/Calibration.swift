@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxSystem
 
@@ -172,7 +173,7 @@ public struct Calibrator: Sendable {
         let texts = ["review_system", "review_form", "review_paper", "review_provenance", "review_reflection", "review_meta_system", "review_meta"]
             .map { prompts.render($0, [:]) }.joined(separator: "\u{2}")
         return "ensemble=\(options.ensemble) reflections=\(options.reflections) temperature=\(options.temperature) "
-            + "examples=\(SHA256.hex(Array(examples.utf8)).prefix(16)) prompts=\(SHA256.hex(Array(texts.utf8)).prefix(16))"
+            + "examples=\(sha256Hex(Array(examples.utf8)).prefix(16)) prompts=\(sha256Hex(Array(texts.utf8)).prefix(16))"
     }
 
     public func run(_ set: CalibrationSet, progress: (Result) -> Void) throws(ScientistError) -> Report {
@@ -182,7 +183,7 @@ public struct Calibrator: Sendable {
         var results: [Result] = []
         for paper in set.papers {
             if stage.canceller.isCancelled { throw .interrupted }
-            let digest = SHA256.hex(Array(try PaperText.readPlain(paper.file)))
+            let digest = sha256Hex(Array(try PaperText.readPlain(paper.file)))
             let hit: ReviewRow?
             do { hit = try store.cachedCalibrationReview(sha256: digest, model: model, settings: settings) } catch { throw .archive(error) }
             let row: ReviewRow

@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxSystem
 
@@ -23,7 +24,7 @@ public struct PaperText: Sendable {
 
     public func extract(_ path: String, label: String) throws(ScientistError) -> Extracted {
         let data = try Self.readPlain(path)
-        let digest = SHA256.hex(Array(data))
+        let digest = sha256Hex(Array(data))
         let lower = path.lowercased()
         if lower.hasSuffix(".txt") || lower.hasSuffix(".md") {
             return Extracted(text: String(decoding: data, as: UTF8.self), sha256: digest, runID: nil)

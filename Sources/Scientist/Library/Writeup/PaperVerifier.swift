@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxClient
 import GloveboxSystem
@@ -77,7 +78,7 @@ public struct PaperVerifier: Sendable {
                     report.mismatches.append("\(file): missing from the workspace (run_\(run.number) brought it back)")
                     continue
                 }
-                if SHA256.hex(Array(data)) != digest { report.mismatches.append("\(file): changed since run_\(run.number) brought it back") }
+                if sha256Hex(Array(data)) != digest { report.mismatches.append("\(file): changed since run_\(run.number) brought it back") }
             }
         }
         report.checked.append("\(outputs) output file(s) of the runs")
@@ -128,7 +129,7 @@ public struct PaperVerifier: Sendable {
     public static func digests(of directory: String) -> [String: String] {
         var digests: [String: String] = [:]
         for name in PaperRecord.trackedFiles {
-            if let data = FileManager.default.contents(atPath: directory + "/" + name) { digests[name] = SHA256.hex(Array(data)) }
+            if let data = FileManager.default.contents(atPath: directory + "/" + name) { digests[name] = sha256Hex(Array(data)) }
         }
         return digests
     }

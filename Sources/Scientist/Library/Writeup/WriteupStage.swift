@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import GloveboxSystem
 import Logging
@@ -106,7 +107,7 @@ public struct WriteupStage: Sendable {
             catch { throw .workspace("cannot copy the PDF to \(copy): \(error.localizedDescription)") }
         }
         _ = try workspace.commit(["latex/template.tex", "latex/paper.json"], message: "write-up: \(outcome.status)")
-        return SHA256.hex(Array(data))
+        return sha256Hex(Array(data))
     }
 
     /// A write-up of this experiment that did not finish (interrupted, failed, stopped by the budget) started from
