@@ -104,13 +104,7 @@ public struct RunClient {
     /// Writes the program's output to one of ours. A closed stdout (say, `| head`) must not end the
     /// client before the record arrives, so errors are dropped.
     static func write(_ fd: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        try? writeAll(fd, bytes)
     }
 
     /// The client's exit status for a finished run (documented in `glovebox run --help`).

@@ -35,22 +35,20 @@ final class LaunchWatchdog: Sendable {
 
     private struct State {
         var watches: [ObjectIdentifier: Watch] = [:]
-        var started = false
         var timer = OneShotTimer()
     }
 
     private let state = Mutex(State())
+    private let thread = ThreadOnNeed()
 
     /// Watches a launch about to start; `disarm` it once gb_launch has returned.
     func arm(deadline: Double) throws -> Watch {
         let watch = Watch(deadline: deadline)
-        let start = state.withLock { s in
+        state.withLock { s in
             s.watches[ObjectIdentifier(watch)] = watch
             s.timer.setIfSooner(deadline)
-            defer { s.started = true }
-            return !s.started
         }
-        if start { try spawnDetachedThread { [self] in run() } }
+        try thread.start { [self] in run() }
         return watch
     }
 

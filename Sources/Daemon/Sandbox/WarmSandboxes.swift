@@ -41,12 +41,14 @@ public final class WarmSandboxes: Sendable {
         /// Makers whose child no run has taken, until they have cleaned up after it: stop() waits for them.
         var makers = 0
         var timer = OneShotTimer()
-        var reaperStarted = false
-        var releaserStarted = false
         /// Failures already logged.
         var failures: Set<String> = []
     }
     private let state = Mutex(State())
+    /// Lets children go at their expiry; started with the first child.
+    private let reaper = ThreadOnNeed()
+    /// Lets roots go once retired; started with the first root.
+    private let releaser = ThreadOnNeed()
     /// How much nicer than runs the makers are.
     static let makerNiceness: Int32 = 10
 
@@ -71,7 +73,7 @@ public final class WarmSandboxes: Sendable {
     /// The root that serves `plan` (PreparedRoots.root); the thread that lets roots go starts with the first.
     func root(for plan: MountPlan, scratch: String, deadline: Double) throws -> PreparedRoot {
         let root = try roots.root(for: plan, scratch: scratch, deadline: deadline)
-        startReleaser()
+        try? releaser.start { [self] in releaseRoots() }
         return root
     }
 
@@ -192,7 +194,7 @@ public final class WarmSandboxes: Sendable {
             return true
         }
         guard registered else { return cleanUp(child, started: false) }
-        startReaper()
+        try? reaper.start { [self] in reap() }
         let pid = launcher.startSetup(control: child.childEnd!, root: child.root!,
                                              network: child.network, cgroup: child.cgroup, pidfd: child.pidfdSlot, pid: child.pidSlot)
         // The child has executed init (a run took it) or exited (let go, or failed).
@@ -278,16 +280,6 @@ public final class WarmSandboxes: Sendable {
         _ = shutdown(child.control.raw, Int32(SHUT_RDWR))
     }
 
-    private func startReaper() {
-        let start = state.withLock { s in
-            defer { s.reaperStarted = true }
-            return !s.reaperStarted
-        }
-        if start {
-            do { try spawnDetachedThread { [self] in reap() } } catch { state.withLock { $0.reaperStarted = false } }
-        }
-    }
-
     /// Lets children go once they have waited `keepIdle` for a run, on a timerfd set to the earliest such
     /// time; sleeps once none are left.
     private func reap() {
@@ -302,16 +294,6 @@ public final class WarmSandboxes: Sendable {
                 }
                 s.timer.set(s.children.values.map(\.expires).min())
             }
-        }
-    }
-
-    private func startReleaser() {
-        let start = state.withLock { s in
-            defer { s.releaserStarted = true }
-            return !s.releaserStarted
-        }
-        if start {
-            do { try spawnDetachedThread { [self] in releaseRoots() } } catch { state.withLock { $0.releaserStarted = false } }
         }
     }
 

@@ -34,7 +34,6 @@ final class LogStore: Sendable {
         var total: UInt64 = 0
         var byUser: [UInt32: UInt64] = [:]
         var timer = OneShotTimer()
-        var started = false
     }
 
     private let directory: String
@@ -42,6 +41,8 @@ final class LogStore: Sendable {
     private let totalQuota: UInt64
     private let userQuota: UInt64
     private let state = Mutex(State())
+    /// Prunes logs as they pass their retention; started once the kept logs are found.
+    private let expirer = ThreadOnNeed()
     /// Records a pruned log (the audit event).
     private let pruned: @Sendable (Entry, Reason) -> Void
 
@@ -71,11 +72,7 @@ final class LogStore: Sendable {
         }
         for entry in found.sorted(by: { $0.ended < $1.ended }) { add(entry, prune: false) }
         prune()
-        let start = state.withLock { s in
-            defer { s.started = true }
-            return !s.started
-        }
-        if start { try spawnDetachedThread { [self] in expireForever() } }
+        try expirer.start { [self] in expireForever() }
     }
 
     /// A finished run's log, if it left one: indexed, then the limits applied.

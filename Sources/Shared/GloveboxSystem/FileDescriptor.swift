@@ -37,11 +37,7 @@ public final class FileDescriptor: @unchecked Sendable {
 
     /// Writes every byte, retrying short writes and EINTR.
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = try syscallValue("write") { Glibc.write(raw, bytes.baseAddress! + offset, bytes.count - offset) }
-            offset += n
-        }
+        try GloveboxSystem.writeAll(raw, bytes)
     }
 
     public func writeAll(_ bytes: [UInt8]) throws {
@@ -68,4 +64,19 @@ public final class FileDescriptor: @unchecked Sendable {
             if out.count > limit { throw SystemError("read", errno: EFBIG) }
         }
     }
+}
+
+/// Writes every byte to `fd`, a descriptor the caller does not own (its stdout, say), retrying short writes
+/// and EINTR.
+public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws {
+    var offset = 0
+    while offset < bytes.count {
+        let n = try syscallValue("write") { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+        if n == 0 { throw SystemError("write", errno: EIO) }
+        offset += n
+    }
+}
+
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    try bytes.withUnsafeBytes { try writeAll(fd, $0) }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,5 +25,24 @@ public func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) throws {
     if rc != 0 {
         Unmanaged<AnyObject>.fromOpaque(box).release()
         throw SystemError("pthread_create", errno: rc)
+    }
+}
+
+/// A detached thread an object starts on its first need, once: the watchdog's, the warm-sandbox cache's,
+/// the log store's. `start` from any thread starts it the first time; a start that failed (no thread could
+/// be made) is tried again at the next call.
+public final class ThreadOnNeed: Sendable {
+    private let started = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func start(_ body: @escaping @Sendable () -> Void) throws {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        do {
+            try spawnDetachedThread(body)
+        } catch {
+            started.store(false, ordering: .releasing)
+            throw error
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GloveboxClient
 import GloveboxProtocol
+import GloveboxSystem
 import PolicyModel
 import RecordModel
 import Synchronization
@@ -55,15 +56,7 @@ public final class OutputSink: Sendable {
 
     func write(label: String, _ line: Substring) {
         let text = Array("[\(label)] \(line)\n".utf8)
-        lock.withLock { _ in
-            var offset = 0
-            while offset < text.count {
-                let n = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, text.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
-            }
-        }
+        lock.withLock { _ in try? writeAll(fd, text) }
     }
 }
 

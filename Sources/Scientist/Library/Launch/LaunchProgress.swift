@@ -1,4 +1,5 @@
 import Foundation
+import GloveboxSystem
 import Synchronization
 
 /// One step of a launch, for the user: the stage, the idea (nil for the launch's own steps) and what happened.
@@ -75,13 +76,6 @@ public final class LaunchProgress: Sendable {
     }
 
     private func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        try? writeAll(fd, Array(text.utf8))  // a closed terminal must not stop the launch
     }
 }
