@@ -22,8 +22,10 @@ packages=(
   libseccomp-dev libcap-dev libsqlite3-dev sqlite3 pkg-config gcc libc6-dev binutils git ca-certificates
   # the CCurl target: libcurl (with OpenSSL) for the scientist's model and literature APIs
   libcurl4-openssl-dev
-  # tests and demo: the programs run inside sandboxes, mkfs/losetup/mount, ps/pgrep, ip
-  python3 python3-numpy util-linux procps e2fsprogs iproute2
+  # tests and demo: the programs run inside sandboxes, mkfs/losetup/mount, ps/pgrep, ip; OpenBLAS for
+  # NumPy (without it Debian's NumPy falls back to the reference BLAS, and the modular_arithmetic
+  # template's matrix products take ten times as long: minutes where the template means half of one)
+  python3 python3-numpy libopenblas0-pthread util-linux procps e2fsprogs iproute2
   # the cgroup-v2 VM tests (../shared/tools/v2vm): qemu, a static busybox and cpio for its initramfs
   # (without cpio the setup script silently builds a broken initrd)
   qemu-system-x86 busybox-static cpio
