@@ -108,3 +108,20 @@ let package = Package(
                                                          "Digests", "GloveboxTestSupport"]),
     ]
 )
+
+// The in-process fuzz harnesses under fuzz/ (libFuzzer, whose main drives them): only fuzz/run.sh builds
+// them, with GLOVEBOX_FUZZ set, --sanitize=fuzzer and a scratch path of its own, so that no ordinary build
+// carries them.
+if Context.environment["GLOVEBOX_FUZZ"] != nil {
+    // --sanitize=fuzzer compiles every executable as a library, for libFuzzer's main: the scientist's
+    // prompt-embedding tool, top-level code, is left out of these builds, with the plugin that runs it.
+    let scientist = ["embed-prompts", "EmbedPrompts", "Scientist", "scientist", "ScientistTests"]
+    package.targets.removeAll { scientist.contains($0.name) }
+    package.products.removeAll { scientist.contains($0.name) }
+    package.targets += [
+        .executableTarget(name: "fuzz-policy-files", dependencies: ["Policy", "PolicyModel"], path: "fuzz/PolicyFiles",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "fuzz-wire-messages", dependencies: ["GloveboxProtocol", "GloveboxSystem"], path: "fuzz/WireMessages",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ]
+}
