@@ -20,10 +20,13 @@ package struct TOMLReader: Sendable {
     }
 
     /// The document in `text`, refusing NULs (TOMLKit passes strings through C, where a NUL would silently cut
-    /// a value short); syntax errors carry their line.
+    /// a value short) and what the parser must not be given (TOMLPrecheck); syntax errors carry their line.
     package static func document(_ text: String, source: String) throws(TOMLFileError) -> TOMLTable {
         if let line = nulLine(Array(text.utf8)) {
             throw TOMLFileError(file: source, line: line, message: "NUL characters are not allowed (raw or as \\u0000)")
+        }
+        if let problem = TOMLPrecheck.problem(Array(text.utf8)) {
+            throw TOMLFileError(file: source, line: problem.line, message: problem.message)
         }
         do {
             return try TOMLTable(string: text)
