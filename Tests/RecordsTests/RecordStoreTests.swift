@@ -407,8 +407,8 @@ final class RecordStoreTests: XCTestCase {
 
 extension RecordStoreTests {
     /// Statements prepared on the connection (sqlite3_next_stmt), with their SQL.
-    private func preparedStatements(_ store: RecordStore) -> [String] {
-        store.connection.withLock { db in
+    private func preparedStatements(_ store: RecordStore) throws -> [String] {
+        try store.database.withDatabase { db in
             var result: [String] = []
             var statement = sqlite3_next_stmt(db, nil)
             while let s = statement {
@@ -425,7 +425,7 @@ extension RecordStoreTests {
         let store = try RecordStore(path: dbPath)
         var record = sample()
         record.id = try store.insert(record, auditing: [AuditNote(.runAccepted, "accepted")]).id
-        let kept = preparedStatements(store)
+        let kept = try preparedStatements(store)
         XCTAssertFalse(kept.isEmpty)
         XCTAssertEqual(Set(kept).count, kept.count, "one of each: \(kept)")
         for i in 0..<1000 {
@@ -434,8 +434,9 @@ extension RecordStoreTests {
             r.status = .ok
             XCTAssertNil(try store.update(r, auditing: [AuditNote(.runFinished, "finished \(i)")]))
         }
-        XCTAssertEqual(Set(preparedStatements(store)), Set(kept).union(preparedStatements(store)), "nothing but kept statements")
-        XCTAssertLessThanOrEqual(preparedStatements(store).count, 12, "\(preparedStatements(store))")
+        let now = try preparedStatements(store)
+        XCTAssertEqual(Set(now), Set(kept).union(now), "nothing but kept statements")
+        XCTAssertLessThanOrEqual(now.count, 12, "\(now)")
 
         // The update statement fails (no such run), then serves a good one with none of the old bindings.
         var missing = sample()
@@ -455,13 +456,13 @@ extension RecordStoreTests {
     func testTheSameStatementInUseTwiceAtOnceIsTwoStatements() throws {
         let store = try RecordStore(path: dbPath)
         let sql = "SELECT count FROM audit_head WHERE id = 1"
-        try store.connection.withLock { (db) throws(RecordError) in
+        try store.database.withDatabase { (db) throws(RecordError) in
             let first = try Statement(db, sql, cache: store.statements, operation: "t", path: dbPath)
             let second = try Statement(db, sql, cache: store.statements, operation: "t", path: dbPath)
             XCTAssertTrue(try first.step())
             XCTAssertTrue(try second.step())
             XCTAssertEqual(first.int64(0), second.int64(0))
         }
-        XCTAssertEqual(preparedStatements(store).filter { $0 == sql }.count, 1)
+        XCTAssertEqual(try preparedStatements(store).filter { $0 == sql }.count, 1)
     }
 }

@@ -122,7 +122,7 @@ extension RecordStore {
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         // Newest first so that LIMIT keeps the most recent ones; reversed below. LIMIT -1 is no limit.
         let sql = "SELECT \(RecordStore.auditColumns) FROM events\(whereClause) ORDER BY seq DESC LIMIT ?3"
-        return try connection.withLock { (db) throws(RecordError) -> [AuditEvent] in
+        return try database.withDatabase { (db) throws(RecordError) -> [AuditEvent] in
             let statement = try Statement(db, sql, operation: operation, path: path)
             if let since { try statement.bind(1, since) }
             if let runID { try statement.bind(2, runID) }
@@ -203,7 +203,7 @@ extension RecordStore {
     /// error is the one thrown).
     private func withTransaction<T: Sendable>(_ begin: String, operation: String,
                                     _ body: (OpaquePointer) throws(RecordError) -> T) throws(RecordError) -> T {
-        try connection.withLock { (db) throws(RecordError) -> T in
+        try database.withDatabase { (db) throws(RecordError) -> T in
             try Statement(db, begin, cache: statements, operation: operation, path: path).run()
             do throws(RecordError) {
                 let result = try body(db)

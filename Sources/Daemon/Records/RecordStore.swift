@@ -8,38 +8,33 @@ import Synchronization
 import Glibc
 #endif
 
-/// The SQLite database of runs.
-///
-/// Thread safety: the one `sqlite3*` connection lives inside a `Mutex` and is only reachable through
-/// `withLock`, so at most one thread uses it at a time, and every statement is prepared, stepped and finalized
-/// within a single locked section (SQLite's per-connection state — last error, changes count, last rowid — is
-/// therefore read by the same section that caused it). The connection is opened with SQLITE_OPEN_NOMUTEX since
-/// this lock already serializes it. Other processes on the same file are handled by SQLite's own file locking
-/// in WAL mode plus a 5 s busy timeout. Hence `@unchecked Sendable` is sound.
+/// The SQLite database of runs, on the shared connection (SQLiteConnection: one connection behind a mutex,
+/// every statement prepared, stepped and finalized under it; WAL, a 5 s busy timeout, other processes
+/// handled by SQLite's file locking). Symbolic links are refused: the daemon runs as root.
 public final class RecordStore: @unchecked Sendable {
     /// The database file.
     public let path: String
-    /// Internal, not private: RecordStore+Audit.swift works on the same connection under the same lock.
-    let connection: Mutex<OpaquePointer>
-    /// The statements every run makes, kept prepared; used only under `connection`'s lock.
+    /// Internal, not private: RecordStore+Audit.swift works on the same connection.
+    let database: SQLiteConnection
+    /// The statements every run makes, kept prepared; used only under the connection's lock.
     let statements = StatementCache()
 
-    /// Opens (creating if needed, mode 0600) the database at `path`: WAL journal, synchronous=NORMAL,
-    /// foreign keys on, a 5 s busy timeout; creates or migrates the schema (`PRAGMA user_version`).
-    /// Symbolic links are refused: the daemon runs as root.
+    /// Opens (creating if needed, mode 0600) the database at `path` and creates or migrates its schema
+    /// (`PRAGMA user_version`, Schema.migrations).
     public init(path: String) throws(RecordError) {
         self.path = path
-        let db = try RecordStore.openConnection(path: path)
-        connection = Mutex(db)
+        database = try SQLiteConnection(path: path, refuseSymbolicLink: true)
+        try database.migrate(to: Schema.currentVersion, program: "gloveboxd") { (db, found) throws(RecordError) in
+            for step in Schema.migrations[Int(found)...] {
+                for sql in step { try SQLiteConnection.firstValue(db, sql, operation: "migrate schema of", path: path) }
+            }
+        }
     }
 
     deinit {
-        connection.withLock { db in
-            // Every other statement is finalized by the time its locked section ends, so this closes for real
-            // (and checkpoints the WAL when this is the last connection).
-            statements.finalizeAll()
-            _ = sqlite3_close_v2(db)
-        }
+        // Every other statement is finalized by the time its locked section ends, so the connection's own
+        // deinit, after this one, closes for real (and checkpoints the WAL when it is the last connection).
+        try? database.withDatabase { (_) throws(RecordError) in statements.finalizeAll() }
     }
 
     // MARK: Public API
@@ -47,12 +42,12 @@ public final class RecordStore: @unchecked Sendable {
     /// Inserts `record` (its `id` is ignored) and returns the new id. Ids come from AUTOINCREMENT, so they are
     /// never reused, even after rows are deleted.
     public func insert(_ record: RunRecord) throws(RecordError) -> Int64 {
-        try connection.withLock { (db) throws(RecordError) -> Int64 in try insertRow(db, record) }
+        try database.withDatabase { (db) throws(RecordError) -> Int64 in try insertRow(db, record) }
     }
 
     /// Replaces every field of the row with `record.id`; a missing row is an error (SQLITE_NOTFOUND).
     public func update(_ record: RunRecord) throws(RecordError) {
-        try connection.withLock { (db) throws(RecordError) in try updateRow(db, record) }
+        try database.withDatabase { (db) throws(RecordError) in try updateRow(db, record) }
     }
 
     func insertRow(_ db: OpaquePointer, _ record: RunRecord) throws(RecordError) -> Int64 {
@@ -90,7 +85,7 @@ public final class RecordStore: @unchecked Sendable {
     public func run(id: Int64) throws(RecordError) -> RunRecord? {
         let operation = "read run \(id)"
         let sql = "SELECT \(Schema.selectColumns) FROM runs WHERE id = ?1"
-        return try connection.withLock { (db) throws(RecordError) -> RunRecord? in
+        return try database.withDatabase { (db) throws(RecordError) -> RunRecord? in
             let statement = try Statement(db, sql, operation: operation, path: path)
             try statement.bind(1, id)
             guard try statement.step() else { return nil }
@@ -108,7 +103,7 @@ public final class RecordStore: @unchecked Sendable {
         if status != nil { conditions.append("status = ?2") }
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         let sql = "SELECT \(Schema.selectColumns) FROM runs\(whereClause) ORDER BY id DESC LIMIT ?3"
-        return try connection.withLock { (db) throws(RecordError) -> [RunRecord] in
+        return try database.withDatabase { (db) throws(RecordError) -> [RunRecord] in
             let statement = try Statement(db, sql, operation: operation, path: path)
             if let clientUID { try statement.bind(1, Int64(clientUID)) }
             if let status { try statement.bind(2, status.rawValue) }
@@ -125,7 +120,7 @@ public final class RecordStore: @unchecked Sendable {
     public func unfinishedRuns() throws(RecordError) -> [RunRecord] {
         let operation = "list unfinished runs"
         let sql = "SELECT \(Schema.selectColumns) FROM runs WHERE status = ?1 ORDER BY id ASC"
-        return try connection.withLock { (db) throws(RecordError) -> [RunRecord] in
+        return try database.withDatabase { (db) throws(RecordError) -> [RunRecord] in
             let statement = try Statement(db, sql, operation: operation, path: path)
             try statement.bind(1, RunStatus.running.rawValue)
             var result: [RunRecord] = []
@@ -141,101 +136,9 @@ public final class RecordStore: @unchecked Sendable {
     /// Runs `sql` (one statement, no parameters) and returns the first column of its first row as text, if any.
     @discardableResult
     func execute(_ sql: String, operation: String = "execute") throws(RecordError) -> String? {
-        try connection.withLock { (db) throws(RecordError) -> String? in
-            try RecordStore.execute(db, sql, operation: operation, path: path)
+        try database.withDatabase { (db) throws(RecordError) -> String? in
+            try SQLiteConnection.firstValue(db, sql, operation: operation, path: path)
         }
-    }
-
-    // MARK: Opening
-
-    private static let openFlags: Int32 =
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
-
-    /// Opens and configures a connection, closing it again on any failure.
-    private static func openConnection(path: String) throws(RecordError) -> OpaquePointer {
-        try SQLiteFile.createPrivately(path: path)
-
-        var handle: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &handle, openFlags, nil)
-        guard let db = handle else {
-            // Only when SQLite could not even allocate the connection.
-            throw RecordError(operation: "open", code: rc, message: String(cString: sqlite3_errstr(rc)), path: path)
-        }
-        do throws(RecordError) {
-            if rc != SQLITE_OK { throw Statement.error(db, operation: "open", path: path, code: rc) }
-            try configure(db, path: path)
-            try migrate(db, path: path)
-        } catch {
-            _ = sqlite3_close_v2(db)
-            throw error
-        }
-        return db
-    }
-
-    private static func configure(_ db: OpaquePointer, path: String) throws(RecordError) {
-        let operation = "open"
-        let rc = sqlite3_busy_timeout(db, 5_000)
-        if rc != SQLITE_OK { throw Statement.error(db, operation: operation, path: path, code: rc) }
-        // The first statement that reads the file: a file that is not a database fails here (SQLITE_NOTADB).
-        let mode = try execute(db, "PRAGMA journal_mode = WAL", operation: operation, path: path)
-        guard mode?.lowercased() == "wal" else {
-            throw RecordError(operation: operation, code: SQLITE_ERROR,
-                              message: "cannot switch to WAL journal mode (journal_mode is \(mode ?? "unknown"))",
-                              path: path)
-        }
-        try execute(db, "PRAGMA synchronous = NORMAL", operation: operation, path: path)
-        try execute(db, "PRAGMA foreign_keys = ON", operation: operation, path: path)
-    }
-
-    private static func userVersion(_ db: OpaquePointer, path: String, operation: String) throws(RecordError) -> Int32 {
-        let text = try execute(db, "PRAGMA user_version", operation: operation, path: path) ?? "0"
-        guard let version = Int32(text) else {
-            throw RecordError(operation: operation, code: SQLITE_CORRUPT,
-                              message: "unreadable schema version '\(text)'", path: path)
-        }
-        return version
-    }
-
-    private static func migrate(_ db: OpaquePointer, path: String) throws(RecordError) {
-        let operation = "migrate schema of"
-        let current = Schema.currentVersion
-        if try userVersion(db, path: path, operation: operation) == current { return }
-
-        // BEGIN IMMEDIATE takes the write lock, so two daemons opening a fresh file cannot both migrate;
-        // the version is read again under the lock.
-        try execute(db, "BEGIN IMMEDIATE", operation: operation, path: path)
-        do throws(RecordError) {
-            let version = try userVersion(db, path: path, operation: operation)
-            if version < 0 || version > current {
-                throw RecordError(operation: operation, code: SQLITE_ERROR,
-                                  message: "schema version \(version) is not one this gloveboxd knows (up to \(current))",
-                                  path: path)
-            }
-            for step in Schema.migrations[Int(version)...] {
-                for sql in step {
-                    try execute(db, sql, operation: operation, path: path)
-                }
-            }
-            // PRAGMA takes no bound parameters; `current` is our own integer.
-            try execute(db, "PRAGMA user_version = \(current)", operation: operation, path: path)
-            try execute(db, "COMMIT", operation: operation, path: path)
-        } catch {
-            // Keep the original error; a failed ROLLBACK (e.g. the transaction was already rolled back) adds
-            // nothing useful.
-            if sqlite3_get_autocommit(db) == 0 {
-                _ = try? execute(db, "ROLLBACK", operation: operation, path: path)
-            }
-            throw error
-        }
-    }
-
-    @discardableResult
-    private static func execute(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(RecordError) -> String? {
-        let statement = try Statement(db, sql, operation: operation, path: path)
-        guard try statement.step() else { return nil }
-        let first = statement.isNull(0) ? nil : statement.string(0)
-        try statement.run()
-        return first
     }
 
     // MARK: Rows

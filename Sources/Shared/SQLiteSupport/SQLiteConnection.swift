@@ -5,30 +5,90 @@ import Synchronization
 import Glibc
 #endif
 
-/// One SQLite connection behind a mutex (the scientist's archive): `db` is only touched inside `lock.withLock`, and every statement is
-/// prepared, stepped and finalized inside one such section (the same discipline as `RecordStore`), hence
-/// `@unchecked Sendable` is sound.
-/// Opened with mode 0600 in WAL mode with a 5 s busy timeout, so several `scientist` processes can share it.
+/// One SQLite connection behind a mutex, the daemon's run records' and the scientist's archive's: `db` is
+/// only touched inside `lock.withLock`, and every statement is prepared, stepped and finalized inside one
+/// such section (so SQLite's per-connection state, its last error and rowid, is read by the section that
+/// caused it), hence `@unchecked Sendable` is sound. The file is created with mode 0600; the connection
+/// runs in WAL mode (checked) with synchronous=NORMAL, foreign keys on and a 5 s busy timeout, so that
+/// several processes can share the file. SQLITE_OPEN_NOMUTEX: the lock already serializes it.
 public final class SQLiteConnection: @unchecked Sendable {
     public let path: String
     private let db: OpaquePointer
     private let lock = Mutex(())
 
-    public init(path: String) throws(SQLiteError) {
+    /// `createDirectory`: make the file's directory (mode 0700) when it is missing, rather than fail naming
+    /// the path (the scientist's archive, in ~/.local/share). `refuseSymbolicLink`: fail rather than open a
+    /// database through a symbolic link (the daemon, as root).
+    public init(path: String, createDirectory: Bool = false, refuseSymbolicLink: Bool = false) throws(SQLiteError) {
         self.path = path
-        try Self.createPrivately(path: path)
-        var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
-        guard let db else {
+        if createDirectory { try Self.createDirectory(of: path) }
+        try SQLiteFile.createPrivately(path: path)
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | (refuseSymbolicLink ? SQLITE_OPEN_NOFOLLOW : 0)
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard let db = handle else {
+            // Only when SQLite could not even allocate the connection.
             throw SQLiteError(operation: "open", code: rc, message: String(cString: sqlite3_errstr(rc)), path: path)
         }
-        guard rc == SQLITE_OK else {
-            let error = Statement.error(db, operation: "open", path: path, code: rc)
-            sqlite3_close_v2(db)
+        do throws(SQLiteError) {
+            if rc != SQLITE_OK { throw Statement.error(db, operation: "open", path: path, code: rc) }
+            try Self.configure(db, path: path)
+        } catch {
+            _ = sqlite3_close_v2(db)
             throw error
         }
-        sqlite3_busy_timeout(db, 5000)
         self.db = db
+    }
+
+    private static func configure(_ db: OpaquePointer, path: String) throws(SQLiteError) {
+        let operation = "open"
+        let rc = sqlite3_busy_timeout(db, 5_000)
+        if rc != SQLITE_OK { throw Statement.error(db, operation: operation, path: path, code: rc) }
+        // The first statement that reads the file: a file that is not a database fails here (SQLITE_NOTADB).
+        let mode = try firstValue(db, "PRAGMA journal_mode = WAL", operation: operation, path: path)
+        guard mode?.lowercased() == "wal" else {
+            throw SQLiteError(operation: operation, code: SQLITE_ERROR,
+                              message: "cannot switch to WAL journal mode (journal_mode is \(mode ?? "unknown"))", path: path)
+        }
+        try execute(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", operation: operation, path: path)
+    }
+
+    /// Runs `sql` (one statement, no parameters) and returns the first column of its first row as text, if any.
+    @discardableResult
+    public static func firstValue(_ db: OpaquePointer, _ sql: String, operation: String, path: String) throws(SQLiteError) -> String? {
+        let statement = try Statement(db, sql, operation: operation, path: path)
+        guard try statement.step() else { return nil }
+        let first = statement.isNull(0) ? nil : statement.string(0)
+        try statement.run()
+        return first
+    }
+
+    /// Brings the schema to `version` (PRAGMA user_version) in one BEGIN IMMEDIATE transaction, so that two
+    /// processes opening a fresh file cannot both do it: `upgrade(db, from)` is called with the version found
+    /// (read again under the lock) when it is lower. A version above `version` is refused: `program` is
+    /// named in the error ("gloveboxd", "scientist").
+    public func migrate(to version: Int32, program: String, _ upgrade: (OpaquePointer, Int32) throws(SQLiteError) -> Void) throws(SQLiteError) {
+        let operation = "migrate schema of"
+        if try withDatabase({ (db) throws(SQLiteError) in try Self.userVersion(db, path: path) }) == version { return }
+        try transaction(operation) { (db) throws(SQLiteError) in
+            let found = try Self.userVersion(db, path: path)
+            if found == version { return }
+            if found < 0 || found > version {
+                throw SQLiteError(operation: operation, code: SQLITE_ERROR,
+                                  message: "schema version \(found) is not one this \(program) knows (up to \(version))", path: path)
+            }
+            try upgrade(db, found)
+            // PRAGMA takes no bound parameters; `version` is the caller's own integer.
+            try Self.execute(db, "PRAGMA user_version = \(version)", operation: operation, path: path)
+        }
+    }
+
+    private static func userVersion(_ db: OpaquePointer, path: String) throws(SQLiteError) -> Int32 {
+        let text = try firstValue(db, "PRAGMA user_version", operation: "read the schema version of", path: path) ?? "0"
+        guard let version = Int32(text) else {
+            throw SQLiteError(operation: "read the schema version of", code: SQLITE_CORRUPT, message: "unreadable schema version '\(text)'", path: path)
+        }
+        return version
     }
 
     deinit {
@@ -63,25 +123,24 @@ public final class SQLiteConnection: @unchecked Sendable {
                 try Self.execute(db, "COMMIT", operation: operation, path: path)
                 return result
             } catch {
-                try? Self.execute(db, "ROLLBACK", operation: operation, path: path)
+                // The original error is kept; a failed ROLLBACK (the transaction already rolled back) adds nothing.
+                if sqlite3_get_autocommit(db) == 0 { try? Self.execute(db, "ROLLBACK", operation: operation, path: path) }
                 throw error
             }
         }
     }
 
-    /// Creates the file with mode 0600 (and its directory with 0700) when missing, so the archive — which holds
-    /// prompts and replies — is private to its user from the start.
-    private static func createPrivately(path: String) throws(SQLiteError) {
+    /// Creates the file's directory with mode 0700 when missing, so that the archive, which holds prompts and
+    /// replies, is private to its user from the start.
+    private static func createDirectory(of path: String) throws(SQLiteError) {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw SQLiteError(operation: "create directory for", code: SQLITE_CANTOPEN, message: "\(error)", path: path)
-            }
+        guard !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) else { return }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw SQLiteError(operation: "create directory for", code: SQLITE_CANTOPEN, message: "\(error)", path: path)
         }
-        try SQLiteFile.createPrivately(path: path)
     }
 }
 

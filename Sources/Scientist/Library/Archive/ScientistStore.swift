@@ -10,23 +10,10 @@ public final class ScientistStore: Sendable {
     let connection: SQLiteConnection
 
     public init(path: String) throws(SQLiteError) {
-        connection = try SQLiteConnection(path: path)
-        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-                               operation: "configure")
-        try migrate()
-    }
-
-    private func migrate() throws(SQLiteError) {
-        try connection.transaction("create schema") { (db) throws(SQLiteError) in
-            let statement = try Statement(db, "PRAGMA user_version", operation: "read schema version", path: path)
-            let version = try statement.step() ? statement.int64(0) : 0
-            if version > ArchiveSchema.version {
-                throw SQLiteError(operation: "open", code: SQLITE_ERROR,
-                                  message: "schema version \(version) is newer than this scientist understands (\(ArchiveSchema.version))",
-                                  path: path)
-            }
+        connection = try SQLiteConnection(path: path, createDirectory: true)
+        // ArchiveSchema.create makes what is missing (CREATE ... IF NOT EXISTS) at every version.
+        try connection.migrate(to: Int32(ArchiveSchema.version), program: "scientist") { (db, _) throws(SQLiteError) in
             try SQLiteConnection.execute(db, ArchiveSchema.create, operation: "create schema", path: path)
-            try SQLiteConnection.execute(db, "PRAGMA user_version = \(ArchiveSchema.version)", operation: "create schema", path: path)
         }
     }
 
