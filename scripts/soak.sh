@@ -129,7 +129,8 @@ measure_leaks() {  # the counts that must return to zero (or baseline) once the 
   L_hostmnt=$(findmnt -rn -o TARGET,SOURCE,FSTYPE | grep -c glovebox || true)
   L_ourmnt=$(findmnt -rn -o TARGET,SOURCE,FSTYPE | grep -cF "$tmp" || true)
   L_nsmnt=$(wc -l <"/proc/$daemon/mountinfo")
-  L_nsgb=$(grep -cF "$tmp" "/proc/$daemon/mountinfo" || true)
+  # The daemon's own tmpfs for the runs' directories, at <state>/runs, is there for its whole life: not a run's.
+  L_nsgb=$(awk -v under="$tmp/" -v own="$state/runs" 'index($5, under) == 1 && $5 != own' "/proc/$daemon/mountinfo" | wc -l)
   L_hostloop=$(losetup -a | wc -l)
   L_loop=$(losetup -a | grep -cF "$tmp" || true)
   # find exits 1 when a directory goes away under it (runs end, other daemons' cgroups come and go).
@@ -137,11 +138,15 @@ measure_leaks() {  # the counts that must return to zero (or baseline) once the 
   L_rundirs=$( { find "$state/runs" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l)
 }
 snapshot() {  # snapshot LABEL: waits (up to 10 s) for the runs' teardown to settle, then records
-  local label=$1
-  for _ in $(seq 100); do
+  local label=$1 previous_fd=-1
+  for _ in $(seq 50); do
     measure_leaks
-    ((L_cg == 0 && L_rundirs == 0 && L_nsgb == 0 && L_ourmnt == 0 && L_loop == 0)) && break
-    sleep 0.1
+    # Settled: nothing of a run left, and the daemon's descriptors the same as 0.2 s before (the warm
+    # sandbox of the last run's kind, with its cgroups and sockets, is made by a thread of its own after
+    # the run's cleanup).
+    ((L_cg == 0 && L_rundirs == 0 && L_nsgb == 0 && L_ourmnt == 0 && L_loop == 0 && L_fd == previous_fd)) && break
+    previous_fd=$L_fd
+    sleep 0.2
   done
   labels+=("$label")
   M[$label,rss]=$(field VmRSS)
