@@ -78,6 +78,26 @@ struct CommonOptions: ParsableArguments {
 }
 
 /// Where templates are looked up by name.
+/// The archived idea a stage command works on (experiment, writeup), and its template.
+struct IdeaChoice: ParsableArguments {
+    @Argument(help: "The idea's name or id in the archive.")
+    var idea: String
+
+    @Option(help: ArgumentHelp("The idea's template (a name or directory; default: the idea's own).", valueName: "T"))
+    var template: String?
+
+    /// The idea in the session's archive, and its template (--template, else the idea's own) from
+    /// `templates`; an idea not in the archive ends the session as failed and says where to look.
+    func find(in session: Session, templates: TemplateOptions) throws -> (idea: ArchivedIdea, template: ResearchTemplate) {
+        let templateName = template.map { URL(fileURLWithPath: $0).lastPathComponent }
+        guard let found = try IdeaLookup.find(idea, template: templateName, in: session.store) else {
+            session.finish(status: "failed", message: "no idea \(idea)")
+            throw ScientistError.template("no idea \(idea) in \(session.store.path) (scientist ideas list shows them)")
+        }
+        return (found, try templates.load(template ?? found.template))
+    }
+}
+
 struct TemplateOptions: ParsableArguments {
     @Option(name: .customLong("templates-dir"), help: ArgumentHelp("A directory of templates searched by name (default: ./templates, then ~/.local/share/glovebox/templates).", valueName: "dir"))
     var templatesDirectory: String?

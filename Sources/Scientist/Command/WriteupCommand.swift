@@ -69,11 +69,7 @@ struct WriteupCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var templates: TemplateOptions
 
-    @Argument(help: "The idea's name or id in the archive.")
-    var idea: String
-
-    @Option(help: ArgumentHelp("The idea's template (a name or directory; default: the idea's own).", valueName: "T"))
-    var template: String?
+    @OptionGroup var choice: IdeaChoice
 
     @Option(help: ArgumentHelp("gloveboxd's socket (default: the experiment's, else $GLOVEBOX_SOCKET, else /run/glovebox/glovebox.sock).", valueName: "path"))
     var socket: String?
@@ -84,12 +80,7 @@ struct WriteupCommand: ParsableCommand {
         try reporting {
             let config = try common.resolved()
             let session = try Session.open(config: config, command: "writeup", logger: common.logger())
-            let templateName = template.map { URL(fileURLWithPath: $0).lastPathComponent }
-            guard let found = try IdeaLookup.find(idea, template: templateName, in: session.store) else {
-                session.finish(status: "failed", message: "no idea \(idea)")
-                throw ScientistError.template("no idea \(idea) in \(session.store.path) (scientist ideas list shows them)")
-            }
-            let researchTemplate = try templates.load(template ?? found.template)
+            let (found, researchTemplate) = try choice.find(in: session, templates: templates)
             let canceller = RunCanceller()
             let interrupts = Interrupts.install(canceller)
             defer { interrupts.forEach { $0.cancel() } }
