@@ -21,6 +21,8 @@ public final class CgroupV1Driver: Sendable {
     /// and removed through it
     let bases: [String: CgroupDirectory]
     let unifiedBase: CgroupDirectory?
+    /// The bases a new run's cgroups are made in (`bases` without the freezer where there is a unified base).
+    private let runBases: [String: CgroupDirectory]
     /// Runs' cgroups made ahead of need (`spare-N`), and the thread that makes them.
     private let spares: CgroupV1SparePool
 
@@ -48,8 +50,9 @@ public final class CgroupV1Driver: Sendable {
             unifiedBase = nil
         }
         // cpuset children start empty; not used, so nothing to copy.
-        let runControllers = unifiedBase == nil ? Self.controllers : Self.controllers.filter { $0 != "freezer" }
-        let runBases = bases.filter { runControllers.contains($0.key) }
+        // The hierarchies a new run joins: the freezer only where there is no unified cgroup to kill with.
+        let runBases = unifiedBase == nil ? bases : bases.filter { $0.key != "freezer" }
+        self.runBases = runBases
         let unified = unifiedBase
         spares = try CgroupV1SparePool { name in CgroupV1Run(name: name, bases: runBases, unifiedBase: unified) }
     }
@@ -58,11 +61,11 @@ public final class CgroupV1Driver: Sendable {
         "cgroup v1 (" + Self.controllers.joined(separator: ", ") + ")" + (unifiedBase.map { " with unified \($0.path)" } ?? "")
     }
 
-    /// The hierarchies a new run joins: the freezer only where there is no unified cgroup to kill with.
-    var runControllers: [String] { unifiedBase == nil ? Self.controllers : Self.controllers.filter { $0 != "freezer" } }
+    /// The hierarchies a new run joins.
+    var runControllers: [String] { Self.controllers.filter { runBases[$0] != nil } }
 
     func newRun(_ name: String) -> CgroupV1Run {
-        CgroupV1Run(name: name, bases: bases.filter { runControllers.contains($0.key) }, unifiedBase: unifiedBase)
+        CgroupV1Run(name: name, bases: runBases, unifiedBase: unifiedBase)
     }
 
     func createRun(name: String, limits: CgroupLimits) throws -> RunCgroup {
