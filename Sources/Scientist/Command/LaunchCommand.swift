@@ -19,12 +19,14 @@ struct LaunchCommand: ParsableCommand {
         policies), which is checked before anything is spent; GPUs are leased by gloveboxd's queue, never \
         counted here. Workspaces are <results>/launch<N>_<idea>.
 
-        The budget (--budget-usd, --budget-tokens) covers the whole launch; when it runs out, every stage stops \
-        before its next model call and everything finished is kept. Ctrl-C cancels the runs in flight; running \
-        scientist experiment IDEA resumes an idea.
+        The budget (--budget-usd, --budget-tokens) covers this run of the launch; when it runs out, every stage \
+        stops before its next model call and everything finished is kept. Ctrl-C cancels the runs in flight. \
+        scientist launch --resume N goes on with launch N as it was planned: what finished is kept, and the \
+        replies already paid for are replayed at no cost.
 
-        Exit status: 0 at least one idea finished its experiments (or no idea was judged novel); 1 every novel \
-        idea's experiments failed, or the launch could not start; 3 stopped by the budget; 130 interrupted.
+        Exit status: 0 everything asked for finished (a paper that did not compile counts as finished); 1 every \
+        novel idea's experiments failed, something was left unfinished (the resume command is printed), or the \
+        launch could not start; 3 stopped by the budget; 130 interrupted.
 
         Examples:
           scientist launch --template toy_regression --ideas 3 --budget-usd 5
@@ -99,10 +101,9 @@ struct LaunchCommand: ParsableCommand {
             let name = result.idea.proposal.name
             if result.novelty == nil || result.novelty == .failed { undone.append("\(name): novelty not decided") }
             if result.novelty == .novel && !result.succeeded { undone.append("\(name): experiments \(result.experiment)") }
-            if let paper = result.paper, !paper.hasPrefix("compiled") { undone.append("\(name): paper \(paper)") }
-            if let review = result.review, review.hasPrefix("failed") || review.hasPrefix("interrupted") || review.hasPrefix("stopped") {
-                undone.append("\(name): review \(review)")
-            }
+            // A paper that ran to its end, even "not compiled", is a result: a resume would only write it again.
+            if let paper = result.paper, LaunchPipeline.stoppedShort(paper) { undone.append("\(name): paper \(paper)") }
+            if let review = result.review, LaunchPipeline.stoppedShort(review) { undone.append("\(name): review \(review)") }
         }
         return undone
     }

@@ -98,3 +98,11 @@ extension ScientistStore {
         }
     }
 }
+
+extension PaperRow {
+    /// Whether the write-up ran to its end: compiled, with problems or not. One that did not (interrupted,
+    /// failed, stopped by the budget, or still marked writing after a crash) is taken up again by a resumed
+    /// launch or write-up; one that did is a result, even "not compiled", which the same replies would only
+    /// produce again.
+    public var ranToItsEnd: Bool { status.hasPrefix("compiled") || status == "not compiled" }
+}

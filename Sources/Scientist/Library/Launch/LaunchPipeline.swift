@@ -32,6 +32,12 @@ public struct LaunchPipeline: Sendable {
     }
 
     /// What became of one idea.
+    /// Whether a stage's outcome in an IdeaResult (its paper or review) is one that --resume takes up again:
+    /// it failed, was interrupted or was stopped by the budget. A paper "not compiled" ran to its end.
+    public static func stoppedShort(_ outcome: String) -> Bool {
+        outcome.hasPrefix("failed") || outcome.hasPrefix("interrupted") || outcome.hasPrefix("stopped")
+    }
+
     public struct IdeaResult: Sendable {
         public var idea: ArchivedIdea
         public var novelty: NoveltyDecision?
@@ -129,12 +135,12 @@ public struct LaunchPipeline: Sendable {
         (try? session.store.experiments(ideaID: idea.id))?.last { $0.launchID == session.launchID && $0.status == "completed" }
     }
 
-    /// The idea's paper from this launch's experiment, when it was compiled before.
-    func compiledPaper(_ idea: ArchivedIdea, experiment: String?) -> PaperRow? {
+    /// The last paper of the idea's experiment in `experiment` (its workspace) whose write-up ran to its end.
+    func finishedPaper(_ idea: ArchivedIdea, experiment: String?) -> PaperRow? {
         guard let experiment else { return nil }
         let experiments = (try? session.store.experiments(ideaID: idea.id)) ?? []
         guard let row = experiments.last(where: { $0.workspace == experiment }) else { return nil }
-        return (try? session.store.papers(ideaID: idea.id))?.last { $0.experimentID == row.id && $0.pdf != nil }
+        return (try? session.store.papers(ideaID: idea.id))?.last { $0.experimentID == row.id && $0.ranToItsEnd }
     }
 
     /// The novel ideas' experiments, `parallel` at a time; each worker takes the next idea until none is left
@@ -212,7 +218,7 @@ public struct LaunchPipeline: Sendable {
     func write(_ result: IdeaResult, options writeup: WriteupStage.Options, progress: @escaping @Sendable (LaunchEvent) -> Void,
                shared: borrowing Mutex<Shared>) -> IdeaResult {
         var result = result
-        if let paper = compiledPaper(result.idea, experiment: result.workspace) {
+        if let paper = finishedPaper(result.idea, experiment: result.workspace) {
             result.paper = paper.status
             result.pdf = paper.pdf
             progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: "\(paper.status) before"))
@@ -246,8 +252,9 @@ public struct LaunchPipeline: Sendable {
     func review(_ result: IdeaResult, options review: ReviewStage.Options, progress: @escaping @Sendable (LaunchEvent) -> Void,
                 shared: borrowing Mutex<Shared>) -> IdeaResult {
         var result = result
-        let paper = compiledPaper(result.idea, experiment: result.workspace)
-        if let paper, let earlier = (try? session.store.reviews(ideaID: result.idea.id))?.last(where: { $0.paperID == paper.id }) {
+        // The paper the write-up just finished, or found finished: the one this launch reviews.
+        guard let paper = finishedPaper(result.idea, experiment: result.workspace), let pdf = paper.pdf else { return result }
+        if let earlier = (try? session.store.reviews(ideaID: result.idea.id))?.last(where: { $0.paperID == paper.id }) {
             result.review = "\(earlier.review.decision), overall \(earlier.review.overall)/10 (reviewed before)"
             progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: result.review ?? ""))
             return result
@@ -257,7 +264,8 @@ public struct LaunchPipeline: Sendable {
         progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: "starting"))
         do throws(ScientistError) {
             let prompts = try PromptLibrary.load(for: template)
-            let outcome = try ReviewStage(session: session, options: reviewOptions, sink: sink, canceller: canceller).review(idea: result.idea, prompts: prompts)
+            let outcome = try ReviewStage(session: session, options: reviewOptions, sink: sink, canceller: canceller)
+                .review(file: pdf, idea: result.idea, paper: paper, prompts: prompts)
             result.review = "\(outcome.row.review.decision), overall \(outcome.row.review.overall)/10"
                 + (outcome.row.computeFlag.map { "; compute flag \($0.hasPrefix("added") ? "added" : "named")" } ?? "")
         } catch .interrupted {

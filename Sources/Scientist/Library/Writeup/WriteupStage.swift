@@ -116,7 +116,7 @@ public struct WriteupStage: Sendable {
     func restartFromUnfinished(_ workspace: IdeaWorkspace, experiment: ExperimentRow) throws(ScientistError) {
         let papers: [PaperRow]
         do { papers = try session.store.papers(ideaID: experiment.ideaID).filter { $0.experimentID == experiment.id } } catch { throw .archive(error) }
-        guard let last = papers.last, last.pdf == nil, let base = last.baseCommit else { return }
+        guard let last = papers.last, !last.ranToItsEnd, let base = last.baseCommit else { return }
         let text = try workspace.git(["show", "\(base):latex/template.tex"])
         do { try workspace.files.write("latex/template.tex", text) } catch { throw .workspace("\(error)") }
         _ = try workspace.commit(["latex/template.tex"], message: "write-up: started again from \(base.prefix(10))")
