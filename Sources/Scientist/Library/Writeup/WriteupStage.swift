@@ -338,6 +338,8 @@ struct PaperWriter {
         while true {
             if stage.canceller.isCancelled { throw .interrupted }
             var problems = try checks(manifest: manifest)
+            // The compile of the paper as it stands, when the checks let one run this round.
+            var compiled: LatexCompiler.Outcome?
             if problems.isEmpty, state.chktexRounds < options.chktexRounds {
                 let warnings = try compiler.chktex(directory: latex, label: "\(idea.proposal.name) chktex")
                 if !warnings.isEmpty {
@@ -349,10 +351,13 @@ struct PaperWriter {
             if problems.isEmpty {
                 let outcome = try compile(state)
                 if outcome.pdf != nil, outcome.errors.isEmpty { return (outcome, []) }
+                compiled = outcome
                 problems = outcome.errors.isEmpty ? ["The paper did not compile: \(RunFailureReport.describe(outcome.run, number: 0))"] : ["LaTeX errors:"] + outcome.errors
             }
             if state.fixRounds >= options.fixRounds {
-                let last = try compile(state)
+                // Nothing was edited since a compile this round: it stands; else one last compile.
+                let last: LatexCompiler.Outcome
+                if let compiled { last = compiled } else { last = try compile(state) }
                 return (last.pdf == nil ? nil : last, problems)
             }
             state.fixRounds += 1
