@@ -39,7 +39,10 @@ public final class LaunchProgress: Sendable {
 
     public func record(_ event: LaunchEvent) {
         guard inPlace else { return write(event.line + "\n") }
-        let text = state.withLock { state -> String in
+        // Read before the lock, which is held only to update the board and write it: a board written after
+        // another worker's moves the cursor by the wrong number of lines.
+        let costs = Dictionary(((try? store.usage(by: .idea, launchID: launchID)) ?? []).map { ($0.key, $0.costUSD) }) { a, _ in a }
+        state.withLock { state in
             var prefix = ""
             if let name = event.idea {
                 if let index = state.rows.firstIndex(where: { $0.name == name }) {
@@ -53,16 +56,14 @@ public final class LaunchProgress: Sendable {
                 prefix = event.line + "\n"
                 state.drawn = 0
             }
-            return board(&state, prefix: prefix)
+            write(board(&state, prefix: prefix, costs: costs))
         }
-        write(text)
     }
 
     /// The board: the cursor back to its first line, each line cleared and written again.
-    private func board(_ state: inout State, prefix: String) -> String {
+    private func board(_ state: inout State, prefix: String, costs: [String: Double]) -> String {
         var text = state.drawn > 0 ? "\u{1B}[\(state.drawn)F" : ""
         if !prefix.isEmpty { text += "\u{1B}[2K" + prefix }
-        let costs = Dictionary(((try? store.usage(by: .idea, launchID: launchID)) ?? []).map { ($0.key, $0.costUSD) }) { a, _ in a }
         let width = max(8, state.rows.map(\.name.count).max() ?? 0)
         for (name, row) in state.rows {
             let seconds = Int((ContinuousClock.now - row.started).components.seconds)
