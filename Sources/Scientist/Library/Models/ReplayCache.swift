@@ -29,8 +29,6 @@ public final class ReplayCache: Sendable {
             return first
         }
     }
-
-    public var remaining: Int { queues.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 }
 
 extension ChatRequest {

@@ -37,8 +37,6 @@ public struct ReviewForm: ValidatedReply, Codable, Equatable {
         ("Contribution", \.contribution, 1...4), ("Overall", \.overall, 1...10), ("Confidence", \.confidence, 1...5),
     ] }
 
-    public var accepted: Bool { decision == "Accept" }
-
     public func validationProblems() -> [String] {
         var problems: [String] = []
         if summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { problems.append("Summary is empty") }

@@ -24,9 +24,6 @@ public struct ClaimsManifest: Sendable, Equatable {
     /// The runs' wall times, seconds.
     public var walls: [Double] = []
 
-    /// Every value a number may match.
-    public var numbers: [Double] { backings.map(\.value) }
-
     public init() {}
 
     public init(runs rows: [ExperimentRunRow], software: SoftwareProbeRow?) {

@@ -92,9 +92,6 @@ public struct ComputeReport: Sendable, Equatable {
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// The ratios as the paper may print them, for the claims check.
-    public var values: [Double] { rows.flatMap { $0.ratios.values } + rows.compactMap(\.parameters) }
-
     /// A parameter count reported in final_info.json: the first metric whose name speaks of parameters.
     static func parameters(_ metrics: String?) -> Double? {
         for (_, values) in means(metrics).sorted(by: { $0.key < $1.key }) {

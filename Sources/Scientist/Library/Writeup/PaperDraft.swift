@@ -68,10 +68,4 @@ public enum PaperDraft {
         if rest.hasPrefix("\\label{"), let end = rest.firstIndex(of: "\n") { position = tex.index(after: end) }
         return position
     }
-
-    /// The figure files a paper can use: the images in `directory` (the paper's own directory).
-    public static func figures(in directory: String) -> Set<String> {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return Set(names.filter { [".png", ".pdf", ".jpg", ".jpeg"].contains(where: $0.lowercased().hasSuffix) && $0 != "template.pdf" })
-    }
 }

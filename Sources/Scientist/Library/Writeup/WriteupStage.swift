@@ -225,8 +225,7 @@ struct PaperWriter {
         }
         let (compiled, unresolved) = try checkAndCompile(system: system, state: state)
         let status = compiled?.pdf == nil ? "not compiled" : unresolved.isEmpty ? "compiled" : "compiled with problems"
-        let record = try makeRecord(experiment: experiment, state: state, status: status, unresolved: unresolved, started: started,
-                                    pdf: compiled?.pdf)
+        let record = try makeRecord(experiment: experiment, state: state, status: status, unresolved: unresolved, started: started)
         return WriteupStage.Outcome(status: status, directory: latex, pdf: compiled?.pdf, record: record, unresolved: unresolved)
     }
 
@@ -429,8 +428,8 @@ struct PaperWriter {
 
     // MARK: - paper.json
 
-    func makeRecord(experiment: ExperimentRow, state: State, status: String, unresolved: [String], started: Double,
-                    pdf: String?) throws(ScientistError) -> PaperRecord {
+    func makeRecord(experiment: ExperimentRow, state: State, status: String, unresolved: [String],
+                    started: Double) throws(ScientistError) -> PaperRecord {
         let tex = try paper()
         let manifest = ClaimsManifest(runs: rows, software: software)
         let plot = rows.last { $0.stage == .plot && $0.outcome == .ok }
