@@ -43,12 +43,14 @@ final class LaunchWatchdog: Sendable {
 
     /// Watches a launch about to start; `disarm` it once gb_launch has returned.
     func arm(deadline: Double) throws -> Watch {
+        // Started first: a watch registered by a launch that then failed to start the thread would never be
+        // disarmed, and would keep the thread waking every millisecond once a later launch started it.
+        try thread.start { [self] in run() }
         let watch = Watch(deadline: deadline)
         state.withLock { s in
             s.watches[ObjectIdentifier(watch)] = watch
             s.timer.setIfSooner(deadline)
         }
-        try thread.start { [self] in run() }
         return watch
     }
 

@@ -37,7 +37,8 @@ public final class ThreadOnNeed: Sendable {
     public init() {}
 
     public func start(_ body: @escaping @Sendable () -> Void) throws {
-        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Loaded first: once started (every call but the first), no write to the shared flag.
+        guard !started.load(ordering: .acquiring), !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         do {
             try spawnDetachedThread(body)
         } catch {
