@@ -14,10 +14,10 @@ final class CgroupV1SparePool: Sendable {
     private struct State {
         var ready: [CgroupV1Run] = []
         var next = 0
-        var started = false
         var stopped = false
     }
     private let state = Mutex(State())
+    private let maker = ThreadOnNeed()
     /// Held while a spare is being made: stop() waits out a maker caught mid-way.
     private let making = Mutex(())
     /// Wakes the maker when a spare was taken, or at stop().
@@ -49,12 +49,8 @@ final class CgroupV1SparePool: Sendable {
 
     /// Starts the thread that keeps `capacity` spares ready (called once leftovers are removed).
     func start(capacity: Int, logger: Logger) throws {
-        let start = state.withLock { s in
-            defer { s.started = true }
-            return !s.started && !s.stopped
-        }
-        guard start else { return }
-        try spawnDetachedThread { [self] in makeSpares(capacity: capacity, logger: logger) }
+        guard !state.withLock({ $0.stopped }) else { return }
+        try maker.start { [self] in makeSpares(capacity: capacity, logger: logger) }
     }
 
     /// Stops making spares and removes those made (at shutdown, before the instance goes).
