@@ -62,7 +62,7 @@ struct Queries {
         if let name = request.template {
             entries = entries.filter { $0.template == name }
             if entries.isEmpty {
-                return Wire.encode(.error, ErrorMessage(message: "unknown template '\(name)'; templates: \(policies.names.joined(separator: ", "))"))
+                return Wire.encode(.error, ErrorMessage(message: RunAdmission.unknownTemplate(name, known: policies.names).message))
             }
         }
         let summaries = entries.map { PolicySummary($0, usable: Authorization.allows($0, uid: peer.uid, gid: peer.gid)) }
