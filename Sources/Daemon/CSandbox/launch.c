@@ -4,7 +4,7 @@
 // The run's message is handover.c's; the children's code is InRun's, since it runs in the run's namespaces.
 
 #include "gb_children.h"
-#include "gb_launch.h"
+#include "gb_launcher.h"
 #include "gb_system.h"
 
 #include <errno.h>
@@ -19,7 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-uint64_t gb_namespace_flags(void) {
+// Namespace flags of every run: pid, mount, network, ipc, uts, cgroup.
+static uint64_t gb_namespace_flags(void) {
     return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
 }
 

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 // The message: this payload, and the run's descriptors in a fixed order (run_descriptors).
@@ -73,25 +72,3 @@ void receive_run(int control, struct received_run *out) {
     for (int m = 0; m < run->nmounts; m++) out->trees[m] = payload.run->trees[m] >= 0 ? fds[i++] : -1;
     run->trees = out->trees;
 }
-
-
-// The filter sent with a run, as a sealed memfd that init reads after its execve.
-int gb_filter_memfd(const void *filter, size_t bytes) {
-    int fd = memfd_create("glovebox-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) return -1;
-    size_t done = 0;
-    while (done < bytes) {
-        ssize_t n = write(fd, (const char *)filter + done, bytes - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) goto fail;
-        done += (size_t)n;
-    }
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) goto fail;
-    return fd;
-fail:;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-
