@@ -70,7 +70,7 @@ let package = Package(
                                                 .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Sandbox"),
         .target(name: "Supervisor", dependencies: ["Sandbox", "CSandbox", "CSystem", "Policy", "Records", "GloveboxProtocol", "GloveboxSystem", "Digests",
                                                    .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/Supervisor"),
-        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSetupChild", "CSystem", "Policy", "GloveboxSystem",
+        .executableTarget(name: "gloveboxd", dependencies: ["Supervisor", "Sandbox", "CSandbox", "CSetupChild", "Policy", "GloveboxSystem",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                             .product(name: "Logging", package: "swift-log")], path: "Sources/Daemon/gloveboxd"),
         // MARK: Client: the user's side.

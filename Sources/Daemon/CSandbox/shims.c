@@ -8,7 +8,6 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <linux/mount.h>

@@ -67,10 +67,10 @@ public enum CgroupHierarchy: Sendable {
         if case .legacy(let d) = self { try d.startSpares(capacity: 2, logger: logger) }
     }
 
-    /// Whether `name` (from leftoverRuns) is cgroups made ahead of need rather than a run's.
     /// The name of cgroups made ahead of need, before a run takes them: `spare-N`.
     static let sparePrefix = "spare-"
 
+    /// Whether `name` (from leftoverRuns) is cgroups made ahead of need rather than a run's.
     public static func isSpare(_ name: String) -> Bool { name.hasPrefix(CgroupHierarchy.sparePrefix) }
 
     /// Names of run cgroups left from an earlier daemon of this instance (it died mid-run), and of the

@@ -31,7 +31,7 @@ public struct LaunchedProcess: Sendable {
     public let status: FileDescriptor   // init writes the program's wait status here
 }
 
-/// Starts runs in setup children (launch.c). A setup child is made with clone3 (CLONE_VM, CLONE_VFORK)
+/// Starts runs in setup children (CSetupChild/setup_child.c, cloned by CSandbox/launch.c). A setup child is made with clone3 (CLONE_VM, CLONE_VFORK)
 /// into new namespaces and the run's cgroups, copies a prepared root's mount namespace, mounts /proc,
 /// joins its network namespace, reports that it is ready on a control socket and waits there for a run:
 /// the run's own mounts, descriptors, user and program. It then drops every privilege and executes

@@ -63,9 +63,9 @@ public final class SandboxRun: @unchecked Sendable {
     private var overlay: String?
     private var plan: MountPlan?
     /// A warm sandbox that this run took: its process is the run's init once launched.
-    private var setupChild: WarmSandbox?
+    private var warm: WarmSandbox?
     /// Whether the run took a warm sandbox (for the debug log's phases).
-    public var madeAhead: Bool { setupChild != nil }
+    public var madeAhead: Bool { warm != nil }
 
     /// Creates the run's cgroup and storage, taking a warm sandbox for its root where one is ready (its
     /// cgroups become the run's). On failure everything made so far is removed.
@@ -105,7 +105,7 @@ public final class SandboxRun: @unchecked Sendable {
                 // Its cgroups are the run's from here on, with the child in them: limited before it is handed
                 // the run, and removed with the run's whatever happens.
                 cgroup = child.cgroup
-                setupChild = child
+                warm = child
                 try child.cgroup.adopt(as: spec.name, limits: limits)
             } else {
                 cgroup = try sandboxes.cgroups.createRun(name: spec.name, limits: limits)
@@ -147,7 +147,7 @@ public final class SandboxRun: @unchecked Sendable {
             rlimits: RunResourceLimits.entries(),
             seccomp: spec.seccomp)
         var launched: LaunchedProcess?
-        if let child = setupChild {
+        if let child = warm {
             if FaultInjection.setupFault == .spareGone {
                 _ = gb_pidfd_send_signal(child.pidfd.raw, SIGKILL)
                 var info = siginfo_t()
@@ -310,14 +310,14 @@ public final class SandboxRun: @unchecked Sendable {
     public func cleanup() {
         mountNamespace?.close()
         mountNamespace = nil
-        if let child = setupChild {
+        if let child = warm {
             // Taken but never launched (a failure on the way): it is in the run's cgroups, and the run's to reap.
             if process == nil, child.pidfd.raw >= 0 {
                 _ = gb_pidfd_send_signal(child.pidfd.raw, SIGKILL)
                 SandboxLauncher.reap(pidfd: child.pidfd.raw)
             }
             child.control.close()
-            setupChild = nil
+            warm = nil
         }
         if let cgroup {
             if let process { _ = gb_pidfd_send_signal(process.pidfd.raw, SIGKILL) }

@@ -5,7 +5,7 @@ import Glibc
 
 /// fs.suid_dumpable, which the kernel applies to a process's memory when it changes uid. A run's setup
 /// child shares gloveboxd's memory until it executes glovebox-init, and changes to the run's uid before
-/// that (launch.c); it clears the dumpable flag again right after, but at 1 ("debug") the flag is set in
+/// that (CSetupChild/privileges.c); it clears the dumpable flag again right after, but at 1 ("debug") the flag is set in
 /// between, and a process of the run's uid could attach to the child with ptrace and so write into the
 /// daemon's memory. At 0 and 2 the kernel never makes it dumpable by that uid. The daemon refuses to start
 /// at 1, and each launch looks again (the setting can change while it runs).

@@ -1,4 +1,3 @@
-import CSandbox
 import GloveboxProtocol
 import GloveboxSystem
 import Logging

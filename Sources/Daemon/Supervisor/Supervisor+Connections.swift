@@ -4,9 +4,7 @@ import GloveboxProtocol
 import GloveboxSystem
 import Logging
 import Policy
-import Records
 import Sandbox
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,10 +1,7 @@
 import CSandbox
-import CSystem
 import GloveboxProtocol
 import GloveboxSystem
 import Logging
-import Policy
-import Records
 import Sandbox
 import Synchronization
 #if canImport(Glibc)

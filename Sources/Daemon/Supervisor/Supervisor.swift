@@ -1,6 +1,5 @@
 import Digests
 import CSandbox
-import CSystem
 import GloveboxProtocol
 import GloveboxSystem
 import Logging

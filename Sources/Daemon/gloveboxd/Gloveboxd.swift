@@ -104,7 +104,7 @@ struct Gloveboxd: ParsableCommand {
             throw ExitCode(1)
         }
         // Never dumpable: runs' setup children share this memory until they execute init, and change uid
-        // meanwhile (launch.c). No core dump or /proc access of the daemon's memory by anyone but root.
+        // meanwhile (CSetupChild/privileges.c). No core dump or /proc access of the daemon's memory by anyone but root.
         guard gb_clear_dumpable() == 0 else {
             logger.critical("cannot start: prctl(PR_SET_DUMPABLE, 0)", metadata: ["error": "\(String(cString: strerror(errno)))"])
             throw ExitCode(1)

@@ -1,7 +1,6 @@
 // What the launcher's two children share (root_builder.c, setup_child.c) and the files they are made of:
 // failure reporting, paths resolved within a root being built, and the descriptors closed at their start.
-// Private to CSetupChild and to the daemon's launcher (Sources/Daemon/CSandbox/launch.c); Swift never sees
-// it. Everything here runs in a child on the daemon's memory: raw system calls and the stack only
+// Private to CSetupChild; Swift never sees it. Everything here runs in a child on the daemon's memory: raw system calls and the stack only
 // (setup_child.c says why).
 #ifndef GB_CHILD_H
 #define GB_CHILD_H

@@ -18,6 +18,7 @@ struct run_message {
 };
 #define GB_RUN_MAGIC 0x676c6f7665626f78ULL  // "glovebox"
 enum { MAX_RUN_FDS = 6 + GB_MAX_RUN_MOUNTS };
+_Static_assert(MAX_RUN_FDS <= GB_MAX_PASSED_FDS, "a run's descriptors fit one message (gb_send_fds)");
 
 // The descriptors sent with `run`: report, status, stdin, stdout, stderr, the filter (where there is one),
 // then the trees of its binds in the order of its mounts. Returns their number, or -1 (EINVAL).
