@@ -149,11 +149,11 @@ final class EditBlockTests: XCTestCase {
         XCTAssertEqual(library.source("run_failed"), "built-in")
 
         try "Run {run} used {gpu}.".write(toFile: prompts + "/run_failed.txt", atomically: false, encoding: .utf8)
-        guard case .template(let message)? = expectError(ScientistError.self, { try PromptLibrary.load(overrides: [prompts]) }) else { return }
+        guard case .template(let message)? = expectError(ScientistError.self, { try PromptLibrary.load(overrides: [prompts]) }) else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(message.hasPrefix(prompts + "/run_failed.txt: unknown placeholder {gpu}"), message)
         try FileManager.default.removeItem(atPath: prompts + "/run_failed.txt")
         try "x".write(toFile: prompts + "/run_faild.txt", atomically: false, encoding: .utf8)
-        guard case .template(let unknown)? = expectError(ScientistError.self, { try PromptLibrary.load(overrides: [prompts]) }) else { return }
+        guard case .template(let unknown)? = expectError(ScientistError.self, { try PromptLibrary.load(overrides: [prompts]) }) else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(unknown.contains("run_faild.txt: no prompt is called run_faild"), unknown)
     }
 
@@ -172,7 +172,7 @@ final class EditBlockTests: XCTestCase {
         for (text, expected) in [("timeout = 3", "timeout: unknown key"), ("interpreter = \"python\"", "absolute path"),
                                  ("editable = [\"../x\", \"experiment.py\"]", "not a relative path"),
                                  ("editable = [\"plot.py\"]", "must include experiment.py")] {
-            guard case .template(let message)? = expectError(ScientistError.self, { try TemplateSettings.parse(text, source: "t/scientist.toml") }) else { continue }
+            guard case .template(let message)? = expectError(ScientistError.self, { try TemplateSettings.parse(text, source: "t/scientist.toml") }) else { XCTFail("another error than the one expected"); continue }
             XCTAssertTrue(message.hasPrefix("t/scientist.toml"), message)
             XCTAssertTrue(message.contains(expected), message)
         }

@@ -367,7 +367,7 @@ final class ExperimentLoopTests: XCTestCase {
         harness = try ModelHarness(server: lab.server, directory: directory, budget: Budget(tokens: 4000))
         lab.say(Self.edit("SCORE = 1.0", "SCORE = 2.0"), input: 3000, output: 100)
         let loop = try loop(try idea("budget_ends"))
-        guard case .budget(.wouldExceedTokens)? = expectError(ScientistError.self, { try loop.run() }) else { return }
+        guard case .budget(.wouldExceedTokens)? = expectError(ScientistError.self, { try loop.run() }) else { return XCTFail("another error than the one expected") }
         XCTAssertEqual(lab.chatRequests.count, 1, "the second call was refused before it was sent")
         XCTAssertEqual(try runs(loop).filter { $0.stage == .experiment }.map(\.outcome), [.ok], "run 1 finished and is kept")
     }

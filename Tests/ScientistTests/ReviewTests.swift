@@ -163,19 +163,19 @@ final class ReviewTests: XCTestCase {
         let fake = directory.file("fake.pdf")
         try "#!/bin/sh\necho not a pdf\n".write(toFile: fake, atomically: false, encoding: .utf8)
         guard case .workspace(let message)? = expectError(ScientistError.self, { try self.stage().review(file: fake, idea: nil, paper: nil, prompts: PromptLibrary()) })
-        else { return }
+        else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(message.hasSuffix("fake.pdf is not a PDF (nor a .txt or .md text)"), message)
         let broken = directory.file("broken.pdf")
         try "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".write(toFile: broken, atomically: false, encoding: .utf8)
         guard case .run(let failure)? = expectError(ScientistError.self, { try self.stage().review(file: broken, idea: nil, paper: nil, prompts: PromptLibrary()) })
-        else { return }
+        else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(failure.hasPrefix("pdftotext could not read \(broken)"), failure)
         // A paper is read as the file it is, never through a symbolic link (to a secret, say).
         let link = directory.file("link.txt")
         try "A paper.".write(toFile: directory.file("real.txt"), atomically: false, encoding: .utf8)
         XCTAssertEqual(symlink(directory.file("real.txt"), link), 0)
         guard case .workspace(let linked)? = expectError(ScientistError.self, { try self.stage().review(file: link, idea: nil, paper: nil, prompts: PromptLibrary()) })
-        else { return }
+        else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(linked.hasSuffix("link.txt is not a regular file"), linked)
         XCTAssertEqual(lab.chatRequests.count, 0, "no model call for a paper that cannot be read")
     }
@@ -184,10 +184,10 @@ final class ReviewTests: XCTestCase {
         let examples = directory.file("examples")
         try FileManager.default.createDirectory(atPath: examples, withIntermediateDirectories: true)
         try "A paper.".write(toFile: examples + "/one.txt", atomically: false, encoding: .utf8)
-        guard case .template(let lone)? = expectError(ScientistError.self, { try ReviewExample.load(directory: examples) }) else { return }
+        guard case .template(let lone)? = expectError(ScientistError.self, { try ReviewExample.load(directory: examples) }) else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(lone.hasSuffix("one.txt: an example is a pair, one.txt (the paper) and one.json (its review)"), lone)
         try #"{"Summary": "x", "Overall": 12}"#.write(toFile: examples + "/one.json", atomically: false, encoding: .utf8)
-        guard case .template(let bad)? = expectError(ScientistError.self, { try ReviewExample.load(directory: examples) }) else { return }
+        guard case .template(let bad)? = expectError(ScientistError.self, { try ReviewExample.load(directory: examples) }) else { return XCTFail("another error than the one expected") }
         XCTAssertTrue(bad.contains("one.json: not a review in the form"), bad)
         let shipped = try XCTUnwrap(ReviewExample.shipped.first)
         try shipped.review.write(toFile: examples + "/one.json", atomically: false, encoding: .utf8)
