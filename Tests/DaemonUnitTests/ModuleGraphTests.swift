@@ -103,7 +103,8 @@ struct ModuleGraphTests {
         return out
     }
 
-    /// The string literals directly inside `dependencies: [...]`, not those inside `.product(...)`.
+    /// The targets named in `dependencies: [...]`: its string literals, and the names of its `.target(name:)`
+    /// and `.byName(name:)` entries; not the products of other packages (`.product(...)`).
     private static func dependencyNames(_ body: String) -> [String] {
         let text = Array(body)
         guard let start = body.range(of: "dependencies: [") else { return [] }
@@ -112,7 +113,15 @@ struct ModuleGraphTests {
         var names: [String] = []
         var i = open + 1
         while i < close {
-            if text[i] == "(" { i = matching(text, open: i) + 1; continue }
+            if text[i] == "(" {
+                let close = matching(text, open: i)
+                let call = String(text[..<i]).reversed().prefix(while: { $0 != "." }).reversed()
+                if String(call) == "target" || String(call) == "byName", let name = firstString(after: "name:", in: String(text[i..<close])) {
+                    names.append(name)
+                }
+                i = close + 1
+                continue
+            }
             if text[i] == "\"" {
                 let end = text[(i + 1)...].firstIndex(of: "\"")!
                 names.append(String(text[(i + 1)..<end]))
@@ -165,6 +174,9 @@ struct ModuleGraphTests {
         (#".target(name: "Scientist", dependencies: ["Supervisor", .product(name: "Logging", package: "swift-log")], path: "Sources/Scientist/Library")"#,
          "Scientist -> Supervisor"),
         (#".target(name: "GloveboxSystem", dependencies: ["PolicyModel2"], path: "Sources/Shared/GloveboxSystem")"#, "GloveboxSystem -> PolicyModel2"),
+        (#".target(name: "Scientist", dependencies: [.target(name: "Supervisor"), .product(name: "Logging", package: "swift-log")], path: "Sources/Scientist/Library")"#,
+         "Scientist -> Supervisor"),
+        (#".target(name: "GloveboxClient", dependencies: [.byName(name: "CSandbox")], path: "Sources/Client/GloveboxClient")"#, "GloveboxClient -> CSandbox"),
     ])
     func aWrongWayEdgeIsNamed(target: String, edge: String) {
         let others = #"""
