@@ -14,6 +14,8 @@ struct TOMLPrecheckTests {
         ("[[\n  runs]]\n", 1, "a table header needs its name on the line of its '['"),
         ("[ # a comment\nlimits]\n", 1, "a table header needs its name on the line of its '['"),
         ("a = [1,\u{2028}2]\n", 1, "U+2028 (line separator) is only allowed inside a string or a comment"),
+        ("a = [1,\u{85}2]\n", 1, "U+0085 (next line) is only allowed inside a string or a comment"),
+        ("a = [1,\u{2029}2]\n", 1, "U+2029 (paragraph separator) is only allowed inside a string or a comment"),
         ("\n\na = 1\u{0C}\n", 3, "control character U+000C is not allowed in TOML (only tabs and line breaks are)"),
         ("a = \"x\u{7F}\"\n", 1, "control character U+007F is not allowed in TOML (only tabs and line breaks are)"),
         ("a = 1\rb = 2\n", 1, "control character U+000D is not allowed in TOML (only tabs and line breaks are)"),
@@ -31,6 +33,7 @@ struct TOMLPrecheckTests {
         "s = \"[\\n not a header\"\nm = \"\"\"\n[\nstill text\n\"\"\"\n",       // brackets and breaks in strings
         "q = \"\"\"a\"\"\"\"\n[after]\nx = 1\n",                                // a multi-line string ending in quotes
         "t = { a = [1, 2] }\n[next]\n",
+        "t = [ \"x\\\" }\" ]\n",                                              // an escaped quote does not end the string
         "note = \"line\u{2028}separator in a string\"  # and \u{2029} in a comment\n",
         "a = 1\r\nb = 2\r\n",
         "# [\n# comment\n",
