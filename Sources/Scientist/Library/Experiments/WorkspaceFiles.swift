@@ -43,23 +43,31 @@ public struct WorkspaceFiles: Sendable {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case symbolicLink(String)
         case notRegular(String)
-        case tooLarge(String)
+        case tooLarge(String, limit: Int)
         case system(String, SystemError)
 
         public var description: String {
             switch self {
             case .symbolicLink(let path): "\(path) is, or lies under, a symbolic link; edits never follow links"
             case .notRegular(let path): "\(path) is not a regular file"
-            case .tooLarge(let path): "\(path) is larger than 4 MiB; it cannot be edited this way"
+            case .tooLarge(let path, let limit):
+                "\(path) is larger than \(limit >> 20) MiB" + (limit == WorkspaceFiles.sizeLimit ? "; it cannot be edited this way" : "")
             case .system(_, let error): "\(error)"
             }
         }
     }
 
-    static let sizeLimit = 4 << 20
+    public static let sizeLimit = 4 << 20
 
     /// The file's text, or nil when it does not exist.
     public func read(_ path: String) throws(Failure) -> String? {
+        try readBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The file's bytes, at most `limit`, or nil when it does not exist: opened beneath the root without
+    /// following a symbolic link on the way, and checked on the open descriptor, so that a link planted by
+    /// a run's outputs leads nowhere.
+    public func readBytes(_ path: String, limit: Int = sizeLimit) throws(Failure) -> [UInt8]? {
         let name = Self.normalize(path) ?? path
         let dir = try openRoot()
         defer { close(dir) }
@@ -72,8 +80,8 @@ public struct WorkspaceFiles: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .system(name, SystemError("stat", name, errno: errno)) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .notRegular(name) }
-        guard st.st_size <= Self.sizeLimit else { throw .tooLarge(name) }
-        do { return String(decoding: try file.readToEnd(limit: Self.sizeLimit + 1), as: UTF8.self) }
+        guard st.st_size <= limit else { throw .tooLarge(name, limit: limit) }
+        do { return try file.readToEnd(limit: limit + 1) }
         catch { throw .system(name, error as? SystemError ?? SystemError("read", name, errno: EIO)) }
     }
 

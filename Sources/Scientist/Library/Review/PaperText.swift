@@ -61,23 +61,20 @@ public struct PaperText: Sendable {
         return image
     }
 
-    /// A regular file's bytes, never through a symbolic link, at most `sizeLimit`.
+    /// A regular file's bytes, never through a symbolic link, at most `sizeLimit`: opened without following
+    /// one (nor waiting on a FIFO) and checked on the open descriptor, so nothing can be swapped in between.
     static func readPlain(_ path: String) throws(ScientistError) -> Data {
-        guard let data = try readPlainIfPresent(path) else { throw .workspace("\(path): \(String(cString: strerror(ENOENT)))") }
-        return data
-    }
-
-    /// The same, or nil when nothing is at `path`.
-    static func readPlainIfPresent(_ path: String) throws(ScientistError) -> Data? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else {
-            if errno == ENOENT { return nil }
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw .workspace("\(path) is not a regular file") }
             throw .workspace("\(path): \(String(cString: strerror(errno)))")
         }
+        let file = FileDescriptor(fd)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .workspace("\(path): \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .workspace("\(path) is not a regular file") }
         guard st.st_size <= sizeLimit else { throw .workspace("\(path) is larger than \(sizeLimit >> 20) MiB") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .workspace("cannot read \(path)") }
-        return data
+        do { return Data(try file.readToEnd(limit: sizeLimit + 1)) } catch { throw .workspace("cannot read \(path): \(error)") }
     }
 
     /// A private directory for one extraction, removed after it.

@@ -149,8 +149,10 @@ public struct WriteupStage: Sendable {
         var figures: [String] = []
         for path in Self.figurePaths(rows) {
             let name = (path as NSString).lastPathComponent
-            guard let data = try PaperText.readPlainIfPresent(workspace.path + "/" + path) else { continue }
-            do { try data.write(to: URL(fileURLWithPath: latex + "/" + name)) }
+            let bytes: [UInt8]?
+            do { bytes = try workspace.files.readBytes(path, limit: PaperText.sizeLimit) } catch { throw .workspace("\(error)") }
+            guard let bytes else { continue }
+            do { try Data(bytes).write(to: URL(fileURLWithPath: latex + "/" + name)) }
             catch { throw .workspace("cannot copy \(path) beside the paper: \(error.localizedDescription)") }
             figures.append(name)
         }
