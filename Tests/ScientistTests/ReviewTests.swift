@@ -252,6 +252,16 @@ final class ReviewTests: XCTestCase {
         XCTAssertEqual(lab.chatRequests.count, 4, "nothing is paid for twice")
         XCTAssertEqual(again.results.map(\.cached), [true, true, true, true])
         XCTAssertEqual(again.metrics, report.metrics)
+        // The meta-review and reflections use the session model's own temperature and reply limit: another of
+        // either is another review, which the cache must not answer.
+        for change in [{ (c: inout ScientistConfig) in c.model.temperature = 0.2 }, { (c: inout ScientistConfig) in c.model.maxTokens = 512 }] {
+            var config = session.config
+            change(&config)
+            let other = try Session.open(config: config, command: "test", logger: quietLogger())
+            let changed = Calibrator(stage: ReviewStage(session: other, options: stage(ensemble: 1, reflections: 0).options, sink: sink,
+                                                        canceller: RunCanceller()), prompts: PromptLibrary())
+            XCTAssertNotEqual(changed.settings, calibrator.settings)
+        }
 
         XCTAssertEqual(CalibrationMetrics([(true, true, 1), (true, true, 2)], costUSD: 0, unpricedReviews: 0).auc, nil, "one class only")
         XCTAssertEqual(CalibrationMetrics([(false, false, 1)], costUSD: 0, unpricedReviews: 0).f1, nil, "no accept anywhere")

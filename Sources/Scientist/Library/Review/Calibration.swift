@@ -165,14 +165,17 @@ public struct Calibrator: Sendable {
         public var metrics: CalibrationMetrics
     }
 
-    /// The settings a cached review must have been made with: the ensemble, reflections, temperature, and the
+    /// The settings a cached review must have been made with: the ensemble, reflections, the ensemble's
+    /// temperature and the model's own (the meta-review's and the reflections') with its reply limit, and the
     /// digests of the examples and of the prompts the reviewer uses.
     public var settings: String {
         let options = stage.options.reviewer
+        let model = stage.session.model
         let examples = options.examples.map { $0.paper + "\u{1}" + $0.review }.joined(separator: "\u{2}")
         let texts = ["review_system", "review_form", "review_paper", "review_provenance", "review_reflection", "review_meta_system", "review_meta"]
             .map { prompts.render($0, [:]) }.joined(separator: "\u{2}")
         return "ensemble=\(options.ensemble) reflections=\(options.reflections) temperature=\(options.temperature) "
+            + "model-temperature=\(model.temperature) max-tokens=\(model.maxTokens) "
             + "examples=\(sha256Hex(Array(examples.utf8)).prefix(16)) prompts=\(sha256Hex(Array(texts.utf8)).prefix(16))"
     }
 
