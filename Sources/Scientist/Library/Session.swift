@@ -42,7 +42,7 @@ public struct Session: Sendable {
         do {
             store = try ScientistStore(path: config.archivePath)
             if let resuming {
-                guard let earlier = try store.launches(limit: Int.max).first(where: { $0.id == resuming }) else {
+                guard let earlier = try store.launch(id: resuming) else {
                     throw ScientistError.template("no launch \(resuming) in \(config.archivePath) (scientist usage --by launch lists them)")
                 }
                 guard earlier.model == settings.name else {

@@ -65,8 +65,17 @@ extension ScientistStore {
     }
 
     public func launches(limit: Int = 50) throws(SQLiteError) -> [LaunchRecord] {
-        try read("list launches", "SELECT id, command, model, budget_usd, budget_tokens, started_at, finished_at, status, message FROM launches ORDER BY id DESC LIMIT ?1",
-                 bind: { (s) throws(SQLiteError) in try s.bind(1, Int64(limit)) }) { s in
+        try launchRows("list launches", "ORDER BY id DESC LIMIT ?1") { (s) throws(SQLiteError) in try s.bind(1, Int64(limit)) }
+    }
+
+    /// The launch with this id, or nil.
+    public func launch(id: Int64) throws(SQLiteError) -> LaunchRecord? {
+        try launchRows("read launch", "WHERE id = ?1") { (s) throws(SQLiteError) in try s.bind(1, id) }.first
+    }
+
+    private func launchRows(_ operation: String, _ tail: String, bind: (borrowing Statement) throws(SQLiteError) -> Void) throws(SQLiteError) -> [LaunchRecord] {
+        try read(operation, "SELECT id, command, model, budget_usd, budget_tokens, started_at, finished_at, status, message FROM launches " + tail,
+                 bind: bind) { s in
             LaunchRecord(id: s.int64(0), command: s.string(1), model: s.string(2), budgetUSD: s.optionalDouble(3),
                          budgetTokens: s.optionalInt64(4).map(Int.init), startedAt: s.double(5), finishedAt: s.optionalDouble(6),
                          status: s.string(7), message: s.optionalString(8))

@@ -53,7 +53,7 @@ public struct LaunchReport: Sendable {
     func page(launchID: Int64, directory: String) throws(ScientistError) -> String {
         let ideas = try facts(launchID: launchID)
         let launch: LaunchRecord?
-        do { launch = try store.launches(limit: Int.max).first { $0.id == launchID } } catch { throw .archive(error) }
+        do { launch = try store.launch(id: launchID) } catch { throw .archive(error) }
         var body = "<h1>Launch \(launchID)</h1>\n"
         if let launch {
             body += "<p class=\"meta\">\(escape(launch.command)) · model \(escape(launch.model)) · \(escape(launch.status))"
