@@ -224,8 +224,7 @@ public struct LaunchPipeline: Sendable {
             progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: "\(paper.status) before"))
             return result
         }
-        var writeupOptions = writeup
-        writeupOptions.socket = writeup.socket ?? options.experiment.socket
+        var writeupOptions = writeup  // its socket, when none is given, is the experiment's (WriteupStage.run)
         let name = result.idea.proposal.name
         writeupOptions.progress = { line in
             progress(LaunchEvent(idea: name, stage: "writeup", detail: line.hasPrefix(name + ": ") ? String(line.dropFirst(name.count + 2)) : line))

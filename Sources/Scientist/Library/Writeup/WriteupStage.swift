@@ -237,7 +237,7 @@ struct PaperWriter {
     /// scientist keeps put back, and a commit. Edits that do not apply are sent back, up to `editAttempts`
     /// replies; after that the step leaves the paper as it is. A reply with no edit leaves it as it is.
     func converse(_ messages: inout [ChatMessage], system: String, state: State, step: String) throws(ScientistError) {
-        let files = WorkspaceFiles(root: workspace.path, editable: [Self.paperFile])
+        let files = workspace.files
         for attempt in 1...max(1, options.editAttempts) {
             if stage.canceller.isCancelled { throw .interrupted }
             let reply = try model.chat(system: system, messages: messages, stage: "writeup", ideaID: idea.id).reply.text
