@@ -14,7 +14,9 @@ die() { echo "bench/scientist: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (gloveboxd runs the experiments; try: sudo $0)"
 command -v swift >/dev/null 2>&1 || { [[ -x /opt/swift/usr/bin/swift ]] && PATH=/opt/swift/usr/bin:$PATH; }
 cd "$repo"
-swift build >/dev/null
+# The system packages the write-up and review need (TeX Live, poppler), as the demo installs them.
+bash "$repo/scripts/install-deps.sh" >/dev/null || die "installing the dependencies failed (run: sudo scripts/install-deps.sh)"
+swift build >/dev/null || die "swift build failed (run swift build to see why)"
 bin=$(swift build --show-bin-path)
 
 tmp=$(mktemp -d /tmp/glovebox-scientist-bench.XXXXXX)
