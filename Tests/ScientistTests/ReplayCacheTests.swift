@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Scientist
 
@@ -36,5 +37,29 @@ struct ReplayCacheTests {
         ]
         #expect(!others.contains(base))
         #expect(Set(others).count == others.count)
+    }
+
+    /// A paper's or a review's calls are reported at what they cost: a reply replayed at no cost on a resumed
+    /// launch carries the tokens and cost of the call that paid for it.
+    @Test func aReplayedCallIsReportedAtWhatItsReplyCost() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-costs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try ScientistStore(path: directory + "/scientist.db")
+        let idea = try store.insertIdea(IdeaProposal(name: "x", title: "X", experiment: "e", interestingness: 1, feasibility: 1, novelty: 1),
+                                        template: "t", source: .generated, launchID: nil, reflections: 0)
+        func call(_ stage: String, tokens: Int, cost: Double?, outcome: String) throws -> Int64 {
+            try store.recordCall(CallRecord(launchID: nil, stage: stage, ideaID: idea, provider: "openai", model: "gpt-4o", inputTokens: tokens,
+                                            outputTokens: tokens / 10, costUSD: cost, usageEstimated: false, startedAt: 100,
+                                            seconds: 1, outcome: outcome))
+        }
+        let paid = try call("writeup", tokens: 1000, cost: 0.25, outcome: "ok")
+        let replayed = try call("writeup", tokens: 0, cost: 0, outcome: StoredCall.replayed(paid))
+        let fresh = try call("citations", tokens: 500, cost: 0.1, outcome: "ok")
+        let calls = try store.calls(ids: [replayed, fresh])
+        #expect(calls.map(\.costUSD) == [0.25, 0.1])
+        #expect(calls.map(\.inputTokens) == [1000, 500])
+        #expect(calls.first?.outcome == "replayed call \(paid)", "still marked replayed")
+        #expect(try store.calls(ideaID: idea, stages: ["writeup"], since: 0).map(\.costUSD) == [0.25, 0.25])
+        #expect(try store.calls(ideaID: idea, stages: ["citations", "it's"], since: 0).map(\.id) == [fresh], "stage names are bound, not quoted")
     }
 }

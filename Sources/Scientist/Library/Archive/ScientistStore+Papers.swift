@@ -30,6 +30,12 @@ public struct StoredCall: Sendable, Equatable, Codable {
     public var costUSD: Double?
     public var startedAt: Double
     public var outcome: String
+
+    /// The outcome of a call answered on a resumed launch by the reply call `id` paid for, at no cost.
+    public static func replayed(_ id: Int64) -> String { "replayed call \(id)" }
+
+    /// The call whose reply this one replayed, if it did.
+    public var replayedCallID: Int64? { outcome.hasPrefix("replayed call ") ? Int64(outcome.dropFirst("replayed call ".count)) : nil }
 }
 
 extension ScientistStore {
@@ -71,28 +77,43 @@ extension ScientistStore {
         }
     }
 
-    /// The model calls of an idea's `stages` made since `since` (a Unix time), oldest first.
+    /// The model calls of an idea's `stages` made since `since` (a Unix time), oldest first, at what they cost
+    /// (`paidFor`).
     public func calls(ideaID: Int64, stages: [String], since: Double) throws(SQLiteError) -> [StoredCall] {
-        let list = stages.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ", ")
-        return try read("list model calls", """
-            SELECT id, stage, model, input_tokens, output_tokens, cost_usd, started_at, outcome FROM llm_calls
-            WHERE idea_id = ?1 AND started_at >= ?2 AND stage IN (\(list)) ORDER BY id
-            """, bind: { (s) throws(SQLiteError) in
+        let placeholders = stages.indices.map { "?\($0 + 3)" }.joined(separator: ", ")
+        return try paidFor(try callRows("idea_id = ?1 AND started_at >= ?2 AND stage IN (\(placeholders))") { (s) throws(SQLiteError) in
             try s.bind(1, ideaID)
             try s.bind(2, since)
-        }) { s in
-            StoredCall(id: s.int64(0), stage: s.string(1), model: s.string(2), inputTokens: Int(s.int64(3)), outputTokens: Int(s.int64(4)),
-                       costUSD: s.optionalDouble(5), startedAt: s.double(6), outcome: s.string(7))
+            for (i, stage) in stages.enumerated() { try s.bind(Int32(i + 3), stage) }
+        })
+    }
+
+    /// The model calls of `ids`, oldest first, at what they cost (`paidFor`).
+    public func calls(ids: [Int64]) throws(SQLiteError) -> [StoredCall] {
+        guard !ids.isEmpty else { return [] }
+        return try paidFor(try callRows("id IN (\(ids.map(String.init).joined(separator: ", ")))") { _ in })
+    }
+
+    /// `calls` with each reply replayed on a resumed launch (recorded at no cost as "replayed call N") given
+    /// the tokens and cost of call N, which paid for it: what a paper or a review cost, whichever run of the
+    /// launch paid.
+    private func paidFor(_ calls: [StoredCall]) throws(SQLiteError) -> [StoredCall] {
+        let replayed = calls.compactMap(\.replayedCallID)
+        guard !replayed.isEmpty else { return calls }
+        let paid = Dictionary(try callRows("id IN (\(replayed.map(String.init).joined(separator: ", ")))") { _ in }.map { ($0.id, $0) }) { a, _ in a }
+        return calls.map { call in
+            guard let id = call.replayedCallID, let original = paid[id] else { return call }
+            var priced = call
+            priced.inputTokens = original.inputTokens
+            priced.outputTokens = original.outputTokens
+            priced.costUSD = original.costUSD
+            return priced
         }
     }
 
-    /// The model calls of `ids`, oldest first.
-    public func calls(ids: [Int64]) throws(SQLiteError) -> [StoredCall] {
-        guard !ids.isEmpty else { return [] }
-        return try read("list model calls", """
-            SELECT id, stage, model, input_tokens, output_tokens, cost_usd, started_at, outcome FROM llm_calls
-            WHERE id IN (\(ids.map(String.init).joined(separator: ", "))) ORDER BY id
-            """) { s in
+    private func callRows(_ filter: String, bind: (borrowing Statement) throws(SQLiteError) -> Void) throws(SQLiteError) -> [StoredCall] {
+        try read("list model calls", "SELECT id, stage, model, input_tokens, output_tokens, cost_usd, started_at, outcome FROM llm_calls WHERE \(filter) ORDER BY id",
+                 bind: bind) { s in
             StoredCall(id: s.int64(0), stage: s.string(1), model: s.string(2), inputTokens: Int(s.int64(3)), outputTokens: Int(s.int64(4)),
                        costUSD: s.optionalDouble(5), startedAt: s.double(6), outcome: s.string(7))
         }

@@ -39,7 +39,7 @@ public struct MeteredModel: Sendable {
         if let hit = replay?.take(digest, ideaID: ideaID) {
             do {
                 let id = try ledger.record(stage: stage, ideaID: ideaID, inputTokens: 0, outputTokens: 0, estimated: false,
-                                           startedAt: Date().timeIntervalSince1970, seconds: 0, outcome: "replayed call \(hit.callID)")
+                                           startedAt: Date().timeIntervalSince1970, seconds: 0, outcome: StoredCall.replayed(hit.callID))
                 return (ChatReply(text: hit.reply, inputTokens: 0, outputTokens: 0, usageReported: true), id)
             } catch { throw .archive(error) }
         }
