@@ -135,16 +135,9 @@ public struct ExperimentStage: Sendable {
             rows = try session.store.experimentRuns(experimentID: loop.experiment.id)
             software = try session.store.softwareProbes(experimentID: loop.experiment.id).last
         } catch { throw .archive(error) }
-        do {
-            try FileManager.default.createDirectory(atPath: loop.workspace.path + "/latex", withIntermediateDirectories: true)
-        } catch { throw .workspace("cannot make \(loop.workspace.path)/latex: \(error.localizedDescription)") }
-        do {
-            try loop.workspace.files.write("latex/environment.tex", ProvenanceTeX.environment(runs: rows, software: software))
-            try loop.workspace.files.write("latex/results.tex", ProvenanceTeX.results(runs: rows))
-        } catch { throw .workspace("\(error)") }
-        let defaulted = try DefaultPaper.install(in: loop.workspace.files)
-        _ = try loop.workspace.commit(["latex/environment.tex", "latex/results.tex"] + (defaulted ? ["latex/template.tex"] : []),
-                                      message: "latex: environment.tex and results.tex from the measured runs" + (defaulted ? ", and the default paper" : ""))
+        let (files, defaulted) = try ProvenanceTeX.write(into: loop.workspace, runs: rows, software: software)
+        _ = try loop.workspace.commit(files, message: "latex: environment.tex, results.tex and compute.tex from the measured runs"
+                                      + (defaulted ? ", and the default paper" : ""))
     }
 
     private func finish(_ id: Int64, _ status: String, _ message: String) {

@@ -154,3 +154,20 @@ public enum ProvenanceTeX {
         value == value.rounded() ? String(Int(value)) : String(value)
     }
 }
+
+extension ProvenanceTeX {
+    /// The files generated from the archive's runs, written into the workspace's latex/ (made if missing):
+    /// environment.tex, results.tex and compute.tex, and the default paper where the template has none.
+    /// Returns the files written, for the caller's commit, and whether the default paper was installed.
+    static func write(into workspace: IdeaWorkspace, runs: [ExperimentRunRow], software: SoftwareProbeRow?)
+        throws(ScientistError) -> (files: [String], defaulted: Bool) {
+        let latex = workspace.path + "/latex"
+        do { try FileManager.default.createDirectory(atPath: latex, withIntermediateDirectories: true) }
+        catch { throw .workspace("cannot make \(latex): \(error.localizedDescription)") }
+        let generated = [("latex/environment.tex", environment(runs: runs, software: software)), ("latex/results.tex", results(runs: runs)),
+                         ("latex/compute.tex", ComputeReport(runs: runs).tex)]
+        do { for (file, text) in generated { try workspace.files.write(file, text) } } catch { throw .workspace("\(error)") }
+        let defaulted = try DefaultPaper.install(in: workspace.files)
+        return (generated.map(\.0) + (defaulted ? ["latex/template.tex"] : []), defaulted)
+    }
+}

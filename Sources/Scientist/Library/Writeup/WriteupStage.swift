@@ -138,14 +138,7 @@ public struct WriteupStage: Sendable {
     /// compile's sandbox sees only the paper's directory). Returns the figures' file names.
     func prepare(_ workspace: IdeaWorkspace, rows: [ExperimentRunRow], software: SoftwareProbeRow?) throws(ScientistError) -> [String] {
         let latex = workspace.path + "/latex"
-        do { try FileManager.default.createDirectory(atPath: latex, withIntermediateDirectories: true) }
-        catch { throw .workspace("cannot make \(latex): \(error.localizedDescription)") }
-        do {
-            try workspace.files.write("latex/environment.tex", ProvenanceTeX.environment(runs: rows, software: software))
-            try workspace.files.write("latex/results.tex", ProvenanceTeX.results(runs: rows))
-            try workspace.files.write("latex/compute.tex", ComputeReport(runs: rows).tex)
-        } catch { throw .workspace("\(error)") }
-        let defaulted = try DefaultPaper.install(in: workspace.files)
+        let (files, _) = try ProvenanceTeX.write(into: workspace, runs: rows, software: software)
         var figures: [String] = []
         for path in Self.figurePaths(rows) {
             let name = (path as NSString).lastPathComponent
@@ -156,8 +149,7 @@ public struct WriteupStage: Sendable {
             catch { throw .workspace("cannot copy \(path) beside the paper: \(error.localizedDescription)") }
             figures.append(name)
         }
-        _ = try workspace.commit(["latex/environment.tex", "latex/results.tex", "latex/compute.tex"] + (defaulted ? ["latex/template.tex"] : [])
-                                 + figures.map { "latex/" + $0 }, message: "write-up: the measured facts and the figures")
+        _ = try workspace.commit(files + figures.map { "latex/" + $0 }, message: "write-up: the measured facts and the figures")
         return figures
     }
 
