@@ -188,6 +188,23 @@ public struct LaunchPipeline: Sendable {
         var interrupted = false
     }
 
+    /// A stage's outcome for the launch's report: what `body` returns, or how it stopped short, in the forms
+    /// stoppedShort reads ("interrupted", "stopped: …", "failed: …"). An interrupt or a budget stop is noted
+    /// in `shared`, so that the other workers take no next idea.
+    func outcome(_ shared: borrowing Mutex<Shared>, _ body: () throws(ScientistError) -> String) -> String {
+        do {
+            return try body()
+        } catch .interrupted {
+            shared.withLock { $0.interrupted = true }
+            return "interrupted"
+        } catch where error.isBudgetStop {
+            shared.withLock { $0.budgetStop = error.description }
+            return "stopped: \(error.description)"
+        } catch {
+            return "failed: \(error.description)"
+        }
+    }
+
     /// An idea's experiments, unless they completed before in this launch.
     func experiment(_ idea: ArchivedIdea, stage: ExperimentStage, progress: @escaping @Sendable (LaunchEvent) -> Void,
                     shared: borrowing Mutex<Shared>) -> IdeaResult {
@@ -196,20 +213,15 @@ public struct LaunchPipeline: Sendable {
             return IdeaResult(idea: idea, novelty: .novel, experiment: "completed before: \(done.message ?? "")", workspace: done.workspace, succeeded: true)
         }
         progress(LaunchEvent(idea: idea.proposal.name, stage: "experiment", detail: "starting"))
-        let result: IdeaResult
-        do throws(ScientistError) {
+        var workspace: String?
+        var succeeded = false
+        let ending = outcome(shared) { () throws(ScientistError) -> String in
             let outcome = try stage.run(idea: idea, template: template)
-            result = IdeaResult(idea: idea, novelty: .novel, experiment: "\(outcome.report.ending.rawValue): \(outcome.report.message)",
-                                workspace: outcome.workspace, succeeded: outcome.report.ending != .failed)
-        } catch .interrupted {
-            shared.withLock { $0.interrupted = true }
-            result = IdeaResult(idea: idea, novelty: .novel, experiment: "interrupted", succeeded: false)
-        } catch where error.isBudgetStop {
-            shared.withLock { $0.budgetStop = error.description }
-            result = IdeaResult(idea: idea, novelty: .novel, experiment: "stopped: \(error.description)", succeeded: false)
-        } catch {
-            result = IdeaResult(idea: idea, novelty: .novel, experiment: "failed: \(error.description)", succeeded: false)
+            workspace = outcome.workspace
+            succeeded = outcome.report.ending != .failed
+            return "\(outcome.report.ending.rawValue): \(outcome.report.message)"
         }
+        let result = IdeaResult(idea: idea, novelty: .novel, experiment: ending, workspace: workspace, succeeded: succeeded)
         progress(LaunchEvent(idea: idea.proposal.name, stage: "experiment", detail: result.experiment))
         return result
     }
@@ -230,19 +242,14 @@ public struct LaunchPipeline: Sendable {
             progress(LaunchEvent(idea: name, stage: "writeup", detail: line.hasPrefix(name + ": ") ? String(line.dropFirst(name.count + 2)) : line))
         }
         progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: "starting"))
-        do throws(ScientistError) {
-            let outcome = try WriteupStage(session: session, options: writeupOptions, sink: sink, canceller: canceller).run(idea: result.idea, template: template)
-            result.paper = outcome.status
-            result.pdf = outcome.pdf
-        } catch .interrupted {
-            shared.withLock { $0.interrupted = true }
-            result.paper = "interrupted"
-        } catch where error.isBudgetStop {
-            shared.withLock { $0.budgetStop = error.description }
-            result.paper = "stopped: \(error.description)"
-        } catch {
-            result.paper = "failed: \(error.description)"
+        var pdf: String?
+        let idea = result.idea
+        result.paper = outcome(shared) { () throws(ScientistError) -> String in
+            let outcome = try WriteupStage(session: session, options: writeupOptions, sink: sink, canceller: canceller).run(idea: idea, template: template)
+            pdf = outcome.pdf
+            return outcome.status
         }
+        result.pdf = pdf
         progress(LaunchEvent(idea: result.idea.proposal.name, stage: "writeup", detail: result.paper ?? ""))
         return result
     }
@@ -261,20 +268,13 @@ public struct LaunchPipeline: Sendable {
         var reviewOptions = review
         reviewOptions.socket = review.socket ?? options.experiment.socket
         progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: "starting"))
-        do throws(ScientistError) {
+        let idea = result.idea
+        result.review = outcome(shared) { () throws(ScientistError) -> String in
             let prompts = try PromptLibrary.load(for: template)
             let outcome = try ReviewStage(session: session, options: reviewOptions, sink: sink, canceller: canceller)
-                .review(file: pdf, idea: result.idea, paper: paper, prompts: prompts)
-            result.review = "\(outcome.row.review.decision), overall \(outcome.row.review.overall)/10"
+                .review(file: pdf, idea: idea, paper: paper, prompts: prompts)
+            return "\(outcome.row.review.decision), overall \(outcome.row.review.overall)/10"
                 + (outcome.row.computeFlag.map { "; compute flag \($0.hasPrefix("added") ? "added" : "named")" } ?? "")
-        } catch .interrupted {
-            shared.withLock { $0.interrupted = true }
-            result.review = "interrupted"
-        } catch where error.isBudgetStop {
-            shared.withLock { $0.budgetStop = error.description }
-            result.review = "stopped: \(error.description)"
-        } catch {
-            result.review = "failed: \(error.description)"
         }
         progress(LaunchEvent(idea: result.idea.proposal.name, stage: "review", detail: result.review ?? ""))
         return result
