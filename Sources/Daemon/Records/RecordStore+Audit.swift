@@ -32,7 +32,7 @@ extension RecordStore {
     public func audit(_ kind: AuditKind, runID: Int64? = nil, uid: UInt32? = nil, template: String? = nil,
                       detail: String = "") throws(RecordError) -> AuditEvent {
         let time = Date().timeIntervalSince1970
-        return try withTransaction("BEGIN IMMEDIATE", operation: "append audit event") { (db) throws(RecordError) -> AuditEvent in
+        return try database.transaction("append audit event", cache: statements) { (db) throws(RecordError) -> AuditEvent in
             try appendEvent(db, kind, runID: runID, uid: uid, template: template, detail: detail, time: time)
         }
     }
@@ -42,7 +42,7 @@ extension RecordStore {
     /// cannot be appended never costs the run its record: its error is returned, the record is saved.
     public func insert(_ record: RunRecord, auditing notes: [AuditNote]) throws(RecordError) -> (id: Int64, auditError: RecordError?) {
         let time = Date().timeIntervalSince1970
-        return try withTransaction("BEGIN IMMEDIATE", operation: "insert run") { (db) throws(RecordError) -> (id: Int64, auditError: RecordError?) in
+        return try database.transaction("insert run", cache: statements) { (db) throws(RecordError) -> (id: Int64, auditError: RecordError?) in
             let id = try insertRow(db, record)
             var saved = record
             saved.id = id
@@ -53,7 +53,7 @@ extension RecordStore {
     /// Updates a run's record and appends its events in one transaction, as `insert(_:auditing:)` does.
     public func update(_ record: RunRecord, auditing notes: [AuditNote]) throws(RecordError) -> RecordError? {
         let time = Date().timeIntervalSince1970
-        return try withTransaction("BEGIN IMMEDIATE", operation: "update run \(record.id)") { (db) throws(RecordError) -> RecordError? in
+        return try database.transaction("update run \(record.id)", cache: statements) { (db) throws(RecordError) -> RecordError? in
             try updateRow(db, record)
             return appendUnderSavepoint(db, notes, of: record, time: time)
         }
@@ -141,7 +141,7 @@ extension RecordStore {
     /// says were appended.
     public func verifyAudit() throws(RecordError) -> AuditProblem? {
         let operation = "verify audit log"
-        return try withTransaction("BEGIN DEFERRED", operation: operation) { (db) throws(RecordError) -> AuditProblem? in
+        return try database.transaction(operation, begin: "BEGIN DEFERRED", cache: statements) { (db) throws(RecordError) -> AuditProblem? in
             let (count, headHash) = try auditHead(db, operation: operation)
             let statement = try Statement(db, "SELECT \(RecordStore.auditColumns) FROM events ORDER BY seq ASC",
                                           operation: operation, path: path)
@@ -197,25 +197,6 @@ extension RecordStore {
             throw RecordError(operation: operation, code: SQLITE_CORRUPT, message: "the audit head row is missing", path: path)
         }
         return (statement.int64(0), statement.string(1))
-    }
-
-    /// Runs `body` inside `begin` ... COMMIT on the locked connection, rolling back on any error (the original
-    /// error is the one thrown).
-    private func withTransaction<T: Sendable>(_ begin: String, operation: String,
-                                    _ body: (OpaquePointer) throws(RecordError) -> T) throws(RecordError) -> T {
-        try database.withDatabase { (db) throws(RecordError) -> T in
-            try Statement(db, begin, cache: statements, operation: operation, path: path).run()
-            do throws(RecordError) {
-                let result = try body(db)
-                try Statement(db, "COMMIT", cache: statements, operation: operation, path: path).run()
-                return result
-            } catch {
-                if sqlite3_get_autocommit(db) == 0 {
-                    _ = try? Statement(db, "ROLLBACK", cache: statements, operation: operation, path: path).run()
-                }
-                throw error
-            }
-        }
     }
 
     /// Reads the current row of a `SELECT auditColumns` statement.

@@ -114,17 +114,24 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error) on the locked connection.
-    public func transaction<T>(_ operation: String, _ body: (OpaquePointer) throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+    /// Runs `body` in a transaction (`begin`, BEGIN IMMEDIATE by default, … COMMIT, ROLLBACK on error; the
+    /// original error is the one thrown) on the locked connection. `cache`: where BEGIN and COMMIT are kept
+    /// prepared, for a store that runs a transaction on every write (the daemon's records).
+    public func transaction<T>(_ operation: String, begin: String = "BEGIN IMMEDIATE", cache: StatementCache? = nil,
+                               _ body: (OpaquePointer) throws(SQLiteError) -> T) throws(SQLiteError) -> T {
         try withDatabase { (db) throws(SQLiteError) -> T in
-            try Self.execute(db, "BEGIN IMMEDIATE", operation: operation, path: path)
+            func run(_ sql: String) throws(SQLiteError) {
+                if let cache { try Statement(db, sql, cache: cache, operation: operation, path: path).run() }
+                else { try Self.execute(db, sql, operation: operation, path: path) }
+            }
+            try run(begin)
             do throws(SQLiteError) {
                 let result = try body(db)
-                try Self.execute(db, "COMMIT", operation: operation, path: path)
+                try run("COMMIT")
                 return result
             } catch {
-                // The original error is kept; a failed ROLLBACK (the transaction already rolled back) adds nothing.
-                if sqlite3_get_autocommit(db) == 0 { try? Self.execute(db, "ROLLBACK", operation: operation, path: path) }
+                // A failed ROLLBACK (the transaction already rolled back) adds nothing to the error.
+                if sqlite3_get_autocommit(db) == 0 { try? run("ROLLBACK") }
                 throw error
             }
         }
